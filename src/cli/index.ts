@@ -1,0 +1,56 @@
+import { Command, Option } from 'commander';
+import { Gateway } from '../gateway';
+import { ConfigError, formatIssue } from '../config/errors';
+import { parseListen } from './listen';
+import { validateCommand } from './validate';
+import { log } from '../log';
+import { VERSION } from '../version';
+
+function startCommand(): Command {
+  return new Command('start')
+    .description('load a declarative config file and serve traffic')
+    .addOption(new Option('-c, --conf <file>', 'declarative config file (kong.yml)').env('KONG_DECLARATIVE_CONFIG'))
+    .addOption(new Option('--proxy-listen <addr>', 'proxy address HOST:PORT').env('KONG_PROXY_LISTEN').default('0.0.0.0:8000'))
+    .addOption(new Option('--admin-listen <addr>', "admin API address HOST:PORT, or 'off'").env('KONG_ADMIN_LISTEN').default('127.0.0.1:8001'))
+    .action(async (opts: { conf?: string; proxyListen: string; adminListen: string }) => {
+      if (!opts.conf) {
+        process.stderr.write('error: a config file is required (-c FILE or KONG_DECLARATIVE_CONFIG)\n');
+        process.exit(2);
+      }
+      let gateway: Gateway;
+      try {
+        const proxyListen = parseListen(opts.proxyListen, '--proxy-listen');
+        if (proxyListen === null) throw new Error('--proxy-listen: the proxy cannot be off');
+        gateway = await Gateway.start({ configFile: opts.conf, proxyListen, adminListen: parseListen(opts.adminListen, '--admin-listen') });
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          for (const issue of err.issues) process.stderr.write(`${formatIssue(issue)}\n`);
+        } else {
+          process.stderr.write(`error: ${(err as Error).message}\n`);
+        }
+        process.exit(1);
+      }
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log('info', 'shutting down', { signal });
+        gateway.stop().then(() => process.exit(0));
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGHUP', () => gateway.reload());
+    });
+}
+
+export function main(argv: string[]): void {
+  const program = new Command('gateway')
+    .description('A DB-less API gateway driven by a Kong 3.x declarative file')
+    .version(VERSION)
+    .addCommand(startCommand())
+    .addCommand(validateCommand());
+  program.parseAsync(argv).catch((err) => {
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    process.exit(2);
+  });
+}

@@ -1,0 +1,88 @@
+// Entities as they stand in a validated declarative file, defaults filled and references resolved to ids.
+
+export interface ServiceEntity {
+  id: string;
+  name?: string;
+  protocol: 'http' | 'https';
+  host: string;
+  port: number;
+  path?: string;
+  retries: number;
+  connect_timeout: number;
+  read_timeout: number;
+  write_timeout: number;
+  enabled: boolean;
+  tags?: string[];
+}
+
+export interface RouteEntity {
+  id: string;
+  name?: string;
+  service?: string; // service id
+  protocols: string[];
+  methods?: string[];
+  hosts?: string[];
+  paths?: string[];
+  headers?: Record<string, string[]>;
+  strip_path: boolean;
+  preserve_host: boolean;
+  regex_priority: number;
+  path_handling: 'v0' | 'v1';
+  https_redirect_status_code: number;
+  request_buffering: boolean;
+  response_buffering: boolean;
+  tags?: string[];
+}
+
+export interface ConsumerEntity {
+  id: string;
+  username?: string;
+  custom_id?: string;
+  tags?: string[];
+}
+
+export interface PluginEntity {
+  id: string;
+  name: string;
+  instance_name?: string;
+  service?: string; // ids
+  route?: string;
+  consumer?: string;
+  config: Record<string, any>;
+  protocols: string[];
+  enabled: boolean;
+  tags?: string[];
+}
+
+export interface KeyAuthCredentialEntity {
+  id: string;
+  consumer: string;
+  key: string;
+  tags?: string[];
+}
+
+export interface BasicAuthCredentialEntity {
+  id: string;
+  consumer: string;
+  username: string;
+  password: string; // always a bcrypt hash once compiled
+  tags?: string[];
+}
+
+export interface AclEntity {
+  id: string;
+  consumer: string;
+  group: string;
+  tags?: string[];
+}
+
+/** Every entity of one config, flat, in file order. */
+export interface EntitySet {
+  services: ServiceEntity[];
+  routes: RouteEntity[];
+  consumers: ConsumerEntity[];
+  plugins: PluginEntity[];
+  keyauth_credentials: KeyAuthCredentialEntity[];
+  basicauth_credentials: BasicAuthCredentialEntity[];
+  acls: AclEntity[];
+}

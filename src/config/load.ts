@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+import { ConfigError, type ConfigIssue } from './errors';
+import { normalize } from './normalize';
+import { buildSnapshot, type Snapshot } from './snapshot';
+import { parseConfigText, readConfigFile, type ConfigSource } from './source';
+import { validateSchema } from './validate';
+import type { EntitySet } from './entities';
+
+export interface CheckedConfig {
+  source: ConfigSource;
+  entities: EntitySet;
+  /** Warnings only: any error throws. */
+  warnings: ConfigIssue[];
+  /** md5 of the file's text, as Kong's configuration_hash. */
+  hash: string;
+}
+
+/** Parses, validates and normalizes; throws ConfigError with every located error. */
+export function checkSource(source: ConfigSource): CheckedConfig {
+  const schemaIssues = validateSchema(source);
+  if (schemaIssues.length > 0) throw new ConfigError(schemaIssues);
+  const { entities, issues } = normalize(source);
+  const errors = issues.filter((i) => i.severity !== 'warning');
+  if (errors.length > 0) throw new ConfigError(issues);
+  const hash = createHash('md5').update(source.text).digest('hex');
+  return { source, entities, warnings: issues.filter((i) => i.severity === 'warning'), hash };
+}
+
+export function checkConfigFile(file: string): CheckedConfig {
+  return checkSource(readConfigFile(file));
+}
+
+export function checkConfigText(text: string, file: string): CheckedConfig {
+  return checkSource(parseConfigText(text, file));
+}
+
+export interface LoadedConfig extends CheckedConfig {
+  snapshot: Snapshot;
+}
+
+/** Everything from file to a servable snapshot. `previous` lets unchanged plugin state carry over. */
+export function loadConfigFile(file: string, previous?: Snapshot): LoadedConfig {
+  const checked = checkConfigFile(file);
+  return { ...checked, snapshot: buildSnapshot(checked.entities, checked.hash, previous) };
+}
+
+export function loadConfigText(text: string, file: string, previous?: Snapshot): LoadedConfig {
+  const checked = checkConfigText(text, file);
+  return { ...checked, snapshot: buildSnapshot(checked.entities, checked.hash, previous) };
+}

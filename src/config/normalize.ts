@@ -1,0 +1,374 @@
+import type { ConfigSource } from './source';
+import { formatPath, type ConfigIssue, type PathSegment, type Severity } from './errors';
+import { stableId } from './ids';
+import { checkRouteHeaderName, checkRouteHost, checkRoutePath } from './route-rules';
+import { didYouMean } from './suggest';
+import { KONG_PLUGINS, PLUGINS } from '../plugins';
+import type {
+  AclEntity,
+  BasicAuthCredentialEntity,
+  ConsumerEntity,
+  EntitySet,
+  KeyAuthCredentialEntity,
+  PluginEntity,
+  RouteEntity,
+  ServiceEntity,
+} from './entities';
+
+type Raw = Record<string, any>;
+
+/** Where each flattened entity came from in the file, for error messages. */
+export type EntityLocations = Map<object, PathSegment[]>;
+
+/**
+ * Turns a schema-valid document into flat entities: nesting undone, url shorthands expanded, references
+ * resolved to ids, ids filled in, and every cross-entity rule checked. Issues are collected, not thrown.
+ */
+export function normalize(source: ConfigSource): { entities: EntitySet; issues: ConfigIssue[]; locations: EntityLocations } {
+  return new Normalizer(source).run();
+}
+
+class Normalizer {
+  readonly issues: ConfigIssue[] = [];
+  readonly locations: EntityLocations = new Map();
+  readonly entities: EntitySet = {
+    services: [], routes: [], consumers: [], plugins: [], keyauth_credentials: [], basicauth_credentials: [], acls: [],
+  };
+  private readonly doc: Raw;
+  private readonly routeAt = new Map<string, RouteEntity>();
+  /** Entities whose id was derived, not written: a clash there is already reported on the natural key. */
+  private readonly derivedIds = new WeakSet<object>();
+  private readonly pluginAt = new Map<string, PluginEntity>();
+  private readonly legacyPaths: boolean;
+
+  constructor(private readonly source: ConfigSource) {
+    this.doc = source.data as Raw;
+    this.legacyPaths = this.doc._format_version === '1.1' || this.doc._format_version === '2.1';
+  }
+
+  report(path: PathSegment[], message: string, severity: Severity = 'error', atKey = false): void {
+    const { line, col } = this.source.locate(path, atKey);
+    this.issues.push({ file: this.source.file, line, col, path: formatPath(path), message, severity });
+  }
+
+  run() {
+    const d = this.doc;
+    // Pass 1: entities that others refer to.
+    (d.services ?? []).forEach((s: Raw, i: number) => this.service(s, ['services', i]));
+    (d.consumers ?? []).forEach((c: Raw, i: number) => this.consumer(c, ['consumers', i]));
+    this.checkUnique('services', 'id', this.entities.services);
+    this.checkUnique('services', 'name', this.entities.services);
+    this.checkUnique('consumers', 'id', this.entities.consumers);
+    this.checkUnique('consumers', 'username', this.entities.consumers);
+    this.checkUnique('consumers', 'custom_id', this.entities.consumers);
+    const services = this.index(this.entities.services, 'name');
+    const consumers = this.index(this.entities.consumers, 'username');
+
+    // Pass 2: routes (nested and top level), then what hangs off routes, services and consumers.
+    (d.services ?? []).forEach((s: Raw, i: number) => {
+      const service = this.entities.services[i];
+      (s.routes ?? []).forEach((r: Raw, j: number) => this.route(r, ['services', i, 'routes', j], service.id));
+    });
+    (d.routes ?? []).forEach((r: Raw, i: number) => {
+      const path: PathSegment[] = ['routes', i];
+      const serviceId = r.service === undefined ? undefined : this.resolve(r.service, services, 'service', 'services', [...path, 'service']);
+      this.route(r, path, serviceId);
+    });
+    this.checkUnique('routes', 'id', this.entities.routes);
+    this.checkUnique('routes', 'name', this.entities.routes);
+    const routes = this.index(this.entities.routes, 'name');
+
+    const pluginSites: Array<[Raw[] | undefined, PathSegment[], Partial<Record<'service' | 'route' | 'consumer', string>>]> = [];
+    (d.services ?? []).forEach((s: Raw, i: number) => {
+      const service = this.entities.services[i];
+      pluginSites.push([s.plugins, ['services', i, 'plugins'], { service: service.id }]);
+      (s.routes ?? []).forEach((r: Raw, j: number) => {
+        const route = this.findRouteAt(['services', i, 'routes', j]);
+        if (route) pluginSites.push([r.plugins, ['services', i, 'routes', j, 'plugins'], { route: route.id }]);
+      });
+    });
+    (d.routes ?? []).forEach((r: Raw, i: number) => {
+      const route = this.findRouteAt(['routes', i]);
+      if (route) pluginSites.push([r.plugins, ['routes', i, 'plugins'], { route: route.id }]);
+    });
+    (d.consumers ?? []).forEach((c: Raw, i: number) => {
+      pluginSites.push([c.plugins, ['consumers', i, 'plugins'], { consumer: this.entities.consumers[i].id }]);
+    });
+    for (const [list, at, parent] of pluginSites) {
+      (list ?? []).forEach((p: Raw, j: number) => this.plugin(p, [...at, j], parent, { services, routes, consumers }));
+    }
+    (d.plugins ?? []).forEach((p: Raw, i: number) => this.plugin(p, ['plugins', i], {}, { services, routes, consumers }));
+
+    // Credentials: nested under a consumer, or top level with a consumer reference.
+    (d.consumers ?? []).forEach((c: Raw, i: number) => {
+      const consumerId = this.entities.consumers[i].id;
+      (c.keyauth_credentials ?? []).forEach((k: Raw, j: number) => this.keyAuth(k, ['consumers', i, 'keyauth_credentials', j], consumerId, j));
+      (c.basicauth_credentials ?? []).forEach((b: Raw, j: number) => this.basicAuth(b, ['consumers', i, 'basicauth_credentials', j], consumerId));
+      (c.acls ?? []).forEach((a: Raw, j: number) => this.acl(a, ['consumers', i, 'acls', j], consumerId));
+    });
+    const topConsumer = (e: Raw, path: PathSegment[]) =>
+      e.consumer === undefined
+        ? (this.report([...path, 'consumer'], 'required field missing', 'error'), undefined)
+        : this.resolve(e.consumer, consumers, 'consumer', 'consumers', [...path, 'consumer']);
+    (d.keyauth_credentials ?? []).forEach((k: Raw, i: number) => {
+      const id = topConsumer(k, ['keyauth_credentials', i]);
+      if (id) this.keyAuth(k, ['keyauth_credentials', i], id, i, true);
+    });
+    (d.basicauth_credentials ?? []).forEach((b: Raw, i: number) => {
+      const id = topConsumer(b, ['basicauth_credentials', i]);
+      if (id) this.basicAuth(b, ['basicauth_credentials', i], id, true);
+    });
+    (d.acls ?? []).forEach((a: Raw, i: number) => {
+      const id = topConsumer(a, ['acls', i]);
+      if (id) this.acl(a, ['acls', i], id, true);
+    });
+    this.checkUnique('plugins', 'id', this.entities.plugins);
+    this.checkUnique('plugins', 'instance_name', this.entities.plugins);
+    this.checkUnique('keyauth_credentials', 'id', this.entities.keyauth_credentials);
+    // The duplicated value is a secret: the error names the place, never the key.
+    this.checkUnique('keyauth_credentials', 'key', this.entities.keyauth_credentials, true);
+    this.checkUnique('basicauth_credentials', 'id', this.entities.basicauth_credentials);
+    this.checkUnique('basicauth_credentials', 'username', this.entities.basicauth_credentials);
+    this.checkUnique('acls', 'id', this.entities.acls);
+
+    this.pluginChecks();
+    return { entities: this.entities, issues: this.issues, locations: this.locations };
+  }
+
+  private place<T extends object>(entity: T, path: PathSegment[], raw?: Raw): T {
+    this.locations.set(entity, path);
+    if (raw !== undefined && raw.id === undefined) this.derivedIds.add(entity);
+    return entity;
+  }
+
+  private findRouteAt(path: PathSegment[]): RouteEntity | undefined {
+    return this.routeAt.get(formatPath(path));
+  }
+
+  private index<T extends { id: string }>(list: T[], key: keyof T): Map<string, T> {
+    const m = new Map<string, T>();
+    for (const e of list) {
+      m.set(e.id, e);
+      const k = e[key];
+      if (typeof k === 'string' && !m.has(k)) m.set(k, e);
+    }
+    return m;
+  }
+
+  private resolve(ref: unknown, index: Map<string, { id: string }>, field: string, entity: string, path: PathSegment[]): string | undefined {
+    const key = typeof ref === 'string' ? ref : (ref as { id: string }).id;
+    const found = index.get(key);
+    if (!found) {
+      const shown = typeof ref === 'string' ? ref : JSON.stringify(ref);
+      this.report(path, `invalid reference '${field}: ${shown}' (no such entry in '${entity}')`);
+      return undefined;
+    }
+    return found.id;
+  }
+
+  private checkUnique<T extends object>(entity: string, field: keyof T & string, list: T[], secret = false): void {
+    const seen = new Map<unknown, T>();
+    for (const e of list) {
+      const v = e[field];
+      if (v === undefined || (field === 'id' && this.derivedIds.has(e))) continue;
+      const first = seen.get(v);
+      if (first === undefined) {
+        seen.set(v, e);
+        continue;
+      }
+      const at = this.locations.get(e)!;
+      const firstAt = formatPath(this.locations.get(first)!);
+      const shown = secret ? `the same ${field} as ${firstAt}` : `${field} set to '${String(v)}'`;
+      this.report(secret ? at : [...at, field], `uniqueness violation: '${entity}' entity with ${shown} already declared${secret ? '' : ` at ${firstAt}`}`);
+    }
+  }
+
+  private service(s: Raw, path: PathSegment[]): void {
+    let protocol = s.protocol;
+    let host = s.host;
+    let port = s.port;
+    let svcPath = s.path;
+    if (s.url !== undefined) {
+      if (s.host !== undefined || s.protocol !== undefined || s.port !== undefined || s.path !== undefined) {
+        this.report([...path, 'url'], "'url' cannot be combined with 'protocol', 'host', 'port' or 'path'");
+      }
+      let u: URL | undefined;
+      try {
+        u = new URL(s.url);
+      } catch {
+        this.report([...path, 'url'], `invalid url '${s.url}'`);
+      }
+      if (u) {
+        protocol = u.protocol.slice(0, -1);
+        if (protocol !== 'http' && protocol !== 'https') {
+          this.report([...path, 'url'], `protocol '${protocol}' is not supported (expected one of: http, https)`);
+        }
+        host = u.hostname;
+        port = u.port !== '' ? Number(u.port) : undefined;
+        svcPath = u.pathname === '/' && !/^[a-z]+:\/\/[^/]+\//i.test(s.url) ? undefined : u.pathname;
+        if (u.search || u.hash) this.report([...path, 'url'], 'a service url may not carry a query or fragment');
+      }
+    } else if (host === undefined) {
+      this.report([...path, 'host'], 'required field missing');
+    }
+    protocol = protocol ?? (port === 443 ? 'https' : 'http');
+    port = port ?? (protocol === 'https' ? 443 : 80);
+    if (svcPath !== undefined && svcPath.includes('//')) this.report([...path, 'path'], 'must not have empty segments');
+    const service: ServiceEntity = {
+      id: s.id ?? stableId('services', s.name ?? formatPath(path)),
+      protocol,
+      host: host ?? '',
+      port,
+      retries: s.retries,
+      connect_timeout: s.connect_timeout,
+      read_timeout: s.read_timeout,
+      write_timeout: s.write_timeout,
+      enabled: s.enabled,
+    };
+    if (s.name !== undefined) service.name = s.name;
+    if (svcPath !== undefined) service.path = svcPath;
+    if (s.tags !== undefined) service.tags = s.tags;
+    this.entities.services.push(this.place(service, path, s));
+  }
+
+  private route(r: Raw, path: PathSegment[], serviceId: string | undefined): void {
+    if (path[0] === 'services' && r.service !== undefined) this.report([...path, 'service'], 'value must be null (a nested route belongs to its service)');
+    const has = (k: string) => r[k] !== undefined && (Array.isArray(r[k]) ? r[k].length > 0 : Object.keys(r[k]).length > 0);
+    if (!has('methods') && !has('hosts') && !has('headers') && !has('paths')) {
+      this.report(path, "must set one of 'methods', 'hosts', 'headers', 'paths'");
+    }
+    const paths: string[] | undefined = r.paths?.map((p: string, i: number) => {
+      const migrated = this.legacyPaths && p.startsWith('/') && /[^A-Za-z0-9\-._~/%]/.test(p) ? `~${p}` : p;
+      const err = checkRoutePath(migrated);
+      if (err) this.report([...path, 'paths', i], err);
+      return migrated;
+    });
+    (r.hosts ?? []).forEach((h: string, i: number) => {
+      const err = checkRouteHost(h);
+      if (err) this.report([...path, 'hosts', i], err);
+    });
+    let headers: Record<string, string[]> | undefined;
+    if (r.headers !== undefined) {
+      headers = {};
+      for (const [name, values] of Object.entries(r.headers as Record<string, string[]>)) {
+        const err = checkRouteHeaderName(name);
+        if (err) this.report([...path, 'headers', name], err, 'error', true);
+        headers[name] = values;
+      }
+    }
+    const route: RouteEntity = {
+      id: r.id ?? stableId('routes', r.name ?? `${serviceId ?? ''}:${formatPath(path)}`),
+      protocols: r.protocols,
+      strip_path: r.strip_path,
+      preserve_host: r.preserve_host,
+      regex_priority: r.regex_priority,
+      path_handling: r.path_handling,
+      https_redirect_status_code: r.https_redirect_status_code,
+      request_buffering: r.request_buffering,
+      response_buffering: r.response_buffering,
+    };
+    if (r.name !== undefined) route.name = r.name;
+    if (serviceId !== undefined) route.service = serviceId;
+    if (r.methods !== undefined) route.methods = r.methods;
+    if (r.hosts !== undefined) route.hosts = r.hosts;
+    if (paths !== undefined) route.paths = paths;
+    if (headers !== undefined) route.headers = headers;
+    if (r.tags !== undefined) route.tags = r.tags;
+    this.entities.routes.push(this.place(route, path, r));
+    this.routeAt.set(formatPath(path), route);
+  }
+
+  private consumer(c: Raw, path: PathSegment[]): void {
+    if (c.username === undefined && c.custom_id === undefined) {
+      this.report(path, "at least one of these fields must be non-empty: 'custom_id', 'username'");
+    }
+    const consumer: ConsumerEntity = { id: c.id ?? stableId('consumers', c.username ?? `custom_id:${c.custom_id ?? formatPath(path)}`) };
+    if (c.username !== undefined) consumer.username = c.username;
+    if (c.custom_id !== undefined) consumer.custom_id = c.custom_id;
+    if (c.tags !== undefined) consumer.tags = c.tags;
+    this.entities.consumers.push(this.place(consumer, path, c));
+  }
+
+  private plugin(
+    p: Raw,
+    path: PathSegment[],
+    parent: Partial<Record<'service' | 'route' | 'consumer', string>>,
+    idx: { services: Map<string, { id: string }>; routes: Map<string, { id: string }>; consumers: Map<string, { id: string }> },
+  ): void {
+    const scope = { ...parent };
+    const nested = Object.keys(parent).length > 0;
+    for (const field of ['service', 'route', 'consumer'] as const) {
+      if (p[field] === undefined) continue;
+      if (nested) {
+        this.report([...path, field], 'value must be null (a nested plugin takes its scope from its parent; use top-level plugins for combinations)');
+        continue;
+      }
+      const index = field === 'service' ? idx.services : field === 'route' ? idx.routes : idx.consumers;
+      const id = this.resolve(p[field], index, field, `${field}s`, [...path, field]);
+      if (id) scope[field] = id;
+    }
+    const def = PLUGINS.get(p.name);
+    if (!def) {
+      const why = KONG_PLUGINS.has(p.name)
+        ? `plugin '${p.name}' is not supported by this gateway yet (supported: ${[...PLUGINS.keys()].sort().join(', ')})`
+        : `plugin '${p.name}' does not exist${didYouMean(p.name, [...PLUGINS.keys(), ...KONG_PLUGINS])}`;
+      this.report([...path, 'name'], why);
+      return;
+    }
+    if (def.authenticates && scope.consumer !== undefined) {
+      this.report([...path, nested ? 'name' : 'consumer'], `value must be null ('${p.name}' identifies consumers, so it cannot be scoped to one)`);
+    }
+    const plugin: PluginEntity = {
+      id: p.id ?? stableId('plugins', `${p.name}:${scope.route ?? ''}:${scope.service ?? ''}:${scope.consumer ?? ''}`),
+      name: p.name,
+      config: p.config,
+      protocols: p.protocols,
+      enabled: p.enabled,
+    };
+    if (p.instance_name !== undefined) plugin.instance_name = p.instance_name;
+    if (scope.service !== undefined) plugin.service = scope.service;
+    if (scope.route !== undefined) plugin.route = scope.route;
+    if (scope.consumer !== undefined) plugin.consumer = scope.consumer;
+    if (p.tags !== undefined) plugin.tags = p.tags;
+    // Two plugins of one name on one scope: Kong reports this as a primary-key collision.
+    const scopeKey = `${plugin.name}\0${plugin.route}\0${plugin.service}\0${plugin.consumer}`;
+    const clash = this.pluginAt.get(scopeKey);
+    if (clash) {
+      this.report(path, `uniqueness violation: plugin '${plugin.name}' is already configured on the same scope at ${formatPath(this.locations.get(clash)!)}`);
+      return;
+    }
+    this.pluginAt.set(scopeKey, plugin);
+    this.entities.plugins.push(this.place(plugin, path, p));
+  }
+
+  private pluginChecks(): void {
+    for (const plugin of this.entities.plugins) {
+      const def = PLUGINS.get(plugin.name)!;
+      if (!def.check) continue;
+      const at = this.locations.get(plugin)!;
+      for (const c of def.check(plugin, this.entities)) this.report([...at, ...c.path], c.message, c.severity ?? 'error');
+    }
+  }
+
+  private keyAuth(k: Raw, path: PathSegment[], consumer: string, ordinal: number, topLevel = false): void {
+    if (!topLevel && k.consumer !== undefined) this.report([...path, 'consumer'], 'value must be null (a nested credential belongs to its consumer)');
+    // The id never derives from the key itself: ids are shown in headers and logs, keys are secrets.
+    const cred: KeyAuthCredentialEntity = { id: k.id ?? stableId('keyauth_credentials', `${consumer}:${topLevel ? 'top' : 'nested'}:${ordinal}`), consumer, key: k.key };
+    if (k.tags !== undefined) cred.tags = k.tags;
+    this.entities.keyauth_credentials.push(this.place(cred, path, k));
+  }
+
+  private basicAuth(b: Raw, path: PathSegment[], consumer: string, topLevel = false): void {
+    if (!topLevel && b.consumer !== undefined) this.report([...path, 'consumer'], 'value must be null (a nested credential belongs to its consumer)');
+    const cred: BasicAuthCredentialEntity = { id: b.id ?? stableId('basicauth_credentials', b.username), consumer, username: b.username, password: b.password };
+    if (b.tags !== undefined) cred.tags = b.tags;
+    this.entities.basicauth_credentials.push(this.place(cred, path, b));
+  }
+
+  private acl(a: Raw, path: PathSegment[], consumer: string, topLevel = false): void {
+    if (!topLevel && a.consumer !== undefined) this.report([...path, 'consumer'], 'value must be null (a nested acl belongs to its consumer)');
+    const acl: AclEntity = { id: a.id ?? stableId('acls', `${consumer}:${a.group}`), consumer, group: a.group };
+    if (a.tags !== undefined) acl.tags = a.tags;
+    this.entities.acls.push(this.place(acl, path, a));
+  }
+}

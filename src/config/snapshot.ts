@@ -1,0 +1,211 @@
+import type {
+  AclEntity,
+  BasicAuthCredentialEntity,
+  ConsumerEntity,
+  EntitySet,
+  KeyAuthCredentialEntity,
+  PluginEntity,
+  RouteEntity,
+  ServiceEntity,
+} from './entities';
+import { PLUGINS } from '../plugins';
+import type { BuildContext, PluginDefinition } from '../plugins/types';
+import { Router } from '../proxy/router';
+
+export interface ChainEntry {
+  readonly def: PluginDefinition;
+  readonly conf: unknown;
+  readonly plugin: PluginEntity;
+  readonly priority: number;
+}
+
+export type Chain = readonly ChainEntry[];
+
+export interface RouteRuntime {
+  readonly route: RouteEntity;
+  readonly service: ServiceEntity | undefined;
+  readonly upstream: UpstreamTarget | undefined;
+  /** Plugins before any consumer is known, highest priority first. */
+  readonly chain: Chain;
+  /** For consumers with consumer-scoped plugins: the whole chain as it applies once that consumer is identified. */
+  readonly consumerChains: ReadonlyMap<string, Chain> | undefined;
+}
+
+/** What the forwarder needs of a service, computed once. */
+export interface UpstreamTarget {
+  readonly protocol: 'http:' | 'https:';
+  readonly host: string;
+  readonly port: number;
+  /** Host header sent upstream when preserve_host is off: host, plus :port unless it is the scheme's default. */
+  readonly hostHeader: string;
+  readonly connectTimeout: number;
+  readonly readTimeout: number;
+  readonly writeTimeout: number;
+  readonly retries: number;
+}
+
+/** One loaded configuration. Immutable: a reload builds a new one and swaps it in one assignment. */
+export interface Snapshot {
+  readonly hash: string;
+  readonly loadedAt: Date;
+  readonly entities: EntitySet;
+  readonly router: Router;
+  readonly routes: ReadonlyMap<string, RouteRuntime>;
+  readonly consumersById: ReadonlyMap<string, ConsumerEntity>;
+  readonly consumersByUsername: ReadonlyMap<string, ConsumerEntity>;
+  readonly consumersByCustomId: ReadonlyMap<string, ConsumerEntity>;
+  readonly keyAuthByKey: ReadonlyMap<string, KeyAuthCredentialEntity>;
+  readonly basicAuthByUsername: ReadonlyMap<string, BasicAuthCredentialEntity>;
+  readonly aclsByConsumer: ReadonlyMap<string, readonly AclEntity[]>;
+  /** Compiled plugin state by plugin id, with the config it was compiled from (reused by the next reload when unchanged). */
+  readonly compiledPlugins: ReadonlyMap<string, { readonly configKey: string; readonly conf: unknown }>;
+}
+
+function mapBy<T, K extends keyof T>(list: readonly T[], key: K): Map<string, T> {
+  const m = new Map<string, T>();
+  for (const e of list) {
+    const k = e[key];
+    if (typeof k === 'string') m.set(k, e);
+  }
+  return m;
+}
+
+function upstreamOf(s: ServiceEntity): UpstreamTarget {
+  const defaultPort = s.protocol === 'https' ? 443 : 80;
+  const host = s.host.includes(':') && !s.host.startsWith('[') ? `[${s.host}]` : s.host;
+  return Object.freeze({
+    protocol: s.protocol === 'https' ? 'https:' : 'http:',
+    host: s.host.startsWith('[') ? s.host.slice(1, -1) : s.host,
+    port: s.port,
+    hostHeader: s.port === defaultPort ? host : `${host}:${s.port}`,
+    connectTimeout: s.connect_timeout,
+    readTimeout: s.read_timeout,
+    writeTimeout: s.write_timeout,
+    retries: s.retries,
+  });
+}
+
+/** Builds the snapshot: every index and every route's plugin chain, so the request path only reads. */
+export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snapshot): Snapshot {
+  const consumersById = mapBy(entities.consumers, 'id');
+  const consumersByUsername = mapBy(entities.consumers, 'username');
+  const servicesById = mapBy(entities.services, 'id');
+  const aclsByConsumer = new Map<string, AclEntity[]>();
+  for (const acl of entities.acls) {
+    const list = aclsByConsumer.get(acl.consumer);
+    if (list) list.push(acl);
+    else aclsByConsumer.set(acl.consumer, [acl]);
+  }
+
+  const compiledPlugins = new Map<string, { configKey: string; conf: unknown }>();
+  const entries = new Map<PluginEntity, ChainEntry>();
+  for (const plugin of entities.plugins) {
+    if (!plugin.enabled) continue; // a disabled plugin is dropped entirely, as in Kong: it does not shadow wider ones
+    const def = PLUGINS.get(plugin.name)!;
+    const configKey = JSON.stringify(plugin.config);
+    const prev = previous?.compiledPlugins.get(plugin.id);
+    const build: BuildContext = {
+      entities,
+      consumerById: consumersById,
+      consumerByUsername: consumersByUsername,
+      previous: prev !== undefined && prev.configKey === configKey ? prev.conf : undefined,
+    };
+    const conf = def.compile ? def.compile(plugin.config, build, plugin) : plugin.config;
+    compiledPlugins.set(plugin.id, { configKey, conf });
+    entries.set(plugin, Object.freeze({ def, conf, plugin, priority: def.priority }));
+  }
+
+  const routes = new Map<string, RouteRuntime>();
+  const resolver = new ChainResolver([...entries.values()]);
+  for (const route of entities.routes) {
+    const service = route.service !== undefined ? servicesById.get(route.service) : undefined;
+    routes.set(
+      route.id,
+      Object.freeze({
+        route,
+        service,
+        upstream: service ? upstreamOf(service) : undefined,
+        chain: resolver.chainFor(route.id, route.service, undefined),
+        consumerChains: resolver.consumerChainsFor(route.id, route.service),
+      }),
+    );
+  }
+
+  const snapshot: Snapshot = {
+    hash,
+    loadedAt: new Date(),
+    entities,
+    router: new Router(entities.routes, servicesById),
+    routes,
+    consumersById,
+    consumersByUsername,
+    consumersByCustomId: mapBy(entities.consumers, 'custom_id'),
+    keyAuthByKey: mapBy(entities.keyauth_credentials, 'key'),
+    basicAuthByUsername: mapBy(entities.basicauth_credentials, 'username'),
+    aclsByConsumer,
+    compiledPlugins,
+  };
+  return Object.freeze(snapshot);
+}
+
+/** Disposes compiled plugin state that the next snapshot no longer uses. */
+export function retireSnapshot(old: Snapshot, next: Snapshot | undefined): void {
+  for (const [id, { conf }] of old.compiledPlugins) {
+    if (next?.compiledPlugins.get(id)?.conf === conf) continue;
+    const plugin = old.entities.plugins.find((p) => p.id === id);
+    const def = plugin ? PLUGINS.get(plugin.name) : undefined;
+    def?.dispose?.(conf);
+  }
+}
+
+/**
+ * Kong's precedence: for each plugin name exactly one config applies, the most specific of
+ * route+service+consumer, route+consumer, service+consumer, route+service, consumer, route, service, global.
+ */
+class ChainResolver {
+  private readonly byScope = new Map<string, ChainEntry[]>();
+  private readonly consumersWithPlugins = new Set<string>();
+
+  constructor(all: ChainEntry[]) {
+    for (const e of all) {
+      const key = ChainResolver.key(e.plugin.route, e.plugin.service, e.plugin.consumer);
+      const list = this.byScope.get(key);
+      if (list) list.push(e);
+      else this.byScope.set(key, [e]);
+      if (e.plugin.consumer !== undefined) this.consumersWithPlugins.add(e.plugin.consumer);
+    }
+  }
+
+  private static key(route?: string, service?: string, consumer?: string): string {
+    return `${route ?? ''}|${service ?? ''}|${consumer ?? ''}`;
+  }
+
+  chainFor(route: string, service: string | undefined, consumer: string | undefined): Chain {
+    const levels: Array<[string | undefined, string | undefined, string | undefined]> = [];
+    if (consumer !== undefined) {
+      if (service !== undefined) levels.push([route, service, consumer]);
+      levels.push([route, undefined, consumer]);
+      if (service !== undefined) levels.push([undefined, service, consumer]);
+    }
+    if (service !== undefined) levels.push([route, service, undefined]);
+    if (consumer !== undefined) levels.push([undefined, undefined, consumer]);
+    levels.push([route, undefined, undefined]);
+    if (service !== undefined) levels.push([undefined, service, undefined]);
+    levels.push([undefined, undefined, undefined]);
+    const chosen = new Map<string, ChainEntry>();
+    for (const [r, s, c] of levels) {
+      for (const e of this.byScope.get(ChainResolver.key(r, s, c)) ?? []) {
+        if (!chosen.has(e.def.name)) chosen.set(e.def.name, e);
+      }
+    }
+    const chain = [...chosen.values()].sort((a, b) => b.priority - a.priority || a.def.name.localeCompare(b.def.name));
+    return Object.freeze(chain);
+  }
+
+  consumerChainsFor(route: string, service: string | undefined): ReadonlyMap<string, Chain> | undefined {
+    if (this.consumersWithPlugins.size === 0) return undefined;
+    const out = new Map<string, Chain>();
+    for (const consumer of this.consumersWithPlugins) out.set(consumer, this.chainFor(route, service, consumer));
+    return out;
+  }
+}

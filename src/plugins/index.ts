@@ -1,0 +1,16 @@
+import type { PluginDefinition } from './types';
+import { requestTermination } from './request-termination';
+
+/** Every plugin this gateway implements, by name. */
+export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
+  [requestTermination].map((p) => [p.name, p as PluginDefinition]),
+);
+
+/** Kong's bundled plugins: named in a clear "not supported yet" error rather than "unknown". */
+export const KONG_PLUGINS: ReadonlySet<string> = new Set([
+  'acl', 'acme', 'ai-proxy', 'aws-lambda', 'azure-functions', 'basic-auth', 'bot-detection', 'correlation-id', 'cors',
+  'datadog', 'file-log', 'grpc-gateway', 'grpc-web', 'hmac-auth', 'http-log', 'ip-restriction', 'jwt', 'key-auth',
+  'ldap-auth', 'loggly', 'oauth2', 'opentelemetry', 'post-function', 'pre-function', 'prometheus', 'proxy-cache',
+  'rate-limiting', 'redirect', 'request-size-limiting', 'request-termination', 'request-transformer',
+  'response-ratelimiting', 'response-transformer', 'session', 'statsd', 'syslog', 'tcp-log', 'udp-log', 'zipkin',
+]);

@@ -1,0 +1,42 @@
+import type { PathSegment, Severity } from '../config/errors';
+import type { EntitySet, PluginEntity } from '../config/entities';
+import type { RequestContext } from '../proxy/context';
+
+/** Where a plugin instance is attached. */
+export type PluginScope = 'global' | 'service' | 'route' | 'consumer' | 'route+service' | 'route+consumer' | 'service+consumer' | 'route+service+consumer';
+
+export interface PluginCheck {
+  path: PathSegment[]; // relative to the plugin entity, e.g. ['config', 'anonymous']
+  message: string;
+  severity?: Severity;
+}
+
+/** What a plugin may read while its instances are compiled into a snapshot. */
+export interface BuildContext {
+  entities: EntitySet;
+  consumerById: ReadonlyMap<string, import('../config/entities').ConsumerEntity>;
+  consumerByUsername: ReadonlyMap<string, import('../config/entities').ConsumerEntity>;
+  /** Compiled state of the same plugin instance in the previous snapshot, when its config is unchanged. */
+  previous?: unknown;
+}
+
+export type AccessResult = void | Promise<void>;
+
+export interface PluginDefinition<Config = any, Compiled = Config> {
+  name: string;
+  /** Kong's PRIORITY: higher runs first. */
+  priority: number;
+  version: string;
+  /** JSON Schema of `config`, with defaults; the same object schemas/kong.schema.json references. */
+  configSchema: object;
+  /** True for plugins that identify a consumer: they run before the consumer-scoped lookup and cannot be consumer-scoped. */
+  authenticates?: boolean;
+  /** Checks beyond the schema, with the whole entity set at hand. */
+  check?(plugin: PluginEntity & { config: Config }, entities: EntitySet): PluginCheck[];
+  /** Precomputes per-instance state when the snapshot is built. */
+  compile?(config: Config, build: BuildContext, plugin: PluginEntity): Compiled;
+  /** Access phase. Sync unless it must wait (bcrypt, body, Redis); terminate with ctx.respond(). */
+  access?(ctx: RequestContext, conf: Compiled): AccessResult;
+  /** Called when a snapshot that used this instance is replaced; release timers or connections here. */
+  dispose?(compiled: Compiled): void;
+}

@@ -1,0 +1,132 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ConsumerEntity } from '../config/entities';
+import type { Snapshot, RouteRuntime } from '../config/snapshot';
+import type { RouteMatch } from './router';
+import { send, sendError, type ErrorBodyType } from './respond';
+
+/** The credential an auth plugin accepted. */
+export interface AuthenticatedCredential {
+  id: string;
+  consumerId: string;
+  /** What X-Credential-Identifier carries. */
+  identifier: string;
+}
+
+export class BodyTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`request body larger than ${limit} bytes`);
+  }
+}
+
+/** Per-request state shared by the plugin chain and the forwarder. Built once per request; fields fixed. */
+export class RequestContext {
+  consumer: ConsumerEntity | undefined = undefined;
+  credential: AuthenticatedCredential | undefined = undefined;
+  /** True once the consumer was set as a plugin's `anonymous` fallback. */
+  anonymous = false;
+  responded = false;
+  /** Why the gateway refused the request, for logs (never holds a secret). */
+  refusal: string | undefined = undefined;
+  /** The request body once a plugin has read it; the forwarder then sends these bytes instead of the stream. */
+  body: Buffer | undefined = undefined;
+  /** Milliseconds since epoch when the request was handed to the upstream. */
+  forwardedAt = 0;
+  private queryCache: URLSearchParams | undefined = undefined;
+  private bodyPromise: Promise<Buffer> | undefined = undefined;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly snapshot: Snapshot,
+    readonly match: RouteMatch,
+    readonly runtime: RouteRuntime,
+    readonly requestId: string,
+    /** The path as the client sent it, query removed. */
+    readonly rawPath: string,
+    /** The raw query string without `?`, or null when the URL had no `?`. */
+    public rawQuery: string | null,
+    readonly startedAt: number,
+  ) {}
+
+  /** The parsed query string; parsed on first use. */
+  get query(): URLSearchParams {
+    if (this.queryCache === undefined) this.queryCache = new URLSearchParams(this.rawQuery ?? '');
+    return this.queryCache;
+  }
+
+  /** Replaces the query string sent upstream (e.g. hide_credentials). */
+  setQuery(params: URLSearchParams): void {
+    this.queryCache = params;
+    const s = params.toString();
+    this.rawQuery = s === '' ? null : s;
+  }
+
+  /** Ends the request with a gateway-generated response; plugins stop after this. */
+  respond(status: number, body: string | Buffer, contentType: string | undefined, headers?: Record<string, string | string[]>): void {
+    this.responded = true;
+    send(this.req, this.res, status, body, contentType, this.requestId, headers);
+  }
+
+  /** Ends the request with Kong's error body (`{"message": …}`). */
+  error(status: number, message: string, headers?: Record<string, string>, fallback: ErrorBodyType = 'json'): void {
+    this.responded = true;
+    sendError(this.req, this.res, status, message, this.requestId, fallback, headers);
+  }
+
+  /**
+   * Reads the whole request body, at most `limit` bytes (BodyTooLargeError beyond it), once per request;
+   * the bytes are replayed to the upstream.
+   */
+  readBody(limit: number): Promise<Buffer> {
+    if (this.bodyPromise === undefined) {
+      this.bodyPromise = readLimited(this.req, limit).then((b) => (this.body = b));
+    }
+    return this.bodyPromise;
+  }
+
+  /** Replaces the body sent upstream (e.g. hide_credentials in a body), keeping the framing headers true. */
+  replaceBody(body: Buffer): void {
+    this.body = body;
+    const h = this.req.headers;
+    delete h['transfer-encoding'];
+    h['content-length'] = String(body.length);
+  }
+}
+
+function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(new BodyTooLargeError(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        req.pause();
+        reject(new BodyTooLargeError(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+    };
+    const onAborted = () => onError(new Error('client aborted'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+  });
+}

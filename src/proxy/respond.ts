@@ -1,0 +1,80 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SERVER_TOKEN } from '../version';
+
+export type ErrorBodyType = 'json' | 'text';
+
+/** The exact text Kong answers for its own errors. */
+export const MESSAGES = {
+  noRoute: 'no Route matched with those values',
+  noService: 'no Service found with those values',
+  badGateway: 'An invalid response was received from the upstream server',
+  timeout: 'The upstream server is timing out',
+  unexpected: 'An unexpected error occurred',
+  badRequest: 'Bad request',
+} as const;
+
+function wantsJson(req: IncomingMessage, fallback: ErrorBodyType): boolean {
+  const accept = req.headers.accept;
+  if (accept !== undefined) {
+    if (accept.includes('application/json')) return true;
+    if (accept.includes('text/plain') || accept.includes('text/html')) return false;
+  }
+  return fallback === 'json';
+}
+
+function escapeJson(s: string): string {
+  return JSON.stringify(s);
+}
+
+/**
+ * Answers with a gateway-generated error as Kong does: JSON `{"message","request_id"}` or text, chosen by Accept,
+ * else by the status's default type (JSON for plugin and router errors, text for upstream failures).
+ */
+export function sendError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  message: string,
+  requestId: string,
+  fallback: ErrorBodyType = 'json',
+  headers?: Record<string, string>,
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  let body: string;
+  let type: string;
+  if (wantsJson(req, fallback)) {
+    body = `{"message":${escapeJson(message)},"request_id":"${requestId}"}`;
+    type = 'application/json; charset=utf-8';
+  } else {
+    body = `${message}\nrequest_id: ${requestId}\n`;
+    type = 'text/plain; charset=utf-8';
+  }
+  send(req, res, status, body, type, requestId, headers);
+}
+
+/** Writes a complete gateway-generated response. */
+export function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: string | Buffer,
+  contentType: string | undefined,
+  requestId: string,
+  headers?: Record<string, string | string[]>,
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]);
+  if (contentType !== undefined) res.setHeader('Content-Type', contentType);
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.setHeader('Server', SERVER_TOKEN);
+  res.setHeader('X-Kong-Request-Id', requestId);
+  res.statusCode = status;
+  if (req.method === 'HEAD') res.end();
+  else res.end(body);
+}

@@ -1,0 +1,22 @@
+import { checkConfigText, loadConfigText } from '../../src/config/load';
+import { ConfigError, formatIssue } from '../../src/config/errors';
+
+/** The formatted errors a config text produces, or [] when it is valid. */
+export function errorsOf(text: string, file = 'kong.yml'): string[] {
+  try {
+    checkConfigText(text, file);
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues.map(formatIssue);
+    throw err;
+  }
+}
+
+export function snapshotOf(text: string) {
+  return loadConfigText(text, 'kong.yml').snapshot;
+}
+
+/** Joins lines so tests can write YAML with exact line numbers. */
+export function yaml(...lines: string[]): string {
+  return `${lines.join('\n')}\n`;
+}
