@@ -1,6 +1,6 @@
 import t from 'tap';
 import { errorsOf, snapshotOf, yaml } from '../helpers/config';
-import { checkConfigText } from '../../src/config/load';
+import { checkConfigText, loadConfigText } from '../../src/config/load';
 import { formatIssue } from '../../src/config/errors';
 import { retireSnapshot } from '../../src/config/snapshot';
 import type { CompiledRateLimit } from '../../src/plugins/rate-limiting';
@@ -96,4 +96,28 @@ t.test('plugins with the same Redis settings share one client; it closes with it
   t.equal(a.users, 2);
   retireSnapshot(snap, undefined);
   t.equal(a.users, 0);
+});
+
+t.test('a reload keeps unchanged plugins as they are, and the Redis client while its settings stay', async (t) => {
+  const text = (hour: number, message: string) =>
+    yaml(
+      '_format_version: "3.0"',
+      'routes:',
+      `  - {name: a, paths: [/a], plugins: [{name: rate-limiting, config: {hour: ${hour}, policy: redis, redis: {host: one.example}}}]}`,
+      `  - {name: b, paths: [/b], plugins: [{name: request-termination, config: {message: ${message}}}]}`,
+    );
+  const rateLimit = (snap: ReturnType<typeof snapshotOf>) =>
+    [...snap.compiledPlugins.values()].map((p) => p.conf).find((c): c is CompiledRateLimit => (c as CompiledRateLimit).redis !== undefined)!;
+  const first = loadConfigText(text(5, 'one'), 'kong.yml').snapshot;
+  const second = loadConfigText(text(5, 'two'), 'kong.yml', first).snapshot;
+  retireSnapshot(first, second);
+  t.equal(rateLimit(second), rateLimit(first), 'same config: the compiled plugin is reused');
+  t.equal(rateLimit(second).redis!.users, 1);
+  const third = loadConfigText(text(9, 'two'), 'kong.yml', second).snapshot;
+  retireSnapshot(second, third);
+  t.not(rateLimit(third), rateLimit(second), 'a changed limit compiles anew');
+  t.equal(rateLimit(third).redis, rateLimit(second).redis, '… on the same Redis client');
+  t.equal(rateLimit(third).redis!.users, 1);
+  retireSnapshot(third, undefined);
+  t.equal(rateLimit(third).redis!.users, 0);
 });

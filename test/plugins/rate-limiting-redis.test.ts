@@ -77,7 +77,7 @@ async function until(gw: RunningGateway, path: string, pass: (r: Reply) => boole
   }
 }
 
-const count = (gw: RunningGateway, msg: string) => gw.logs().split('\n').filter((l) => l.includes(`"msg":"${msg}`)).length;
+const count = (gw: RunningGateway, msg: string) => gw.logs().split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
 
 t.test('Redis down: fault_tolerant lets traffic through, strict answers 500; Redis back: limits again', async (t) => {
   await roomInWindow('hour', 60_000);

@@ -10,7 +10,12 @@ import { nextWindow, roomInWindow } from '../helpers/windows';
 let gw: RunningGateway;
 let upstream: Upstream;
 
-const rl = (config: string) => [`    plugins: [{name: rate-limiting, config: ${config}}]`];
+/** A route of the `plain` service at /<name>, with one rate-limiting config. */
+const limitedRoute = (name: string, config: string) => [
+  `      - name: ${name}`,
+  `        paths: [/${name}]`,
+  `        plugins: [{name: rate-limiting, config: ${config}}]`,
+];
 
 t.before(async () => {
   upstream = await startUpstream();
@@ -27,27 +32,13 @@ t.before(async () => {
       '  - name: plain',
       `    url: http://127.0.0.1:${upstream.port}`,
       '    routes:',
-      '      - name: by-ip',
-      '        paths: [/ip]',
-      ...rl('{minute: 3, hour: 10, limit_by: ip}').map((l) => `    ${l}`),
-      '      - name: by-header',
-      '        paths: [/header]',
-      ...rl('{hour: 2, limit_by: header, header_name: X-Tenant}').map((l) => `    ${l}`),
-      '      - name: by-path',
-      '        paths: [/path]',
-      ...rl('{hour: 1, limit_by: path, path: /path/report}').map((l) => `    ${l}`),
-      '      - name: hidden',
-      '        paths: [/hidden]',
-      ...rl('{hour: 1, limit_by: ip, hide_client_headers: true}').map((l) => `    ${l}`),
-      '      - name: custom',
-      '        paths: [/custom]',
-      ...rl('{hour: 1, limit_by: ip, error_code: 418, error_message: Slow down}').map((l) => `    ${l}`),
-      '      - name: per-second',
-      '        paths: [/second]',
-      ...rl('{second: 2, limit_by: ip}').map((l) => `    ${l}`),
-      '      - name: kept',
-      '        paths: [/kept]',
-      ...rl('{hour: 3, limit_by: ip}').map((l) => `    ${l}`),
+      ...limitedRoute('ip', '{minute: 3, hour: 10, limit_by: ip}'),
+      ...limitedRoute('header', '{hour: 2, limit_by: header, header_name: X-Tenant}'),
+      ...limitedRoute('path', '{hour: 1, limit_by: path, path: /path/report}'),
+      ...limitedRoute('hidden', '{hour: 1, limit_by: ip, hide_client_headers: true}'),
+      ...limitedRoute('custom', '{hour: 1, limit_by: ip, error_code: 418, error_message: Slow down}'),
+      ...limitedRoute('second', '{second: 2, limit_by: ip}'),
+      ...limitedRoute('kept', '{hour: 3, limit_by: ip}'),
       'routes:',
       '  - name: serviceless',
       '    paths: [/serviceless]',

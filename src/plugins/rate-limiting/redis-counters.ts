@@ -74,20 +74,22 @@ export class SharedRedis {
     }
   }
 
+  /** Lets replies already asked for arrive, then closes. */
   close(): void {
-    this.client.disconnect();
+    if (this.client.status === 'ready') this.client.quit().catch(() => this.client.disconnect());
+    else this.client.disconnect();
   }
 
   private markDown(err: Error): void {
     if (this.down) return;
     this.down = true;
-    log('error', 'redis unavailable: rate limits on it are not enforced until it is back', { ...this.where(), error: err.message });
+    log('error', 'redis unavailable', { ...this.where(), error: err.message });
   }
 
   private markUp(): void {
     if (!this.down) return;
     this.down = false;
-    log('info', 'redis back: rate limits on it are enforced again', this.where());
+    log('info', 'redis back', this.where());
   }
 
   private where() {
