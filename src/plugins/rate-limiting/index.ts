@@ -68,13 +68,13 @@ function formatLimit(n: number): string {
 
 function checkConfig(c: RateLimitingConfig): PluginCheck[] {
   const out: PluginCheck[] = [];
-  const set = PERIODS.filter((p) => c[p] !== undefined);
-  if (set.length === 0) {
+  const configured = PERIODS.filter((p) => c[p] !== undefined);
+  if (configured.length === 0) {
     out.push({ path: ['config'], message: `at least one of these fields must be non-empty: ${PERIODS.map((p) => `'config.${p}'`).join(', ')}` });
   }
-  outer: for (let i = 0; i < set.length; i++) {
-    for (let j = i + 1; j < set.length; j++) {
-      const [lower, upper] = [set[i], set[j]];
+  outer: for (let i = 0; i < configured.length; i++) {
+    for (let j = i + 1; j < configured.length; j++) {
+      const [lower, upper] = [configured[i], configured[j]];
       if (c[upper]! < c[lower]!) {
         out.push({
           path: ['config', upper],
