@@ -1,9 +1,10 @@
 import type { PluginDefinition } from './types';
 import { requestTermination } from './request-termination';
+import { rateLimiting } from './rate-limiting';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
-  [requestTermination].map((p) => [p.name, p as PluginDefinition]),
+  [requestTermination, rateLimiting].map((p) => [p.name, p as PluginDefinition]),
 );
 
 /** Kong's bundled plugins: named in a clear "not supported yet" error rather than "unknown". */
