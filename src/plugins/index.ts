@@ -1,9 +1,12 @@
 import type { PluginDefinition } from './types';
 import { requestTermination } from './request-termination';
+import { keyAuth } from './key-auth';
+import { basicAuth } from './basic-auth';
+import { acl } from './acl';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
-  [requestTermination].map((p) => [p.name, p as PluginDefinition]),
+  [requestTermination, keyAuth, basicAuth, acl].map((p) => [p.name, p as PluginDefinition]),
 );
 
 /** Kong's bundled plugins: named in a clear "not supported yet" error rather than "unknown". */
