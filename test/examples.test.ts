@@ -3,11 +3,11 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from './helpers/http';
 import { runCli, startGateway, type RunningGateway } from './helpers/cli';
+import { basic } from './helpers/auth';
 
 // Every example passes `gateway validate --strict` and answers the curl lines written in it, with no upstream.
 const ROOT = join(__dirname, '..');
 const EXAMPLES = join(ROOT, 'examples');
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const start = (file: string) => startGateway('', { file });
 const headersOf = (r: { json(): any }) => r.json().request.headers;
 

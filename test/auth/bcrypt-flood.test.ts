@@ -3,10 +3,10 @@ import bcrypt from 'bcryptjs';
 import { request, type Reply } from '../helpers/http';
 import { startGateway, type RunningGateway } from '../helpers/cli';
 import { yaml } from '../helpers/config';
+import { basic } from '../helpers/auth';
 
 // Real bcrypt costs: 10 is the usual default (~75 ms a check), 12 makes one check last long enough to overlap.
 let gw: RunningGateway;
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 t.before(async () => {
   gw = await startGateway(

@@ -2,13 +2,13 @@ import t from 'tap';
 import { request, startUpstream, type Upstream } from '../helpers/http';
 import { startGateway, type RunningGateway } from '../helpers/cli';
 import { yaml } from '../helpers/config';
+import { basic } from '../helpers/auth';
 
 // The seed "Allowing multiple authentication methods", with its own ids, keys, passwords, requests and answers.
 const ANONYMOUS = 'd955c0cb-1a6e-4152-9440-414ebb8fee8a';
 const MEDVEZHONOK = 'b3c95318-a932-4bb2-9d74-1298a3ffc87c';
 const EZHIK = '47e74a17-dc08-4786-a8cf-d8e4f38a5459';
 const UA = { 'User-Agent': 'curl/7.58.0', Host: 'example.com:8000' };
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 let upstream: Upstream;
 

@@ -1,25 +1,15 @@
 import t from 'tap';
-import { request, startUpstream, type Upstream } from '../helpers/http';
-import { startGateway, type RunningGateway } from '../helpers/cli';
-import { yaml } from '../helpers/config';
+import { request } from '../helpers/http';
+import { benchRoute as route, startBench, type AuthBench } from '../helpers/auth';
 
-let upstream: Upstream;
-let gw: RunningGateway;
-
-const route = (name: string, plugins: string) => [`      - name: ${name}`, `        paths: [/${name}]`, `        plugins: ${plugins}`];
+let bench: AuthBench;
 const keyAuth = '{name: key-auth}';
 const keyAnon = (who: string) => `{name: key-auth, config: {anonymous: ${who}}}`;
 const basicAnon = (who: string) => `{name: basic-auth, config: {anonymous: ${who}}}`;
 
 t.before(async () => {
-  upstream = await startUpstream();
-  gw = await startGateway(
-    yaml(
-      '_format_version: "3.0"',
-      'services:',
-      '  - name: up',
-      `    url: http://127.0.0.1:${upstream.port}`,
-      '    routes:',
+  bench = await startBench(
+    [
       ...route('allow-write', `[${keyAuth}, {name: acl, config: {allow: [write]}}]`),
       ...route('deny-write', `[${keyAuth}, {name: acl, config: {deny: [write]}}]`),
       ...route('hidden', `[${keyAuth}, {name: acl, config: {allow: [read], hide_groups_header: true}}]`),
@@ -30,6 +20,8 @@ t.before(async () => {
       ...route('ghost', `[${keyAnon('ghost')}, {name: acl, config: {allow: [read]}}]`),
       ...route('ghost-401', `[${keyAnon('ghost')}, {name: acl, config: {allow: [read], anonymous_authz_exception: false}}]`),
       ...route('no-auth', '[{name: acl, config: {allow: [read]}}]'),
+    ],
+    [
       'consumers:',
       '  - username: alice',
       '    keyauth_credentials: [{key: alice-key}]',
@@ -43,16 +35,13 @@ t.before(async () => {
       '  - username: ghost',
       'acls:',
       '  - {consumer: guest, group: read}',
-    ),
+    ],
   );
 });
-t.teardown(async () => {
-  await gw.stop();
-  await upstream.close();
-});
+t.teardown(() => bench.close());
 
-const seen = () => upstream.seen[upstream.seen.length - 1];
-const as = (path: string, key?: string) => request(gw.proxyPort, path, key === undefined ? {} : { headers: { apikey: key } });
+const seen = () => bench.seen();
+const as = (path: string, key?: string) => request(bench.gw.proxyPort, path, key === undefined ? {} : { headers: { apikey: key } });
 
 t.test('allow: a member passes with X-Consumer-Groups; others get 403', async (t) => {
   t.equal((await as('/allow-write', 'alice-key')).status, 200);

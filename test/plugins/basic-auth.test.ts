@@ -1,33 +1,30 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
-import { request, startUpstream, type Upstream } from '../helpers/http';
-import { startGateway, type RunningGateway } from '../helpers/cli';
+import { request } from '../helpers/http';
+import { startGateway } from '../helpers/cli';
 import { yaml } from '../helpers/config';
+import { basic, benchRoute, startBench, type AuthBench } from '../helpers/auth';
 
-let upstream: Upstream;
-let gw: RunningGateway;
+let bench: AuthBench;
+let gw: AuthBench['gw'];
+let upstream: AuthBench['upstream'];
 
 const GUEST_ID = '0b9d6a52-6a0e-4c55-9d1b-7f1f3c4e2a10';
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const hash = (password: string, cost = 4) => bcrypt.hashSync(password, cost);
 
-const route = (name: string, config: string) => [`      - name: ${name}`, `        paths: [/${name}]`, `        plugins: [{name: basic-auth, config: ${config}}]`];
+const route = (name: string, config: string) => benchRoute(name, `[{name: basic-auth, config: ${config}}]`);
 
 t.before(async () => {
-  upstream = await startUpstream();
-  gw = await startGateway(
-    yaml(
-      '_format_version: "3.0"',
-      'services:',
-      '  - name: up',
-      `    url: http://127.0.0.1:${upstream.port}`,
-      '    routes:',
+  bench = await startBench(
+    [
       ...route('default', '{}'),
       ...route('hide', '{hide_credentials: true}'),
       ...route('realm', '{realm: admin area}'),
       ...route('anon-id', `{anonymous: ${GUEST_ID}}`),
       ...route('anon-name', '{anonymous: guest}'),
+    ],
+    [
       'consumers:',
       '  - username: bob',
       '    custom_id: b-7',
@@ -39,15 +36,13 @@ t.before(async () => {
       `      - {username: legacy-y, password: '${hash('old').replace(/^\$2b\$/, '$2y$')}'}`,
       `  - id: ${GUEST_ID}`,
       '    username: guest',
-    ),
+    ],
   );
+  ({ gw, upstream } = bench);
 });
-t.teardown(async () => {
-  await gw.stop();
-  await upstream.close();
-});
+t.teardown(() => bench.close());
 
-const seen = () => upstream.seen[upstream.seen.length - 1];
+const seen = () => bench.seen();
 
 t.test('no credentials: 401 Unauthorized with the default realm', async (t) => {
   const r = await request(gw.proxyPort, '/default');
@@ -110,7 +105,7 @@ t.test('realm', async (t) => {
 
 t.test('anonymous by id and by username', async (t) => {
   for (const path of ['/anon-id', '/anon-name']) {
-    for (const headers of [{}, { authorization: basic('bob', 'wrong') }, { authorization: 'garbage' }]) {
+    for (const headers of [{}, { authorization: basic('bob', 'wrong') }, { authorization: 'garbage' }] as Record<string, string>[]) {
       t.equal((await request(gw.proxyPort, path, { headers })).status, 200);
       t.equal(seen().headers['x-consumer-id'], GUEST_ID);
       t.equal(seen().headers['x-consumer-username'], 'guest');

@@ -1,29 +1,19 @@
 import t from 'tap';
-import { request, startUpstream, type Upstream } from '../helpers/http';
-import { startGateway, type RunningGateway } from '../helpers/cli';
-import { yaml } from '../helpers/config';
+import { request } from '../helpers/http';
+import { benchRoute, startBench, type AuthBench } from '../helpers/auth';
 
-let upstream: Upstream;
-let gw: RunningGateway;
+let bench: AuthBench;
+let gw: AuthBench['gw'];
+let upstream: AuthBench['upstream'];
 
 const GUEST_ID = '5c7c1f0e-8a43-4bde-9d4e-1c2b3a4d5e6f';
 const ALICE_KEY_ID = 'a11ce000-0000-4000-8000-000000000001';
 
-const route = (name: string, config: string) => [
-  `      - name: ${name}`,
-  `        paths: [/${name}]`,
-  `        plugins: [{name: key-auth, config: ${config}}]`,
-];
+const route = (name: string, config: string) => benchRoute(name, `[{name: key-auth, config: ${config}}]`);
 
 t.before(async () => {
-  upstream = await startUpstream();
-  gw = await startGateway(
-    yaml(
-      '_format_version: "3.0"',
-      'services:',
-      '  - name: up',
-      `    url: http://127.0.0.1:${upstream.port}`,
-      '    routes:',
+  bench = await startBench(
+    [
       ...route('default', '{}'),
       ...route('names', '{key_names: [X-Api-Key, token]}'),
       ...route('header-only', '{key_in_query: false}'),
@@ -35,21 +25,21 @@ t.before(async () => {
       ...route('preflight', '{run_on_preflight: false}'),
       ...route('anon-id', `{anonymous: ${GUEST_ID}}`),
       ...route('anon-name', '{anonymous: guest}'),
+    ],
+    [
       'consumers:',
       '  - username: alice',
       '    custom_id: a-1',
       `    keyauth_credentials: [{id: ${ALICE_KEY_ID}, key: alice-key}]`,
       `  - id: ${GUEST_ID}`,
       '    username: guest',
-    ),
+    ],
   );
+  ({ gw, upstream } = bench);
 });
-t.teardown(async () => {
-  await gw.stop();
-  await upstream.close();
-});
+t.teardown(() => bench.close());
 
-const seen = () => upstream.seen[upstream.seen.length - 1];
+const seen = () => bench.seen();
 
 t.test('no key: 401 with Kong body and challenge; nothing reaches the upstream', async (t) => {
   const before = upstream.seen.length;
@@ -99,6 +89,8 @@ t.test('key_names: every name is looked for, in headers and query', async (t) =>
   t.equal((await request(gw.proxyPort, '/names', { headers: { 'x-api-key': 'alice-key' } })).status, 200);
   t.equal((await request(gw.proxyPort, '/names?token=alice-key')).status, 200);
   t.equal((await request(gw.proxyPort, '/names?apikey=alice-key')).status, 401, 'the default name is replaced');
+  t.equal((await request(gw.proxyPort, '/names?X-Api-Key&token=alice-key')).status, 200, 'a name without a value is passed over');
+  t.equal((await request(gw.proxyPort, '/default?a=1&api%6Bey=alice%2Dkey')).status, 200, 'names and values are percent-decoded');
 });
 
 t.test('key_in_header false / key_in_query false', async (t) => {

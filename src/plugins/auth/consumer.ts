@@ -9,7 +9,7 @@ const CREDENTIAL_IDENTIFIER = 'x-credential-identifier';
 const ANONYMOUS = 'x-anonymous-consumer';
 
 /** The credential fields a plugin accepted, before they become an AuthenticatedCredential. */
-export interface AcceptedCredential {
+interface AcceptedCredential {
   readonly id: string;
   readonly consumer: string;
 }

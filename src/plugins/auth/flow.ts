@@ -45,13 +45,14 @@ export function skipAuth(ctx: RequestContext, mode: AuthMode): boolean {
 }
 
 /** Applies an attempt's outcome: nothing on success; else the anonymous consumer (OR) or the error (AND). */
-export function conclude(ctx: RequestContext, mode: AuthMode, failure: AuthFailure | undefined): void {
+function conclude(ctx: RequestContext, mode: AuthMode, failure: AuthFailure | undefined): void {
   if (failure === undefined) return;
   if (mode.anonymous !== undefined && failure.fallback) return identify(ctx, mode.anonymous, undefined);
   ctx.refusal = failure.reason;
   ctx.error(failure.status, failure.message, failure.headers);
 }
 
+/** Applies an attempt's outcome once it is known. */
 export function finish(ctx: RequestContext, mode: AuthMode, attempt: Attempt): void | Promise<void> {
   if (attempt instanceof Promise) return attempt.then((failure) => conclude(ctx, mode, failure));
   conclude(ctx, mode, attempt);

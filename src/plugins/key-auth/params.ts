@@ -12,6 +12,16 @@ function decode(s: string): string {
   }
 }
 
+/** Whether raw[start, end) is `name`, encoded or not; only an encoded candidate is decoded (allocates). */
+function nameAt(raw: string, start: number, end: number, name: string): boolean {
+  if (end - start === name.length && raw.startsWith(name, start)) return true;
+  for (let i = start; i < end; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 37 /* % */ || c === 43 /* + */) return decode(raw.slice(start, end)) === name;
+  }
+  return false;
+}
+
 /**
  * The value of `name` in a urlencoded string (a query string or a form body), as Kong reads it: names are
  * case-sensitive, a name without `=` carries no string value, and a repeated name is a duplicate.
@@ -20,12 +30,16 @@ export function findParam(raw: string, name: string): Found {
   let count = 0;
   let value: string | undefined;
   let start = 0;
+  let eq = -1; // the next '=' at or after `start` (raw.length: none left), found once for many pairs
   while (start < raw.length) {
     let end = raw.indexOf('&', start);
     if (end === -1) end = raw.length;
-    const eq = raw.indexOf('=', start);
-    const hasValue = eq !== -1 && eq < end;
-    if (decode(raw.slice(start, hasValue ? eq : end)) === name) {
+    if (eq < start) {
+      eq = raw.indexOf('=', start);
+      if (eq === -1) eq = raw.length;
+    }
+    const hasValue = eq < end;
+    if (nameAt(raw, start, hasValue ? eq : end, name)) {
       count++;
       value = hasValue ? decode(raw.slice(eq + 1, end)) : undefined;
     }
