@@ -25,6 +25,7 @@ t.before(async () => {
       ...route('preflight', '{run_on_preflight: false}'),
       ...route('anon-id', `{anonymous: ${GUEST_ID}}`),
       ...route('anon-name', '{anonymous: guest}'),
+      ...route('anon-body', '{anonymous: guest, key_in_body: true}'),
     ],
     [
       'consumers:',
@@ -186,6 +187,10 @@ t.test('key_in_body: a body over 1 MiB is refused with 413', async (t) => {
   const header = await request(gw.proxyPort, '/body', { method: 'POST', headers: { 'content-type': 'application/json', apikey: 'alice-key' }, body });
   t.equal(header.status, 200, 'a key found in a header needs no body');
   t.equal(seen().body.length, body.length, 'and the large body streams through untouched');
+  const anonymous = await request(gw.proxyPort, '/anon-body', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  t.equal(anonymous.status, 413, 'an unreadable body is not a failed key: no anonymous fallback');
+  t.equal((await request(gw.proxyPort, '/anon-body', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, 200);
+  t.equal(seen().headers['x-anonymous-consumer'], 'true');
 });
 
 t.test('hide_credentials with key_in_body: the field leaves every body type', async (t) => {
