@@ -3,6 +3,7 @@ import { Gateway } from '../gateway';
 import { ConfigError, formatIssue } from '../config/errors';
 import { parseListen } from './listen';
 import { validateCommand } from './validate';
+import { hashPasswordCommand } from './hash-password';
 import { log } from '../log';
 import { VERSION } from '../version';
 
@@ -48,7 +49,8 @@ export function main(argv: string[]): void {
     .description('A DB-less API gateway driven by a Kong 3.x declarative file')
     .version(VERSION)
     .addCommand(startCommand())
-    .addCommand(validateCommand());
+    .addCommand(validateCommand())
+    .addCommand(hashPasswordCommand());
   program.parseAsync(argv).catch((err) => {
     process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exit(2);

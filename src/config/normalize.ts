@@ -4,6 +4,9 @@ import { stableId } from './ids';
 import { checkRouteHeaderName, checkRouteHost, checkRoutePath } from './route-rules';
 import { didYouMean } from './suggest';
 import { KONG_PLUGINS, PLUGINS } from '../plugins';
+import { hasAnonymous } from '../plugins/auth/flow';
+import { isBcryptHash, looksLikeBcryptHash } from '../plugins/basic-auth/passwords';
+import { ChainResolver, type ChainEntry } from './snapshot';
 import type {
   AclEntity,
   BasicAuthCredentialEntity,
@@ -132,6 +135,7 @@ class Normalizer {
     this.checkUnique('acls', 'id', this.entities.acls);
 
     this.pluginChecks();
+    this.authModeChecks();
     return { entities: this.entities, issues: this.issues, locations: this.locations };
   }
 
@@ -350,6 +354,33 @@ class Normalizer {
     }
   }
 
+  /**
+   * Kong leaves undefined what happens when the auth plugins that apply to one route mix OR mode (anonymous set)
+   * and AND mode (anonymous empty). Here it is an error on each anonymous setting, once per route it affects.
+   */
+  private authModeChecks(): void {
+    const auth: ChainEntry[] = [];
+    for (const plugin of this.entities.plugins) {
+      const def = PLUGINS.get(plugin.name)!;
+      if (plugin.enabled && def.authenticates) auth.push({ def, conf: undefined, plugin, priority: def.priority });
+    }
+    if (auth.length < 2) return;
+    const resolver = new ChainResolver(auth);
+    for (const route of this.entities.routes) {
+      const chain = resolver.chainFor(route.id, route.service, undefined);
+      const and = chain.filter((e) => !hasAnonymous(e.plugin.config));
+      if (and.length === 0 || and.length === chain.length) continue;
+      const others = and.map((e) => `'${e.plugin.name}' (${formatPath(this.locations.get(e.plugin)!)})`).join(', ');
+      for (const e of chain) {
+        if (!hasAnonymous(e.plugin.config)) continue;
+        this.report(
+          [...this.locations.get(e.plugin)!, 'config', 'anonymous'],
+          `auth plugins on route '${route.name ?? route.id}' mix anonymous and non-anonymous: ${others} ${and.length > 1 ? 'have' : 'has'} no anonymous; set it on all of them (any one credential passes) or on none (every credential is required)`,
+        );
+      }
+    }
+  }
+
   private keyAuth(k: Raw, path: PathSegment[], consumer: string, ordinal: number, topLevel = false): void {
     if (!topLevel && k.consumer !== undefined) this.report([...path, 'consumer'], 'value must be null (a nested credential belongs to its consumer)');
     // The id never derives from the key itself: ids are shown in headers and logs, keys are secrets.
@@ -360,6 +391,12 @@ class Normalizer {
 
   private basicAuth(b: Raw, path: PathSegment[], consumer: string, topLevel = false): void {
     if (!topLevel && b.consumer !== undefined) this.report([...path, 'consumer'], 'value must be null (a nested credential belongs to its consumer)');
+    // Neither message quotes the password.
+    if (looksLikeBcryptHash(b.password) && !isBcryptHash(b.password)) {
+      this.report([...path, 'password'], 'invalid bcrypt hash (expected $2a$, $2b$ or $2y$, a cost from 04 to 31, then 53 characters)');
+    } else if (!isBcryptHash(b.password)) {
+      this.report([...path, 'password'], 'plaintext password: anyone who can read this file can use it; store a bcrypt hash instead (gateway hash-password)', 'warning');
+    }
     const cred: BasicAuthCredentialEntity = { id: b.id ?? stableId('basicauth_credentials', b.username), consumer, username: b.username, password: b.password };
     if (b.tags !== undefined) cred.tags = b.tags;
     this.entities.basicauth_credentials.push(this.place(cred, path, b));

@@ -11,6 +11,7 @@ import type {
 import { PLUGINS } from '../plugins';
 import type { BuildContext, PluginDefinition } from '../plugins/types';
 import { Router } from '../proxy/router';
+import { indexCredentials } from '../plugins/basic-auth/passwords';
 
 export interface ChainEntry {
   readonly def: PluginDefinition;
@@ -55,6 +56,7 @@ export interface Snapshot {
   readonly consumersByUsername: ReadonlyMap<string, ConsumerEntity>;
   readonly consumersByCustomId: ReadonlyMap<string, ConsumerEntity>;
   readonly keyAuthByKey: ReadonlyMap<string, KeyAuthCredentialEntity>;
+  /** Passwords are all bcrypt hashes here: plaintext ones from the file are hashed when the snapshot is built. */
   readonly basicAuthByUsername: ReadonlyMap<string, BasicAuthCredentialEntity>;
   readonly aclsByConsumer: ReadonlyMap<string, readonly AclEntity[]>;
   /** Compiled plugin state by plugin id, with the config it was compiled from (reused by the next reload when unchanged). */
@@ -141,7 +143,7 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
     consumersByUsername,
     consumersByCustomId: mapBy(entities.consumers, 'custom_id'),
     keyAuthByKey: mapBy(entities.keyauth_credentials, 'key'),
-    basicAuthByUsername: mapBy(entities.basicauth_credentials, 'username'),
+    basicAuthByUsername: indexCredentials(entities.basicauth_credentials, previous),
     aclsByConsumer,
     compiledPlugins,
   };
@@ -162,7 +164,7 @@ export function retireSnapshot(old: Snapshot, next: Snapshot | undefined): void 
  * Kong's precedence: for each plugin name exactly one config applies, the most specific of
  * route+service+consumer, route+consumer, service+consumer, route+service, consumer, route, service, global.
  */
-class ChainResolver {
+export class ChainResolver {
   private readonly byScope = new Map<string, ChainEntry[]>();
   private readonly consumersWithPlugins = new Set<string>();
 

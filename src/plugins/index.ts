@@ -1,10 +1,13 @@
 import type { PluginDefinition } from './types';
 import { requestTermination } from './request-termination';
+import { keyAuth } from './key-auth';
+import { basicAuth } from './basic-auth';
+import { acl } from './acl';
 import { rateLimiting } from './rate-limiting';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
-  [requestTermination, rateLimiting].map((p) => [p.name, p as PluginDefinition]),
+  [requestTermination, keyAuth, basicAuth, acl, rateLimiting].map((p) => [p.name, p as PluginDefinition]),
 );
 
 /** Kong's bundled plugins: named in a clear "not supported yet" error rather than "unknown". */

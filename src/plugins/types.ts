@@ -35,6 +35,8 @@ export interface PluginDefinition<Config = any, Compiled = Config> {
   check?(plugin: PluginEntity & { config: Config }, entities: EntitySet): PluginCheck[];
   /** Precomputes per-instance state when the snapshot is built. */
   compile?(config: Config, build: BuildContext, plugin: PluginEntity): Compiled;
+  /** Auth plugins: the WWW-Authenticate challenge they answer 401s with (acl repeats it to the anonymous consumer). */
+  challenge?(compiled: Compiled): string;
   /** Access phase. Sync unless it must wait (bcrypt, body, Redis); terminate with ctx.respond(). */
   access?(ctx: RequestContext, conf: Compiled): AccessResult;
   /** Called when a snapshot that used this instance is replaced; release timers or connections here. */

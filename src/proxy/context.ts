@@ -24,6 +24,8 @@ export class RequestContext {
   credential: AuthenticatedCredential | undefined = undefined;
   /** True once the consumer was set as a plugin's `anonymous` fallback. */
   anonymous = false;
+  /** Groups an auth plugin vouched for without a consumer's acls (LDAP, OIDC, …); acl prefers them as Kong does. */
+  authenticatedGroups: readonly string[] | undefined = undefined;
   responded = false;
   /** Why the gateway refused the request, for logs (never holds a secret). */
   refusal: string | undefined = undefined;
@@ -54,9 +56,9 @@ export class RequestContext {
     return this.queryCache;
   }
 
-  /** Replaces the query string sent upstream (e.g. hide_credentials). */
-  setQuery(params: URLSearchParams): void {
-    this.queryCache = params;
+  /** Replaces the query string sent upstream (e.g. hide_credentials); a string is taken as raw, already encoded. */
+  setQuery(params: URLSearchParams | string): void {
+    this.queryCache = typeof params === 'string' ? undefined : params;
     const s = params.toString();
     this.rawQuery = s === '' ? null : s;
   }

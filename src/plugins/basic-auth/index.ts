@@ -1,0 +1,101 @@
+import type { PluginDefinition } from '../types';
+import type { RequestContext } from '../../proxy/context';
+import type { BasicAuthCredentialEntity } from '../../config/entities';
+import { authenticatedCredential, identify } from '../auth/consumer';
+import { checkAnonymous, finish, resolveAnonymous, skipAuth, type Attempt, type AuthFailure, type AuthMode } from '../auth/flow';
+import { BUSY, verifyPassword } from './verifier';
+import configSchema from './schema.json';
+
+export interface BasicAuthConfig {
+  anonymous?: string | null;
+  hide_credentials: boolean;
+  realm: string;
+}
+
+interface Compiled extends AuthMode {
+  hide: boolean;
+  challenge: string;
+  unauthorized: AuthFailure;
+  busy: AuthFailure;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** Username and password of a `Basic` header, as Kong parses it: the username is everything before the first ':'. */
+function parseBasic(header: string | undefined): [string, string] | undefined {
+  if (header === undefined) return undefined;
+  const m = /^\s*[Bb]asic\s*(.+)$/.exec(header);
+  if (m === null) return undefined;
+  const encoded = m[1].trim();
+  if (!BASE64.test(encoded)) return undefined;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  return [decoded.slice(0, colon), decoded.slice(colon + 1)];
+}
+
+function attempt(ctx: RequestContext, c: Compiled): Attempt {
+  const h = ctx.req.headers;
+  if (h['proxy-authorization'] === undefined && h.authorization === undefined) return c.unauthorized;
+  const users = ctx.snapshot.basicAuthByUsername;
+  // Kong reads Proxy-Authorization first, then Authorization; hide_credentials drops each header it reads.
+  let given = parseBasic(h['proxy-authorization']);
+  if (c.hide) delete h['proxy-authorization'];
+  let credential = given && users.get(given[0]);
+  if (credential === undefined) {
+    given = parseBasic(h.authorization);
+    if (c.hide) delete h.authorization;
+    credential = given && users.get(given[0]);
+  }
+  if (credential === undefined) return c.unauthorized;
+  const verification = verifyPassword(credential, given![1]);
+  if (verification === BUSY) return c.busy;
+  if (verification === true) return accept(ctx, credential);
+  if (verification === false) return c.unauthorized;
+  const found = credential;
+  return verification.then((ok) => (ok ? accept(ctx, found) : c.unauthorized));
+}
+
+function accept(ctx: RequestContext, credential: BasicAuthCredentialEntity): undefined {
+  // Kong's X-Credential-Identifier for basic-auth is the credential's username.
+  identify(ctx, ctx.snapshot.consumersById.get(credential.consumer)!, authenticatedCredential(credential, credential.username));
+  return undefined;
+}
+
+export const basicAuth: PluginDefinition<BasicAuthConfig, Compiled> = {
+  name: 'basic-auth',
+  priority: 1100,
+  version: '1.0.0',
+  configSchema,
+  authenticates: true,
+  check: checkAnonymous,
+  compile(config, build) {
+    const challenge = `Basic realm="${config.realm}"`;
+    return {
+      anonymous: resolveAnonymous(config.anonymous, build),
+      runOnPreflight: true,
+      hide: config.hide_credentials,
+      challenge,
+      // Kong 3.6+: every basic-auth failure is 401 "Unauthorized" with the challenge, whatever went wrong.
+      unauthorized: Object.freeze({
+        status: 401,
+        message: 'Unauthorized',
+        headers: Object.freeze({ 'WWW-Authenticate': challenge }),
+        fallback: true,
+        reason: 'basic-auth: unauthorized',
+      }),
+      busy: Object.freeze({
+        status: 503,
+        message: 'Too many password checks in progress, retry later',
+        headers: Object.freeze({ 'Retry-After': '1' }),
+        fallback: false,
+        reason: 'basic-auth: verification capacity exhausted',
+      }),
+    };
+  },
+  challenge: (c) => c.challenge,
+  access(ctx, c) {
+    if (skipAuth(ctx, c)) return;
+    return finish(ctx, c, attempt(ctx, c));
+  },
+};

@@ -1,0 +1,37 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { BasicAuthCredentialEntity } from '../../config/entities';
+import { bcryptPool, type BcryptPool } from './bcrypt-pool';
+
+/** No capacity to check the password now. */
+export const BUSY = Symbol('busy');
+
+export type Verification = boolean | Promise<boolean> | typeof BUSY;
+
+// Successful checks are remembered as a keyed digest of (stored hash, given password), never the password:
+// the key lives only in this process's memory. One entry per credential object, and credential objects belong
+// to one snapshot, so a reload or a changed password starts afresh.
+const SECRET = randomBytes(32);
+const verified = new WeakMap<BasicAuthCredentialEntity, Buffer>();
+// Checks in progress by digest: concurrent requests with the same credential and password share one bcrypt.
+const inflight = new Map<string, Promise<boolean>>();
+
+function remember(credential: BasicAuthCredentialEntity, digest: Buffer, ok: boolean): boolean {
+  if (ok) verified.set(credential, digest);
+  return ok;
+}
+
+/** Whether `password` is the credential's: at once from the cache of successes, else from a bcrypt worker. */
+export function verifyPassword(credential: BasicAuthCredentialEntity, password: string, pool: BcryptPool = bcryptPool): Verification {
+  const digest = createHmac('sha256', SECRET).update(credential.password).update('\0').update(password).digest();
+  const known = verified.get(credential);
+  if (known !== undefined && timingSafeEqual(known, digest)) return true;
+  const key = digest.toString('base64');
+  let check = inflight.get(key);
+  if (check === undefined) {
+    const job = pool.compare(password, credential.password);
+    if (job === undefined) return BUSY;
+    check = job.finally(() => inflight.delete(key));
+    inflight.set(key, check);
+  }
+  return check.then((ok) => remember(credential, digest, ok));
+}
