@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from '../helpers/http';
@@ -124,12 +124,20 @@ t.test('an unchanged file is not reloaded', async (t) => {
   t.equal(count(gw.logs(), ACCEPTED), 1, 'only the changed content was loaded');
 });
 
-t.test('SIGHUP reloads the file even when unchanged', async (t) => {
+t.test('SIGHUP reloads the file even when unchanged, and brings the file back after POST /config', async (t) => {
   const gw = await startGateway(answering('from-file'));
   t.teardown(() => gw.stop());
   gw.proc.kill('SIGHUP');
   await logged(gw, ACCEPTED, 1);
   t.match(logLines(gw, ACCEPTED)[0], { source: 'signal' });
+
+  const posted = await request(gw.adminPort!, '/config', { method: 'POST', headers: { 'Content-Type': 'text/yaml' }, body: answering('from-admin') });
+  t.equal(posted.status, 201);
+  t.equal(await answerOf(gw), 'from-admin');
+
+  gw.proc.kill('SIGHUP');
+  await answers(gw, 'from-file');
+  t.equal(readFileSync(gw.configFile, 'utf8'), answering('from-file'));
 
   writeFileSync(gw.configFile, 'services: [');
   await logged(gw, REJECTED, 1);
