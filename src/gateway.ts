@@ -8,6 +8,7 @@ import type { EntitySet } from './config/entities';
 import { ProxyServer } from './proxy/server';
 import { closeUpstreamConnections } from './proxy/forward';
 import { createAdminServer } from './admin/server';
+import { checkAdminExposure } from './admin/token';
 import { formatListen, type ListenAddress } from './cli/listen';
 import { log } from './log';
 
@@ -15,6 +16,8 @@ export interface GatewayOptions {
   configFile: string;
   proxyListen: ListenAddress;
   adminListen: ListenAddress | null;
+  /** Required on every Admin API request when set; mandatory when the admin address is not loopback. */
+  adminToken?: string;
 }
 
 /** What asked for a new config: the file watcher, SIGHUP, or POST /config. */
@@ -67,6 +70,7 @@ export class Gateway {
 
   /** Loads the file (throws ConfigError before any port is opened), starts listening and watching the file. */
   static async start(options: GatewayOptions): Promise<Gateway> {
+    if (options.adminListen) checkAdminExposure(options.adminListen.host, options.adminToken);
     const loaded = loadConfigFile(options.configFile);
     const gateway = new Gateway(options, loaded);
     await listen(gateway.proxy.server, options.proxyListen);

@@ -6,6 +6,7 @@ import { addEntityRoutes } from './entities';
 import { notFound, sendJson, type AdminRequest } from './http';
 import { addInfoRoutes } from './info';
 import { AdminRouter } from './router';
+import { tokenChecker } from './token';
 
 function adminRouter(): AdminRouter {
   const router = new AdminRouter();
@@ -18,7 +19,12 @@ function adminRouter(): AdminRouter {
 /** The DB-less Admin API: read-only views of the live snapshot, plus GET/POST /config. */
 export function createAdminServer(gateway: Gateway): http.Server {
   const router = adminRouter();
+  const authorized = gateway.options.adminToken !== undefined ? tokenChecker(gateway.options.adminToken) : undefined;
   return http.createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (authorized !== undefined && !authorized(req.headers)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="gateway admin"');
+      return sendJson(res, 401, { message: 'Invalid or missing admin token' });
+    }
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
