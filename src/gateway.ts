@@ -1,10 +1,14 @@
 import type http from 'node:http';
-import { loadConfigFile } from './config/load';
+import { configHash, loadConfigFile, loadConfigText, type LoadedConfig } from './config/load';
 import { ConfigError, formatIssue } from './config/errors';
-import { retireSnapshot } from './config/snapshot';
+import { readConfigText } from './config/source';
+import { retireSnapshot, type Snapshot } from './config/snapshot';
+import { watchConfigFile, type ConfigWatcher } from './config/watch';
+import type { EntitySet } from './config/entities';
 import { ProxyServer } from './proxy/server';
 import { closeUpstreamConnections } from './proxy/forward';
 import { createAdminServer } from './admin/server';
+import { checkAdminExposure } from './admin/token';
 import { formatListen, type ListenAddress } from './cli/listen';
 import { log } from './log';
 
@@ -12,16 +16,30 @@ export interface GatewayOptions {
   configFile: string;
   proxyListen: ListenAddress;
   adminListen: ListenAddress | null;
+  /** Required on every Admin API request when set; mandatory when the admin address is not loopback. */
+  adminToken?: string;
 }
+
+/** What asked for a new config: the file watcher, SIGHUP, or POST /config. */
+export type ReloadSource = 'file' | 'signal' | 'admin';
 
 export interface ReloadRecord {
   at: string;
-  ok: boolean;
-  hash?: string;
+  source: ReloadSource;
+  accepted: boolean;
+  ms: number;
+  configuration_hash?: string;
   errors?: string[];
 }
 
-function counts(e: import('./config/entities').EntitySet) {
+export interface ApplyOutcome {
+  record: ReloadRecord;
+  loaded?: LoadedConfig;
+  /** The located errors of a rejected config. */
+  error?: ConfigError;
+}
+
+function counts(e: EntitySet) {
   return {
     services: e.services.length,
     routes: e.routes.length,
@@ -36,24 +54,33 @@ export class Gateway {
   readonly proxy: ProxyServer;
   admin: http.Server | undefined;
   lastReload: ReloadRecord | undefined;
+  lastReloadError: ReloadRecord | undefined;
+  private watcher: ConfigWatcher | undefined;
+  /** Hash of the file text last tried (or why it could not be read): an event that changes neither is skipped. */
+  private fileState: string;
 
-  private constructor(readonly options: GatewayOptions, proxy: ProxyServer) {
-    this.proxy = proxy;
+  private constructor(readonly options: GatewayOptions, loaded: LoadedConfig) {
+    this.proxy = new ProxyServer(loaded.snapshot);
+    this.fileState = loaded.hash;
   }
 
   get configFile(): string {
     return this.options.configFile;
   }
 
-  /** Loads the file (throws ConfigError before any port is opened) and starts listening. */
+  /** Loads the file (throws ConfigError before any port is opened), starts listening and watching the file. */
   static async start(options: GatewayOptions): Promise<Gateway> {
+    if (options.adminListen) checkAdminExposure(options.adminListen.host, options.adminToken);
     const loaded = loadConfigFile(options.configFile);
-    const gateway = new Gateway(options, new ProxyServer(loaded.snapshot));
+    const gateway = new Gateway(options, loaded);
     await listen(gateway.proxy.server, options.proxyListen);
     if (options.adminListen) {
       gateway.admin = createAdminServer(gateway);
       await listen(gateway.admin, options.adminListen);
     }
+    gateway.watcher = await watchConfigFile(options.configFile, () => {
+      gateway.reloadFile('file', false);
+    });
     log('info', 'gateway listening', {
       proxy: formatListen(gateway.proxyAddress),
       admin: gateway.adminAddress ? formatListen(gateway.adminAddress) : 'off',
@@ -72,26 +99,73 @@ export class Gateway {
     return this.admin ? boundAddress(this.admin) : undefined;
   }
 
-  /** Re-reads the file; a bad file is rejected and the live snapshot keeps serving. */
+  /** SIGHUP: re-reads the file even when unchanged; a bad file is rejected and the live snapshot keeps serving. */
   reload(): ReloadRecord {
-    const started = Date.now();
-    const old = this.proxy.current;
+    return this.reloadFile('signal', true)!;
+  }
+
+  /** Re-reads the file; unless `force`, does nothing when its text is what was last tried. */
+  reloadFile(source: ReloadSource, force: boolean): ReloadRecord | undefined {
+    const file = this.options.configFile;
+    let text: string;
     try {
-      const loaded = loadConfigFile(this.options.configFile, old);
-      this.proxy.setSnapshot(loaded.snapshot);
-      retireSnapshot(old, loaded.snapshot);
-      this.lastReload = { at: new Date().toISOString(), ok: true, hash: loaded.hash };
-      log('info', 'config reloaded', { configuration_hash: loaded.hash, ms: Date.now() - started, ...counts(loaded.entities) });
+      text = readConfigText(file);
     } catch (err) {
-      const errors = err instanceof ConfigError ? err.issues.map(formatIssue) : [String((err as Error).message)];
-      this.lastReload = { at: new Date().toISOString(), ok: false, errors };
-      log('error', 'config rejected; previous config keeps serving', { errors });
+      const state = `unreadable: ${(err as Error).message}`;
+      if (!force && state === this.fileState) return undefined;
+      this.fileState = state;
+      return this.apply(() => {
+        throw err;
+      }, source, file).record;
     }
-    return this.lastReload;
+    const hash = configHash(text);
+    if (!force && hash === this.fileState) return undefined;
+    this.fileState = hash;
+    return this.apply((previous) => loadConfigText(text, file, previous), source, file).record;
+  }
+
+  /** POST /config: a config given as text goes live in memory only (the next file change wins). */
+  applyConfigText(text: string, name: string): ApplyOutcome {
+    return this.apply((previous) => loadConfigText(text, name, previous), 'admin', name);
+  }
+
+  /**
+   * Load, validate and compile beside the serving path, then swap in one assignment. Requests already running
+   * finish on the snapshot they started with. Logs one line either way.
+   */
+  private apply(load: (previous: Snapshot) => LoadedConfig, source: ReloadSource, name: string): ApplyOutcome {
+    const started = process.hrtime.bigint();
+    const elapsed = () => Number((process.hrtime.bigint() - started) / 1000n) / 1000;
+    const old = this.proxy.current;
+    const at = new Date().toISOString();
+    let loaded: LoadedConfig;
+    try {
+      loaded = load(old);
+    } catch (err) {
+      // Anything thrown while compiling rejects the config too: the process never exits on a bad edit.
+      const error = err instanceof ConfigError ? err : new ConfigError([{ file: name, line: 1, col: 1, path: '', message: String((err as Error).message) }]);
+      const errors = error.issues.filter((i) => i.severity !== 'warning').map(formatIssue);
+      const record: ReloadRecord = { at, source, accepted: false, ms: elapsed(), errors };
+      this.lastReload = record;
+      this.lastReloadError = record;
+      log('error', 'config rejected; previous config keeps serving', { source, ms: record.ms, errors });
+      return { record, error };
+    }
+    this.proxy.setSnapshot(loaded.snapshot);
+    const record: ReloadRecord = { at, source, accepted: true, ms: elapsed(), configuration_hash: loaded.hash };
+    this.lastReload = record;
+    log('info', 'config reloaded', { source, configuration_hash: loaded.hash, ms: record.ms, ...counts(loaded.entities) });
+    try {
+      retireSnapshot(old, loaded.snapshot);
+    } catch (err) {
+      log('warn', 'releasing the previous config failed', { error: (err as Error).message });
+    }
+    return { record, loaded };
   }
 
   /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes what is left. */
   async stop(graceMs = 10_000): Promise<void> {
+    await this.watcher?.close();
     const servers = [this.proxy.server, this.admin].filter((s): s is http.Server => s !== undefined);
     const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     for (const s of servers) s.closeIdleConnections();

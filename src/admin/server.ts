@@ -1,50 +1,56 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Gateway } from '../gateway';
-import { NODE_ID } from '../node-id';
-import { PLUGINS } from '../plugins';
-import { VERSION } from '../version';
-import { hostname } from 'node:os';
+import { log } from '../log';
+import { addConfigRoutes } from './config';
+import { addEntityRoutes } from './entities';
+import { notFound, sendJson, type AdminRequest } from './http';
+import { addInfoRoutes } from './info';
+import { AdminRouter } from './router';
+import { tokenChecker } from './token';
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
+function adminRouter(): AdminRouter {
+  const router = new AdminRouter();
+  addInfoRoutes(router);
+  addEntityRoutes(router);
+  addConfigRoutes(router);
+  return router;
 }
 
-/** The DB-less Admin API: read-only views of the live snapshot. */
+/** The DB-less Admin API: read-only views of the live snapshot, plus GET/POST /config. */
 export function createAdminServer(gateway: Gateway): http.Server {
+  const router = adminRouter();
+  const authorized = gateway.options.adminToken !== undefined ? tokenChecker(gateway.options.adminToken) : undefined;
   return http.createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { message: 'Method not allowed' });
-    const snapshot = gateway.proxy.current;
-    if (path === '/') {
-      return json(res, 200, {
-        tagline: 'Welcome to gateway',
-        version: VERSION,
-        edition: 'community',
-        hostname: hostname(),
-        node_id: NODE_ID,
-        plugins: {
-          available_on_server: Object.fromEntries([...PLUGINS.values()].map((p) => [p.name, { version: p.version, priority: p.priority }])),
-          enabled_in_cluster: [...new Set(snapshot.entities.plugins.map((p) => p.name))].sort(),
-        },
-        configuration: { database: 'off', declarative_config: gateway.configFile },
-        configuration_hash: snapshot.hash,
-      });
+    if (authorized !== undefined && !authorized(req.headers)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="gateway admin"');
+      return sendJson(res, 401, { message: 'Invalid or missing admin token' });
     }
-    if (path === '/status') {
-      const s = gateway.proxy.stats;
-      return json(res, 200, {
-        server: {
-          connections_accepted: s.connectionsAccepted,
-          connections_active: s.connectionsActive,
-          connections_handled: s.connectionsAccepted,
-          total_requests: s.totalRequests,
-        },
-        configuration_hash: snapshot.hash,
-        last_reload: gateway.lastReload,
-      });
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const r: AdminRequest = {
+      req,
+      res,
+      gateway,
+      snapshot: gateway.proxy.current,
+      path,
+      query: new URLSearchParams(q === -1 ? '' : url.slice(q + 1)),
+    };
+    let segments: string[];
+    try {
+      segments = path.split('/').filter(Boolean).map(decodeURIComponent);
+    } catch {
+      return notFound(r);
     }
-    return json(res, 404, { message: 'Not found' });
+    const match = router.dispatch(req.method ?? 'GET', segments);
+    if (match === 'not found') return notFound(r);
+    if (match === 'method not allowed') return sendJson(res, 405, { message: 'Method not allowed' });
+    Promise.resolve()
+      .then(() => match.handler(r, match.params))
+      .catch((err) => {
+        log('error', 'admin request failed', { method: req.method, path, error: (err as Error).message });
+        if (!res.headersSent) sendJson(res, 500, { message: 'An unexpected error occurred' });
+        else res.destroy();
+      });
   });
 }

@@ -4,6 +4,7 @@ import { ConfigError, formatIssue } from '../config/errors';
 import { parseListen } from './listen';
 import { validateCommand } from './validate';
 import { hashPasswordCommand } from './hash-password';
+import { ADMIN_TOKEN_ENV } from '../admin/token';
 import { log } from '../log';
 import { VERSION } from '../version';
 
@@ -13,7 +14,8 @@ function startCommand(): Command {
     .addOption(new Option('-c, --conf <file>', 'declarative config file (kong.yml)').env('KONG_DECLARATIVE_CONFIG'))
     .addOption(new Option('--proxy-listen <addr>', 'proxy address HOST:PORT').env('KONG_PROXY_LISTEN').default('0.0.0.0:8000'))
     .addOption(new Option('--admin-listen <addr>', "admin API address HOST:PORT, or 'off'").env('KONG_ADMIN_LISTEN').default('127.0.0.1:8001'))
-    .action(async (opts: { conf?: string; proxyListen: string; adminListen: string }) => {
+    .addOption(new Option('--admin-token <token>', 'token every Admin API request must carry (required off loopback)').env(ADMIN_TOKEN_ENV))
+    .action(async (opts: { conf?: string; proxyListen: string; adminListen: string; adminToken?: string }) => {
       if (!opts.conf) {
         process.stderr.write('error: a config file is required (-c FILE or KONG_DECLARATIVE_CONFIG)\n');
         process.exit(2);
@@ -22,7 +24,12 @@ function startCommand(): Command {
       try {
         const proxyListen = parseListen(opts.proxyListen, '--proxy-listen');
         if (proxyListen === null) throw new Error('--proxy-listen: the proxy cannot be off');
-        gateway = await Gateway.start({ configFile: opts.conf, proxyListen, adminListen: parseListen(opts.adminListen, '--admin-listen') });
+        gateway = await Gateway.start({
+          configFile: opts.conf,
+          proxyListen,
+          adminListen: parseListen(opts.adminListen, '--admin-listen'),
+          adminToken: opts.adminToken,
+        });
       } catch (err) {
         if (err instanceof ConfigError) {
           for (const issue of err.issues) process.stderr.write(`${formatIssue(issue)}\n`);

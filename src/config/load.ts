@@ -22,8 +22,12 @@ export function checkSource(source: ConfigSource): CheckedConfig {
   const { entities, issues } = normalize(source);
   const errors = issues.filter((i) => i.severity !== 'warning');
   if (errors.length > 0) throw new ConfigError(issues);
-  const hash = createHash('md5').update(source.text).digest('hex');
-  return { source, entities, warnings: issues.filter((i) => i.severity === 'warning'), hash };
+  return { source, entities, warnings: issues.filter((i) => i.severity === 'warning'), hash: configHash(source.text) };
+}
+
+/** Kong's configuration_hash: the md5 of the config text. */
+export function configHash(text: string): string {
+  return createHash('md5').update(text).digest('hex');
 }
 
 export function checkConfigFile(file: string): CheckedConfig {

@@ -152,11 +152,10 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
 
 /** Disposes compiled plugin state that the next snapshot no longer uses. */
 export function retireSnapshot(old: Snapshot, next: Snapshot | undefined): void {
+  const nameById = new Map(old.entities.plugins.map((p) => [p.id, p.name]));
   for (const [id, { conf }] of old.compiledPlugins) {
     if (next?.compiledPlugins.get(id)?.conf === conf) continue;
-    const plugin = old.entities.plugins.find((p) => p.id === id);
-    const def = plugin ? PLUGINS.get(plugin.name) : undefined;
-    def?.dispose?.(conf);
+    PLUGINS.get(nameById.get(id)!)?.dispose?.(conf);
   }
 }
 

@@ -16,14 +16,17 @@ const MAX_ALIAS_COUNT = 1000;
 export const MAX_CONFIG_BYTES = 256 * 1024 * 1024;
 
 export function readConfigFile(file: string): ConfigSource {
-  let text: string;
+  return parseConfigText(readConfigText(file), file);
+}
+
+/** The file's text; an unreadable file is a located ConfigError. */
+export function readConfigText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot read file (${code ?? String(err)})` }]);
   }
-  return parseConfigText(text, file);
 }
 
 /**

@@ -51,10 +51,13 @@ export function startGateway(
       proc.kill('SIGKILL');
       reject(new Error(`gateway did not start in time:\n${stderr}${stdout}`));
     }, 15_000);
+    let listening = false;
     proc.stderr!.on('data', (d) => {
       stderr += d;
+      if (listening) return;
       const m = /"msg":"gateway listening","proxy":"[^"]*:(\d+)","admin":"(?:[^"]*:(\d+)|off)"/.exec(stderr);
       if (m) {
+        listening = true;
         clearTimeout(timer);
         const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
         resolve({

@@ -20,3 +20,15 @@ export function snapshotOf(text: string) {
 export function yaml(...lines: string[]): string {
   return `${lines.join('\n')}\n`;
 }
+
+/** A config whose one route (/) answers `body`, with one consumer. */
+export function answering(body: string, consumer = 'someone'): string {
+  return yaml(
+    '_format_version: "3.0"',
+    'routes:',
+    '  - name: root',
+    '    paths: [/]',
+    `    plugins: [{name: request-termination, config: {status_code: 200, body: ${body}}}]`,
+    `consumers: [{username: ${consumer}}]`,
+  );
+}

@@ -59,7 +59,9 @@ export const requestTermination: PluginDefinition<RequestTerminationConfig, Comp
     }
     return out;
   },
-  compile(c) {
+  compile(c, build) {
+    // Its state depends on its config alone: an unchanged instance keeps its compiled state across reloads.
+    if (build.previous !== undefined) return build.previous as Compiled;
     const message = c.message ?? DEFAULT_MESSAGES[c.status_code] ?? STATUS_CODES[c.status_code] ?? 'Request terminated';
     return {
       status: c.status_code,

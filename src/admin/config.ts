@@ -1,0 +1,56 @@
+import { stringify } from 'yaml';
+import type { EntitySet } from '../config/entities';
+import { configHash } from '../config/load';
+import { MAX_CONFIG_BYTES } from '../config/source';
+import { declarativeConfigError } from './config-errors';
+import { configTextOf } from './config-input';
+import { BodyTooLarge, readBody, sendJson } from './http';
+import type { AdminRouter } from './router';
+import { ENTITY_NAMES, storedPassword, viewOf } from './views';
+
+/** The live config as a declarative file: flat entities, references by id, passwords as their hash. */
+export function exportConfig(entities: EntitySet): string {
+  const doc: Record<string, unknown> = { _format_version: '3.0', _transform: false };
+  for (const name of ENTITY_NAMES) {
+    if (entities[name].length === 0) continue;
+    doc[name] = name === 'basicauth_credentials' ? entities[name].map((b) => ({ ...b, password: storedPassword(b) })) : entities[name];
+  }
+  // YAML 1.1 output quotes strings such as "yes" or "0123" so the file reads back the same.
+  return stringify(doc, { version: '1.1' });
+}
+
+/** What Kong answers on success: every entity by id, per entity type. */
+function flattened(entities: EntitySet): Record<string, Record<string, object>> {
+  const out: Record<string, Record<string, object>> = {};
+  for (const name of ENTITY_NAMES) {
+    if (entities[name].length === 0) continue;
+    out[name] = Object.fromEntries(entities[name].map((e) => [e.id, viewOf(name, e)]));
+  }
+  return out;
+}
+
+/** GET /config: the live config. POST /config: replace it, in memory only (the next change of the file wins). */
+export function addConfigRoutes(router: AdminRouter): void {
+  router.add('/config', {
+    GET: (r) => sendJson(r.res, 200, { config: exportConfig(r.snapshot.entities) }),
+    POST: async (r) => {
+      let body: Buffer;
+      try {
+        body = await readBody(r.req, MAX_CONFIG_BYTES);
+      } catch (err) {
+        if (err instanceof BodyTooLarge) return sendJson(r.res, 413, { message: `configuration larger than ${MAX_CONFIG_BYTES} bytes` });
+        throw err;
+      }
+      const text = configTextOf(body, r.req.headers['content-type']);
+      if (text === undefined) return sendJson(r.res, 400, { message: 'expected a declarative configuration' });
+      if (r.query.get('check_hash') === '1' && configHash(text) === r.gateway.proxy.current.hash) {
+        r.res.writeHead(304).end();
+        return;
+      }
+      const outcome = r.gateway.applyConfigText(text, 'POST /config');
+      if (outcome.loaded) return sendJson(r.res, 201, flattened(outcome.loaded.entities));
+      const flatten = r.query.get('flatten_errors') === '1' ? text : undefined;
+      sendJson(r.res, 400, declarativeConfigError(outcome.error!.issues, flatten));
+    },
+  });
+}

@@ -1,0 +1,56 @@
+import { hostname } from 'node:os';
+import { NODE_ID } from '../node-id';
+import { PLUGINS } from '../plugins';
+import { VERSION } from '../version';
+import { sendJson } from './http';
+import type { AdminRouter } from './router';
+
+/** `/`, `/status` and the plugin catalogue. */
+export function addInfoRoutes(router: AdminRouter): void {
+  router.add('/', {
+    GET: (r) =>
+      sendJson(r.res, 200, {
+        tagline: 'Welcome to gateway',
+        version: VERSION,
+        edition: 'community',
+        hostname: hostname(),
+        node_id: NODE_ID,
+        plugins: {
+          available_on_server: Object.fromEntries([...PLUGINS.values()].map((p) => [p.name, { version: p.version, priority: p.priority }])),
+          enabled_in_cluster: [...new Set(r.snapshot.entities.plugins.map((p) => p.name))].sort(),
+        },
+        configuration: { database: 'off', declarative_config: r.gateway.configFile },
+        configuration_hash: r.snapshot.hash,
+      }),
+  });
+
+  router.add('/status', {
+    GET: (r) => {
+      const s = r.gateway.proxy.stats;
+      sendJson(r.res, 200, {
+        server: {
+          connections_accepted: s.connectionsAccepted,
+          connections_active: s.connectionsActive,
+          connections_handled: s.connectionsAccepted,
+          total_requests: s.totalRequests,
+        },
+        configuration_hash: r.snapshot.hash,
+        configuration_loaded_at: r.snapshot.loadedAt.toISOString(),
+        last_reload: r.gateway.lastReload ?? null,
+        last_reload_error: r.gateway.lastReloadError ?? null,
+      });
+    },
+  });
+
+  router.add('/plugins/enabled', {
+    GET: (r) => sendJson(r.res, 200, { enabled_plugins: [...PLUGINS.keys()].sort() }),
+  });
+
+  router.add('/schemas/plugins/:name', {
+    GET: (r, p) => {
+      const plugin = PLUGINS.get(p.name);
+      if (plugin === undefined) return sendJson(r.res, 404, { message: `No plugin named '${p.name}'` });
+      sendJson(r.res, 200, plugin.configSchema);
+    },
+  });
+}

@@ -1,0 +1,95 @@
+import bcrypt from 'bcryptjs';
+import type {
+  AclEntity,
+  BasicAuthCredentialEntity,
+  ConsumerEntity,
+  EntitySet,
+  KeyAuthCredentialEntity,
+  PluginEntity,
+  RouteEntity,
+  ServiceEntity,
+} from '../config/entities';
+
+// Entities as Kong's Admin API shows them: every field present (null when unset), references as {"id": …}.
+
+const ref = (id: string | undefined) => (id === undefined ? null : { id });
+const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
+
+const BCRYPT_HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
+const hashed = new WeakMap<BasicAuthCredentialEntity, string>();
+
+/** A basic-auth password as stored: its bcrypt hash, never the plaintext (hashed here if the loader kept it plain). */
+export function storedPassword(cred: BasicAuthCredentialEntity): string {
+  if (BCRYPT_HASH.test(cred.password)) return cred.password;
+  let hash = hashed.get(cred);
+  if (hash === undefined) {
+    hash = bcrypt.hashSync(cred.password, 10);
+    hashed.set(cred, hash);
+  }
+  return hash;
+}
+
+export const views = {
+  services: (s: ServiceEntity) => ({
+    id: s.id,
+    name: orNull(s.name),
+    protocol: s.protocol,
+    host: s.host,
+    port: s.port,
+    path: orNull(s.path),
+    retries: s.retries,
+    connect_timeout: s.connect_timeout,
+    write_timeout: s.write_timeout,
+    read_timeout: s.read_timeout,
+    enabled: s.enabled,
+    tags: orNull(s.tags),
+  }),
+  routes: (r: RouteEntity) => ({
+    id: r.id,
+    name: orNull(r.name),
+    service: ref(r.service),
+    protocols: r.protocols,
+    methods: orNull(r.methods),
+    hosts: orNull(r.hosts),
+    paths: orNull(r.paths),
+    headers: orNull(r.headers),
+    strip_path: r.strip_path,
+    preserve_host: r.preserve_host,
+    regex_priority: r.regex_priority,
+    path_handling: r.path_handling,
+    https_redirect_status_code: r.https_redirect_status_code,
+    request_buffering: r.request_buffering,
+    response_buffering: r.response_buffering,
+    tags: orNull(r.tags),
+  }),
+  consumers: (c: ConsumerEntity) => ({ id: c.id, username: orNull(c.username), custom_id: orNull(c.custom_id), tags: orNull(c.tags) }),
+  plugins: (p: PluginEntity) => ({
+    id: p.id,
+    name: p.name,
+    instance_name: orNull(p.instance_name),
+    service: ref(p.service),
+    route: ref(p.route),
+    consumer: ref(p.consumer),
+    config: p.config,
+    protocols: p.protocols,
+    enabled: p.enabled,
+    tags: orNull(p.tags),
+  }),
+  keyauth_credentials: (k: KeyAuthCredentialEntity) => ({ id: k.id, consumer: ref(k.consumer), key: k.key, ttl: null, tags: orNull(k.tags) }),
+  basicauth_credentials: (b: BasicAuthCredentialEntity) => ({
+    id: b.id,
+    consumer: ref(b.consumer),
+    username: b.username,
+    password: storedPassword(b),
+    tags: orNull(b.tags),
+  }),
+  acls: (a: AclEntity) => ({ id: a.id, consumer: ref(a.consumer), group: a.group, tags: orNull(a.tags) }),
+} satisfies { [K in keyof EntitySet]: (e: EntitySet[K][number]) => object };
+
+export type EntityName = keyof EntitySet;
+export const ENTITY_NAMES = Object.keys(views) as EntityName[];
+
+/** Any entity as its Admin API view. */
+export function viewOf(name: EntityName, entity: object): object {
+  return (views[name] as (e: object) => object)(entity);
+}

@@ -1,0 +1,42 @@
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { Gateway } from '../../src/gateway';
+import { setLogLevel } from '../../src/log';
+import { request } from '../helpers/http';
+import { tempFile } from '../helpers/cli';
+import { yaml } from '../helpers/config';
+
+setLogLevel('error');
+
+const config = (a: string, b: string) =>
+  yaml(
+    '_format_version: "3.0"',
+    'routes:',
+    '  - {name: ra, paths: [/a]}',
+    '  - {name: rb, paths: [/b]}',
+    'plugins:',
+    `  - {id: plugin-a, name: request-termination, route: ra, config: {status_code: 200, body: ${a}}}`,
+    `  - {id: plugin-b, name: request-termination, route: rb, config: {status_code: 200, body: ${b}}}`,
+  );
+
+t.test('a reload keeps the compiled state of unchanged plugins and recompiles changed ones', async (t) => {
+  const file = tempFile('kong.yml', config('one', 'two'));
+  const gateway = await Gateway.start({ configFile: file, proxyListen: { host: '127.0.0.1', port: 0 }, adminListen: null });
+  t.teardown(() => gateway.stop());
+  const compiled = (id: string) => gateway.proxy.current.compiledPlugins.get(id)!.conf;
+  const before = { a: compiled('plugin-a'), b: compiled('plugin-b') };
+
+  writeFileSync(file, config('one', 'three'));
+  t.match(gateway.reload(), { accepted: true, source: 'signal' });
+  t.equal(compiled('plugin-a'), before.a, 'unchanged plugin: the same compiled object');
+  t.not(compiled('plugin-b'), before.b, 'changed plugin: compiled anew');
+  const port = gateway.proxyAddress.port;
+  t.equal((await request(port, '/a')).body, 'one');
+  t.equal((await request(port, '/b')).body, 'three');
+
+  const live = gateway.proxy.current;
+  writeFileSync(file, config('one', '[unclosed'));
+  t.match(gateway.reload(), { accepted: false, errors: [/^.*kong\.yml:\d+:\d+: /] });
+  t.equal(gateway.proxy.current, live, 'a rejected reload leaves the live snapshot in place');
+  t.equal((await request(port, '/b')).body, 'three');
+});
