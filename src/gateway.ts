@@ -3,6 +3,7 @@ import { loadConfigFile } from './config/load';
 import { ConfigError, formatIssue } from './config/errors';
 import { retireSnapshot } from './config/snapshot';
 import { ProxyServer } from './proxy/server';
+import type { ClientTimeouts } from './proxy/client-limits';
 import { closeUpstreamConnections } from './proxy/forward';
 import { createAdminServer } from './admin/server';
 import { formatListen, type ListenAddress } from './cli/listen';
@@ -12,6 +13,8 @@ export interface GatewayOptions {
   configFile: string;
   proxyListen: ListenAddress;
   adminListen: ListenAddress | null;
+  /** Kong's (nginx's) 60 s each when absent. */
+  clientTimeouts?: ClientTimeouts;
 }
 
 export interface ReloadRecord {
@@ -48,7 +51,7 @@ export class Gateway {
   /** Loads the file (throws ConfigError before any port is opened) and starts listening. */
   static async start(options: GatewayOptions): Promise<Gateway> {
     const loaded = loadConfigFile(options.configFile);
-    const gateway = new Gateway(options, new ProxyServer(loaded.snapshot));
+    const gateway = new Gateway(options, new ProxyServer(loaded.snapshot, options.clientTimeouts));
     await listen(gateway.proxy.server, options.proxyListen);
     if (options.adminListen) {
       gateway.admin = createAdminServer(gateway);

@@ -1,10 +1,17 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { Gateway } from '../gateway';
 import { ConfigError, formatIssue } from '../config/errors';
 import { parseListen } from './listen';
 import { validateCommand } from './validate';
+import { DEFAULT_CLIENT_TIMEOUTS } from '../proxy/client-limits';
 import { log } from '../log';
 import { VERSION } from '../version';
+
+function milliseconds(value: string): number {
+  const ms = Number(value);
+  if (!/^\d+$/.test(value) || ms < 1 || ms > 2_147_483_647) throw new InvalidArgumentError('expected a whole number of milliseconds, at least 1');
+  return ms;
+}
 
 function startCommand(): Command {
   return new Command('start')
@@ -12,7 +19,17 @@ function startCommand(): Command {
     .addOption(new Option('-c, --conf <file>', 'declarative config file (kong.yml)').env('KONG_DECLARATIVE_CONFIG'))
     .addOption(new Option('--proxy-listen <addr>', 'proxy address HOST:PORT').env('KONG_PROXY_LISTEN').default('0.0.0.0:8000'))
     .addOption(new Option('--admin-listen <addr>', "admin API address HOST:PORT, or 'off'").env('KONG_ADMIN_LISTEN').default('127.0.0.1:8001'))
-    .action(async (opts: { conf?: string; proxyListen: string; adminListen: string }) => {
+    .addOption(
+      new Option('--client-header-timeout <ms>', 'time a client has to send the request line and headers (then 408)')
+        .argParser(milliseconds)
+        .default(DEFAULT_CLIENT_TIMEOUTS.header),
+    )
+    .addOption(
+      new Option('--client-body-timeout <ms>', 'longest pause allowed while a client sends the body (then 408)')
+        .argParser(milliseconds)
+        .default(DEFAULT_CLIENT_TIMEOUTS.body),
+    )
+    .action(async (opts: { conf?: string; proxyListen: string; adminListen: string; clientHeaderTimeout: number; clientBodyTimeout: number }) => {
       if (!opts.conf) {
         process.stderr.write('error: a config file is required (-c FILE or KONG_DECLARATIVE_CONFIG)\n');
         process.exit(2);
@@ -21,7 +38,12 @@ function startCommand(): Command {
       try {
         const proxyListen = parseListen(opts.proxyListen, '--proxy-listen');
         if (proxyListen === null) throw new Error('--proxy-listen: the proxy cannot be off');
-        gateway = await Gateway.start({ configFile: opts.conf, proxyListen, adminListen: parseListen(opts.adminListen, '--admin-listen') });
+        gateway = await Gateway.start({
+          configFile: opts.conf,
+          proxyListen,
+          adminListen: parseListen(opts.adminListen, '--admin-listen'),
+          clientTimeouts: { header: opts.clientHeaderTimeout, body: opts.clientBodyTimeout },
+        });
       } catch (err) {
         if (err instanceof ConfigError) {
           for (const issue of err.issues) process.stderr.write(`${formatIssue(issue)}\n`);

@@ -1,4 +1,4 @@
-import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -42,11 +42,14 @@ proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
   });
 });
 
-proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => {
+proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
   const state = (req as TaggedRequest)[CONTEXT];
   if (state === undefined) return;
   const ctx = state.ctx;
   const h = proxyRes.headers;
+  dropHopByHop(h);
+  // The client connection's fate is the client's and the gateway's business, not the upstream's.
+  h['connection'] = res.shouldKeepAlive ? 'keep-alive' : 'close';
   const now = Date.now();
   h['via'] = h['via'] === undefined ? VIA_TOKEN : `${h['via']}, ${VIA_TOKEN}`;
   h['x-kong-upstream-latency'] = String(now - ctx.forwardedAt);
@@ -73,21 +76,29 @@ proxy.on('error', (err: NodeJS.ErrnoException, req: IncomingMessage, res: Server
 // A client that goes away mid-request: nothing to answer, nothing to crash on.
 proxy.on('econnreset', () => {});
 
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy', 'proxy-connection', 'upgrade', 'te', 'trailer'];
+// `expect` too: the client already had its 100 Continue from the gateway (nginx drops it as well).
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy', 'proxy-connection', 'upgrade', 'te', 'trailer', 'expect'];
+// Framing is redone by the gateway on each side: never dropped because a Connection header names it.
+const FRAMING = new Set(['', 'host', 'content-length', 'transfer-encoding']);
+
+/** Removes the hop-by-hop headers of one side (those named in its Connection header and the standard ones). */
+function dropHopByHop(h: IncomingHttpHeaders): void {
+  const connection = h['connection'];
+  if (connection !== undefined) {
+    for (const name of connection.split(',')) {
+      const n = name.trim().toLowerCase();
+      if (!FRAMING.has(n)) delete h[n];
+    }
+  }
+  for (const name of HOP_BY_HOP) if (h[name] !== undefined) delete h[name];
+}
 
 /** Rewrites the request's headers into what the upstream gets, as Kong does. */
 function upstreamHeaders(ctx: RequestContext): void {
   const req = ctx.req;
   const h = req.headers;
-  const connection = h['connection'];
-  if (connection !== undefined) {
-    for (const name of connection.split(',')) {
-      const n = name.trim().toLowerCase();
-      if (n !== '' && n !== 'host') delete h[n];
-    }
-  }
   const te = h['te'] as string | undefined;
-  for (const name of HOP_BY_HOP) if (h[name] !== undefined) delete h[name];
+  dropHopByHop(h);
   if (te !== undefined && /\btrailers\b/i.test(te)) h['te'] = 'trailers';
 
   const ip = req.socket.remoteAddress ?? '';
