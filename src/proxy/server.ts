@@ -1,4 +1,4 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Snapshot } from '../config/snapshot';
@@ -10,10 +10,10 @@ import { MESSAGES, sendError } from './respond';
 import { answerClientError, DEFAULT_CLIENT_TIMEOUTS, hasBody, isBadlyFramed, isOnRefusedConnection, refuseConnection, serverTimeoutOptions, watchBody, type ClientTimeouts } from './client-limits';
 import { log } from '../log';
 
-// Client-sent copies of what only the gateway may assert about a caller.
 const CLOSE = { Connection: 'close' };
 
-const GATEWAY_ASSERTED_HEADERS = [
+// Client-sent copies of what only the gateway may assert about a caller.
+const GATEWAY_ASSERTED_HEADERS = new Set([
   'x-consumer-id',
   'x-consumer-custom-id',
   'x-consumer-username',
@@ -22,7 +22,20 @@ const GATEWAY_ASSERTED_HEADERS = [
   'x-anonymous-consumer',
   'x-consumer-groups',
   'x-authenticated-groups',
-];
+]);
+
+/**
+ * Removes every client-sent copy of a gateway-asserted header, in any case, however often repeated (Node has
+ * already lower-cased and merged them), and in its underscore spellings, which CGI-style upstreams read as the
+ * same header (nginx drops every underscored header for that reason).
+ */
+function stripGatewayAsserted(h: IncomingHttpHeaders): void {
+  for (const name in h) {
+    if (GATEWAY_ASSERTED_HEADERS.has(name) || (name.includes('_') && GATEWAY_ASSERTED_HEADERS.has(name.replace(/_/g, '-')))) {
+      delete h[name];
+    }
+  }
+}
 
 const REQUEST_ID_PREFIX = randomBytes(10).toString('hex');
 let requestCounter = 0;
@@ -99,10 +112,7 @@ export class ProxyServer {
     if (match === null) return sendError(req, res, 404, MESSAGES.noRoute, requestId);
     const runtime = snapshot.routes.get(match.route.id)!;
 
-    const h = req.headers;
-    for (let i = 0; i < GATEWAY_ASSERTED_HEADERS.length; i++) {
-      if (h[GATEWAY_ASSERTED_HEADERS[i]] !== undefined) delete h[GATEWAY_ASSERTED_HEADERS[i]];
-    }
+    stripGatewayAsserted(req.headers);
 
     const ctx = new RequestContext(req, res, snapshot, match, runtime, requestId, rawPath, rawQuery, startedAt);
     if (!match.route.protocols.includes('http')) return upgradeToHttps(ctx);
