@@ -62,27 +62,53 @@ export function rawExchange(port: number, parts: Array<string | Buffer> | string
   });
 }
 
-export interface RawUpstream {
+export interface TcpServer {
   port: number;
+  /** Connections accepted so far. */
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+/** A plain TCP server on loopback; `onConnection` decides what each connection gets (or does not get). */
+export function startTcpServer(onConnection: (socket: net.Socket) => void): Promise<TcpServer> {
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    onConnection(socket);
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      resolve({
+        port: (server.address() as net.AddressInfo).port,
+        get connections() {
+          return connections;
+        },
+        close: () =>
+          new Promise<void>((r) => {
+            for (const s of sockets) s.destroy();
+            server.close(() => r());
+          }),
+      });
+    });
+  });
+}
+
+export interface RawUpstream extends TcpServer {
   /** Every byte every connection sent, in arrival order. */
   received(): string;
-  connections: number;
-  close(): Promise<void>;
 }
 
 /**
  * A byte-recording upstream: answers each request head it sees with `200 ok`. It proves what reached an upstream
  * at all, not just what an HTTP parser made of it.
  */
-export function startRawUpstream(): Promise<RawUpstream> {
+export async function startRawUpstream(): Promise<RawUpstream> {
   const got: Buffer[] = [];
-  const sockets = new Set<net.Socket>();
-  const state = { connections: 0 };
-  const server = net.createServer((socket) => {
-    state.connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
+  const server = await startTcpServer((socket) => {
     let pending = '';
     socket.on('data', (d: Buffer) => {
       got.push(d);
@@ -94,22 +120,7 @@ export function startRawUpstream(): Promise<RawUpstream> {
       }
     });
   });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      resolve({
-        port: (server.address() as net.AddressInfo).port,
-        received: () => Buffer.concat(got).toString('latin1'),
-        get connections() {
-          return state.connections;
-        },
-        close: () =>
-          new Promise<void>((r) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => r());
-          }),
-      });
-    });
-  });
+  return Object.assign(server, { received: () => Buffer.concat(got).toString('latin1') });
 }
 
 /** How many file descriptors a process (on this machine) has open. */
