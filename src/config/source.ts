@@ -30,25 +30,29 @@ export function readConfigFile(file: string): ConfigSource {
 }
 
 /**
- * Offset of the first `[` or `{` that opens a flow collection nested deeper than MAX_DEPTH, or -1. Read with the
- * YAML lexer (flat and fast), so that brackets inside scalars and comments do not count and a file made of brackets
- * is refused before the (slower, and in places recursive) parser sees it.
+ * The file's concrete syntax tree (the YAML library's parser, which keeps its own stack: any depth is safe), built
+ * in one pass over the lexer's tokens so that flow collections (`[`, `{`) nesting deeper than MAX_DEPTH are refused
+ * as soon as they are seen: a file made of brackets costs nothing. Brackets inside scalars and comments are not
+ * flow indicators for the lexer, so they do not count. Returns the offset of the too-deep bracket instead.
  */
-function deepFlowOffset(text: string): number {
+function concreteTree(text: string, lineCounter: LineCounter): CST.Token[] | { tooDeepAt: number } {
+  const parser = new Parser(lineCounter.addNewLine);
+  lineCounter.addNewLine(0);
+  const tokens: CST.Token[] = [];
   let depth = 0;
-  let offset = 0;
-  let scalarNext = false;
-  for (const token of new Lexer().lex(text)) {
-    const type: ReturnType<typeof CST.tokenType> = scalarNext ? null : CST.tokenType(token);
+  let scalarNext = false; // the token after the lexer's scalar marker is the scalar's text, whatever it looks like
+  for (const lexeme of new Lexer().lex(text)) {
+    const type: ReturnType<typeof CST.tokenType> = scalarNext ? null : CST.tokenType(lexeme);
     scalarNext = type === 'scalar';
     if (type === 'flow-map-start' || type === 'flow-seq-start') {
-      if (++depth > MAX_DEPTH) return offset;
+      if (++depth > MAX_DEPTH) return { tooDeepAt: parser.offset };
     } else if (type === 'flow-map-end' || type === 'flow-seq-end') {
       if (depth > 0) depth--;
     } else if (type === 'flow-error-end') depth = 0;
-    offset += token.length;
+    for (const token of parser.next(lexeme)) tokens.push(token);
   }
-  return -1;
+  for (const token of parser.end()) tokens.push(token);
+  return tokens;
 }
 
 /** Offset of the first CST token nested deeper than MAX_DEPTH, or -1. Iterative: any depth is safe to measure. */
@@ -92,7 +96,7 @@ function keyIssues(node: unknown, issue: (offset: number, message: string) => Co
  * Parses YAML or JSON (JSON is read by the same parser, so both get line numbers).
  * YAML 1.1 scalars, as Kong reads them: yes/no/on/off are booleans.
  * Hostile files are refused before they can cost much: more than MAX_CONFIG_BYTES, nesting deeper than
- * MAX_DEPTH (checked before the recursive part of the parser runs), more than MAX_ALIAS_COUNT alias expansions.
+ * MAX_DEPTH (measured before the recursive part of the parser runs), more than MAX_ALIAS_COUNT alias expansions.
  */
 export function parseConfigText(text: string, file: string): ConfigSource {
   const lineCounter = new LineCounter();
@@ -101,14 +105,8 @@ export function parseConfigText(text: string, file: string): ConfigSource {
     return { file, line: p.line, col: p.col, path: '', message };
   };
   if (text.length > MAX_CONFIG_BYTES) throw new ConfigError([at(0, 'file is too large')]);
-  const deepFlow = deepFlowOffset(text);
-  if (deepFlow !== -1) {
-    // line numbers are only known once the parser has run; count them up to the offset
-    const before = text.slice(0, deepFlow);
-    const line = before.split('\n').length;
-    throw new ConfigError([{ file, line, col: deepFlow - before.lastIndexOf('\n'), path: '', message: TOO_DEEP }]);
-  }
-  const tokens = [...new Parser(lineCounter.addNewLine).parse(text)];
+  const tokens = concreteTree(text, lineCounter);
+  if (!Array.isArray(tokens)) throw new ConfigError([at(tokens.tooDeepAt, TOO_DEEP)]);
   const deep = deepCstOffset(tokens);
   if (deep !== -1) throw new ConfigError([at(deep, TOO_DEEP)]);
   const options = { version: '1.1' as const, uniqueKeys: false, prettyErrors: false, strict: true };

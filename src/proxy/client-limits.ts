@@ -83,6 +83,7 @@ export function watchBody(req: IncomingMessage, timeoutMs: number, onTimeout: ()
     }
   }, step);
   timer.unref();
+  req.once('end', () => clearInterval(timer));
 }
 
 /** The status and Kong message for an error the HTTP parser raised. */

@@ -123,6 +123,15 @@ export async function startRawUpstream(): Promise<RawUpstream> {
   return Object.assign(server, { received: () => Buffer.concat(got).toString('latin1') });
 }
 
+/** A port nobody listens on: bind, note the port, close. */
+export async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
 /** How many file descriptors a process (on this machine) has open. */
 export function openFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;

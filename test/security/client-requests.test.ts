@@ -1,7 +1,7 @@
 // Hostile and broken clients: oversized and malformed requests, ambiguous framing (request smuggling), slow
 // headers and slow bodies. Every refusal is a JSON 4xx followed by a closed connection, and nothing of a refused
 // request reaches the upstream (checked on the upstream's raw bytes).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { request, startUpstream, type Upstream } from '../helpers/http';
 import { runCli, startGateway, type RunningGateway } from '../helpers/cli';
 import { yaml } from '../helpers/config';
@@ -37,7 +37,7 @@ t.teardown(async () => {
   await echo.close();
 });
 
-function refused(t: Tap.Test, r: RawReply, status: number, message: string): void {
+function refused(t: Test, r: RawReply, status: number, message: string): void {
   t.equal(r.status, status, r.text.slice(0, 60));
   t.ok(r.closed, 'connection closed by the gateway');
   t.match(r.text, /\r\nContent-Type: application\/json; charset=utf-8\r\n/);

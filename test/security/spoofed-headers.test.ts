@@ -1,6 +1,6 @@
 // Client-sent copies of the headers only the gateway may set (X-Consumer-*, X-Credential-Identifier,
 // X-Anonymous-Consumer, X-Consumer-Groups) never reach an upstream: checked on the bytes the upstream received.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startGateway, type RunningGateway } from '../helpers/cli';
 import { yaml } from '../helpers/config';
 import { rawExchange, startRawUpstream, type RawUpstream } from '../helpers/raw';
@@ -41,7 +41,7 @@ function oddCase(name: string, seed: number): string {
 }
 
 /** Sends one request with `headerLines` and returns the bytes the upstream received for it. */
-async function forwarded(t: Tap.Test, headerLines: string[], body = ''): Promise<string> {
+async function forwarded(t: Test, headerLines: string[], body = ''): Promise<string> {
   const before = raw.received().length;
   const r = await rawExchange(gw.proxyPort, `POST /check HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n${headerLines.join('\r\n')}\r\n\r\n${body}`);
   t.equal(r.status, 200, r.text.slice(0, 60));

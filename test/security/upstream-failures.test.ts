@@ -1,14 +1,14 @@
 // Broken upstreams: each failure gets Kong's 502/504 (text by default), or a cut stream once the status line has
 // gone out; connection failures before the request was sent are retried up to the service's `retries`; the
 // gateway process stays up and leaks no file descriptor.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import http from 'node:http';
 import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { startGateway, type RunningGateway } from '../helpers/cli';
 import { yaml } from '../helpers/config';
-import { eventually, openFds, rawExchange, startTcpServer, type TcpServer } from '../helpers/raw';
+import { deadPort, eventually, openFds, rawExchange, startTcpServer, type TcpServer } from '../helpers/raw';
 
 const HUGE = 50 * 1024 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, 'z');
@@ -53,15 +53,6 @@ function fetch(port: number, path: string, opts: { method?: string; headers?: Re
 function requestIdOf(r: Fetched): string {
   const m = /request_id: ([0-9a-f]{32})/.exec(r.body.toString());
   return m ? m[1] : 'none';
-}
-
-// A port nobody listens on: bind, note the port, close.
-async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 function httpServer(handler: http.RequestListener, keepAliveTimeout = 100): Promise<{ port: number; server: http.Server; close(): Promise<void> }> {
@@ -236,7 +227,7 @@ async function attemptsLogged(requestId: string): Promise<AttemptLog[]> {
   return read();
 }
 
-function isKongText(t: Tap.Test, r: Fetched, status: number, message: string): void {
+function isKongText(t: Test, r: Fetched, status: number, message: string): void {
   t.equal(r.status, status);
   t.equal(r.headers['content-type'], 'text/plain; charset=utf-8');
   t.match(r.body.toString(), new RegExp(`^${message}\\nrequest_id: [0-9a-f]{32}\\n$`));
