@@ -153,7 +153,7 @@ t.before(async () => {
     socket.on('data', () => {
       if (served++ === 0) {
         socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nfresh');
-        setTimeout(() => socket.end(), 300); // idle connections do not live forever
+        setTimeout(() => socket.end(), 600); // idle connections do not live forever
       } else socket.resetAndDestroy();
     });
   });
@@ -362,7 +362,7 @@ t.test('no file descriptor leaks over repeated failures', async (t) => {
   const round = () => Promise.all([...paths.map((p) => fetch(gw.proxyPort, p)), fetch(gw.proxyPort, '/huge', { abortAfterBytes: 1 })]);
   const pid = gw.proc.pid!;
   await round(); // warm-up: lazily created handles are not leaks
-  await new Promise((r) => setTimeout(r, 1000)); // idle upstream connections close
+  await new Promise((r) => setTimeout(r, 1500)); // idle upstream connections close
   const baseline = openFds(pid);
   for (let i = 0; i < 5; i++) await round();
   t.ok(await eventually(() => openFds(pid) <= baseline, 5000), `fds back to ${baseline} (now ${openFds(pid)})`);
