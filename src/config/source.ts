@@ -109,7 +109,7 @@ export function parseConfigText(text: string, file: string): ConfigSource {
   if (!Array.isArray(tokens)) throw new ConfigError([at(tokens.tooDeepAt, TOO_DEEP)]);
   const deep = deepCstOffset(tokens);
   if (deep !== -1) throw new ConfigError([at(deep, TOO_DEEP)]);
-  const options = { version: '1.1' as const, uniqueKeys: false, prettyErrors: false, strict: true };
+  const options = { version: '1.1' as const, uniqueKeys: false, strict: true };
   let doc: Document.Parsed | undefined;
   for (const parsed of new Composer(options).compose(tokens, true, text.length)) {
     if (doc !== undefined) throw new ConfigError([at(parsed.range[0], `${PARSE_FAILED}: a file holds one document, this is a second one`)]);
