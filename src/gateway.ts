@@ -6,6 +6,7 @@ import { retireSnapshot, type Snapshot } from './config/snapshot';
 import { watchConfigFile, type ConfigWatcher } from './config/watch';
 import type { EntitySet } from './config/entities';
 import { ProxyServer } from './proxy/server';
+import type { ClientTimeouts } from './proxy/client-limits';
 import { closeUpstreamConnections } from './proxy/forward';
 import { createAdminServer } from './admin/server';
 import { checkAdminExposure } from './admin/token';
@@ -18,6 +19,8 @@ export interface GatewayOptions {
   adminListen: ListenAddress | null;
   /** Required on every Admin API request when set; mandatory when the admin address is not loopback. */
   adminToken?: string;
+  /** Kong's (nginx's) 60 s each when absent. */
+  clientTimeouts?: ClientTimeouts;
 }
 
 /** What asked for a new config: the file watcher, SIGHUP, or POST /config. */
@@ -60,7 +63,7 @@ export class Gateway {
   private fileState: string;
 
   private constructor(readonly options: GatewayOptions, loaded: LoadedConfig) {
-    this.proxy = new ProxyServer(loaded.snapshot);
+    this.proxy = new ProxyServer(loaded.snapshot, options.clientTimeouts);
     this.fileState = loaded.hash;
   }
 

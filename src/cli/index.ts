@@ -1,12 +1,19 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { Gateway } from '../gateway';
 import { ConfigError, formatIssue } from '../config/errors';
 import { parseListen } from './listen';
 import { validateCommand } from './validate';
 import { hashPasswordCommand } from './hash-password';
 import { ADMIN_TOKEN_ENV } from '../admin/token';
+import { DEFAULT_CLIENT_TIMEOUTS } from '../proxy/client-limits';
 import { log } from '../log';
 import { VERSION } from '../version';
+
+function milliseconds(value: string): number {
+  const ms = Number(value);
+  if (!/^\d+$/.test(value) || ms < 1 || ms > 2_147_483_647) throw new InvalidArgumentError('expected a whole number of milliseconds, at least 1');
+  return ms;
+}
 
 function startCommand(): Command {
   return new Command('start')
@@ -15,7 +22,17 @@ function startCommand(): Command {
     .addOption(new Option('--proxy-listen <addr>', 'proxy address HOST:PORT').env('KONG_PROXY_LISTEN').default('0.0.0.0:8000'))
     .addOption(new Option('--admin-listen <addr>', "admin API address HOST:PORT, or 'off'").env('KONG_ADMIN_LISTEN').default('127.0.0.1:8001'))
     .addOption(new Option('--admin-token <token>', 'token every Admin API request must carry (required off loopback)').env(ADMIN_TOKEN_ENV))
-    .action(async (opts: { conf?: string; proxyListen: string; adminListen: string; adminToken?: string }) => {
+    .addOption(
+      new Option('--client-header-timeout <ms>', 'time a client has to send the request line and headers (then 408)')
+        .argParser(milliseconds)
+        .default(DEFAULT_CLIENT_TIMEOUTS.header),
+    )
+    .addOption(
+      new Option('--client-body-timeout <ms>', 'longest pause allowed while a client sends the body (then 408)')
+        .argParser(milliseconds)
+        .default(DEFAULT_CLIENT_TIMEOUTS.body),
+    )
+    .action(async (opts: { conf?: string; proxyListen: string; adminListen: string; adminToken?: string; clientHeaderTimeout: number; clientBodyTimeout: number }) => {
       if (!opts.conf) {
         process.stderr.write('error: a config file is required (-c FILE or KONG_DECLARATIVE_CONFIG)\n');
         process.exit(2);
@@ -29,6 +46,7 @@ function startCommand(): Command {
           proxyListen,
           adminListen: parseListen(opts.adminListen, '--admin-listen'),
           adminToken: opts.adminToken,
+          clientTimeouts: { header: opts.clientHeaderTimeout, body: opts.clientBodyTimeout },
         });
       } catch (err) {
         if (err instanceof ConfigError) {

@@ -1,7 +1,7 @@
 import type { ConfigSource } from './source';
 import { formatPath, type ConfigIssue, type PathSegment, type Severity } from './errors';
 import { stableId } from './ids';
-import { checkRouteHeaderName, checkRouteHost, checkRoutePath } from './route-rules';
+import { checkRouteHeaderName, checkRouteHeaderValue, checkRouteHost, checkRoutePath } from './route-rules';
 import { didYouMean } from './suggest';
 import { KONG_PLUGINS, PLUGINS } from '../plugins';
 import { hasAnonymous } from '../plugins/auth/flow';
@@ -257,6 +257,10 @@ class Normalizer {
       for (const [name, values] of Object.entries(r.headers as Record<string, string[]>)) {
         const err = checkRouteHeaderName(name);
         if (err) this.report([...path, 'headers', name], err, 'error', true);
+        values.forEach((value, i) => {
+          const bad = checkRouteHeaderValue(value);
+          if (bad) this.report([...path, 'headers', name, i], bad);
+        });
         headers[name] = values;
       }
     }

@@ -119,6 +119,18 @@ export function checkRouteMethod(m: string): string | null {
 }
 
 /** A route `headers` key. */
+/** A route `headers` value: plain (compared case-insensitively) or, after `~*`, a case-insensitive regex. */
+export function checkRouteHeaderValue(value: string): string | null {
+  if (typeof value !== 'string' || !value.startsWith('~*')) return null;
+  const re = value.slice(2);
+  try {
+    compileWithFallback(re.toLowerCase(), 'i');
+  } catch (err) {
+    return `invalid regex: '${re}' (${(err as Error).message})`;
+  }
+  return null;
+}
+
 export function checkRouteHeaderName(name: string): string | null {
   if (typeof name !== 'string') return 'expected a string';
   if (name.toLowerCase() === 'host') {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, type Document, type Node } from 'yaml';
+import { Composer, CST, Lexer, LineCounter, Parser, isMap, isSeq, isScalar, isPair, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { ConfigError, type ConfigIssue, type PathSegment } from './errors';
 
 /** A parsed declarative file that can say where any field path stands in the text. */
@@ -14,6 +14,9 @@ const MAX_DEPTH = 64;
 // Far above any real kong.yml (aliases are rare there); low enough that an alias bomb stays cheap.
 const MAX_ALIAS_COUNT = 1000;
 export const MAX_CONFIG_BYTES = 256 * 1024 * 1024;
+
+const TOO_DEEP = `nesting deeper than ${MAX_DEPTH} levels is not accepted`;
+const PARSE_FAILED = 'failed parsing declarative configuration';
 
 export function readConfigFile(file: string): ConfigSource {
   return parseConfigText(readConfigText(file), file);
@@ -30,48 +33,132 @@ export function readConfigText(file: string): string {
 }
 
 /**
+ * The file's concrete syntax tree (the YAML library's parser, which keeps its own stack: any depth is safe), built
+ * in one pass over the lexer's tokens so that flow collections (`[`, `{`) nesting deeper than MAX_DEPTH are refused
+ * as soon as they are seen: a file made of brackets costs nothing. Brackets inside scalars and comments are not
+ * flow indicators for the lexer, so they do not count. Returns the offset of the too-deep bracket instead.
+ */
+function concreteTree(text: string, lineCounter: LineCounter): CST.Token[] | { tooDeepAt: number } {
+  const parser = new Parser(lineCounter.addNewLine);
+  lineCounter.addNewLine(0);
+  const tokens: CST.Token[] = [];
+  let depth = 0;
+  let scalarNext = false; // the token after the lexer's scalar marker is the scalar's text, whatever it looks like
+  for (const lexeme of new Lexer().lex(text)) {
+    const type: ReturnType<typeof CST.tokenType> = scalarNext ? null : CST.tokenType(lexeme);
+    scalarNext = type === 'scalar';
+    if (type === 'flow-map-start' || type === 'flow-seq-start') {
+      if (++depth > MAX_DEPTH) return { tooDeepAt: parser.offset };
+    } else if (type === 'flow-map-end' || type === 'flow-seq-end') {
+      if (depth > 0) depth--;
+    } else if (type === 'flow-error-end') depth = 0;
+    for (const token of parser.next(lexeme)) tokens.push(token);
+  }
+  for (const token of parser.end()) tokens.push(token);
+  return tokens;
+}
+
+/** Offset of the first CST token nested deeper than MAX_DEPTH, or -1. Iterative: any depth is safe to measure. */
+function deepCstOffset(tokens: readonly CST.Token[]): number {
+  const stack: Array<[CST.Token | undefined, number]> = tokens.map((t) => [t, 0]);
+  while (stack.length > 0) {
+    const [token, depth] = stack.pop()!;
+    if (token === undefined) continue;
+    if (depth > MAX_DEPTH) return token.offset;
+    if (token.type === 'document') stack.push([token.value, depth]);
+    else if ('items' in token && (token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection')) {
+      for (const item of token.items as Array<{ key?: CST.Token | null; value?: CST.Token }>) {
+        stack.push([item.key ?? undefined, depth + 1], [item.value, depth + 1]);
+      }
+    }
+  }
+  return -1;
+}
+
+/** Located problems the YAML library leaves alone: keys that are not scalars, or equal once read as text. */
+function keyIssues(node: unknown, issue: (offset: number, message: string) => ConfigIssue, out: ConfigIssue[]): void {
+  if (isMap(node)) {
+    const seen = new Set<string>();
+    for (const pair of node.items) {
+      const key = pair.key as Node | null;
+      const offset = key?.range?.[0] ?? 0;
+      if (key !== null && !isScalar(key)) out.push(issue(offset, 'a map key must be a plain value, not a collection or an alias'));
+      else {
+        const name = String(key?.value ?? '');
+        if (seen.has(name)) out.push(issue(offset, `${PARSE_FAILED}: Map keys must be unique ('${name.slice(0, 80)}' repeats)`));
+        seen.add(name);
+      }
+      keyIssues(pair.value, issue, out);
+    }
+  } else if (isSeq(node)) {
+    for (const item of node.items) keyIssues(item, issue, out);
+  }
+}
+
+/**
  * Parses YAML or JSON (JSON is read by the same parser, so both get line numbers).
  * YAML 1.1 scalars, as Kong reads them: yes/no/on/off are booleans.
+ * Hostile files are refused before they can cost much: more than MAX_CONFIG_BYTES, nesting deeper than
+ * MAX_DEPTH (measured before the recursive part of the parser runs), more than MAX_ALIAS_COUNT alias expansions.
  */
 export function parseConfigText(text: string, file: string): ConfigSource {
-  const issue = (line: number, col: number, message: string): ConfigIssue => ({ file, line, col, path: '', message });
-  if (text.length > MAX_CONFIG_BYTES) throw new ConfigError([issue(1, 1, 'file is too large')]);
   const lineCounter = new LineCounter();
-  let doc: Document.Parsed;
+  const at = (offset: number, message: string): ConfigIssue => {
+    const p = lineCounter.linePos(offset);
+    return { file, line: p.line, col: p.col, path: '', message };
+  };
+  if (text.length > MAX_CONFIG_BYTES) throw new ConfigError([at(0, 'file is too large')]);
+  const tokens = concreteTree(text, lineCounter);
+  if (!Array.isArray(tokens)) throw new ConfigError([at(tokens.tooDeepAt, TOO_DEEP)]);
+  const deep = deepCstOffset(tokens);
+  if (deep !== -1) throw new ConfigError([at(deep, TOO_DEEP)]);
+  const options = { version: '1.1' as const, uniqueKeys: false, strict: true };
+  let doc: Document.Parsed | undefined;
+  for (const parsed of new Composer(options).compose(tokens, true, text.length)) {
+    if (doc !== undefined) throw new ConfigError([at(parsed.range[0], `${PARSE_FAILED}: a file holds one document, this is a second one`)]);
+    doc = parsed;
+  }
+  if (doc === undefined) throw new ConfigError([at(0, `${PARSE_FAILED}: expected an object`)]);
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => at(e.pos[0], `${PARSE_FAILED}: ${firstLine(e.message)}`)));
+  }
+  const keyProblems: ConfigIssue[] = [];
+  keyIssues(doc.contents, at, keyProblems);
+  if (keyProblems.length > 0) throw new ConfigError(keyProblems);
+  let data: unknown;
   try {
-    doc = parseDocument(text, { lineCounter, version: '1.1', uniqueKeys: true, prettyErrors: false, strict: true });
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
-    throw new ConfigError([issue(1, 1, `failed parsing declarative configuration: ${(err as Error).message}`)]);
+    const message = (err as Error).message;
+    throw new ConfigError([
+      at(0, /alias count/i.test(message) ? `aliases expand to more than ${MAX_ALIAS_COUNT} nodes: a YAML alias bomb is not accepted` : `${PARSE_FAILED}: ${firstLine(message)}`),
+    ]);
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError([at(0, `${PARSE_FAILED}: expected an object`)]);
   }
   const pos = (offset: number) => {
     const p = lineCounter.linePos(offset);
     return { line: p.line, col: p.col };
   };
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => {
-        const p = pos(e.pos[0]);
-        return issue(p.line, p.col, `failed parsing declarative configuration: ${firstLine(e.message)}`);
-      }),
-    );
-  }
-  const depth = nodeDepth(doc.contents as Node | null, 0);
-  if (depth > MAX_DEPTH) throw new ConfigError([issue(1, 1, `nesting deeper than ${MAX_DEPTH} levels is not accepted`)]);
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-  } catch (err) {
-    throw new ConfigError([issue(1, 1, `failed parsing declarative configuration: ${firstLine((err as Error).message)}`)]);
-  }
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new ConfigError([issue(1, 1, 'failed parsing declarative configuration: expected an object')]);
-  }
+  // Each map's keys indexed on first use: a file with many errors is located in linear time.
+  const keyIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+  const pairOf = (map: YAMLMap, seg: PathSegment): Pair | undefined => {
+    let index = keyIndex.get(map);
+    if (index === undefined) {
+      index = new Map();
+      for (const it of map.items) if (isPair(it) && isScalar(it.key)) index.set(String(it.key.value), it);
+      keyIndex.set(map, index);
+    }
+    return index.get(String(seg));
+  };
+  const contents = doc.contents;
   const locate = (path: readonly PathSegment[], atKey = false) => {
-    let node: unknown = doc.contents;
+    let node: unknown = contents;
     let best: Node | undefined = node as Node;
     for (const seg of path) {
       if (isMap(node)) {
-        const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
+        const pair = pairOf(node, seg);
         if (!pair) break;
         if (atKey && seg === path[path.length - 1]) {
           best = pair.key as Node;
@@ -87,20 +174,6 @@ export function parseConfigText(text: string, file: string): ConfigSource {
     return best?.range ? pos(best.range[0]) : { line: 1, col: 1 };
   };
   return { file, text, data, locate };
-}
-
-function nodeDepth(node: Node | null, depth: number): number {
-  if (depth > MAX_DEPTH) return depth;
-  if (isMap(node) || isSeq(node)) {
-    let max = depth + 1;
-    for (const item of node.items as unknown[]) {
-      const child = isPair(item) ? (item.value as Node | null) : (item as Node | null);
-      max = Math.max(max, nodeDepth(child, depth + 1));
-      if (max > MAX_DEPTH) return max;
-    }
-    return max;
-  }
-  return depth;
 }
 
 function firstLine(message: string): string {

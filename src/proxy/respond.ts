@@ -11,6 +11,9 @@ export const MESSAGES = {
   timeout: 'The upstream server is timing out',
   unexpected: 'An unexpected error occurred',
   badRequest: 'Bad request',
+  requestTimeout: 'Request timeout',
+  headerTooLarge: 'Request header or cookie too large',
+  payloadTooLarge: 'Payload too large',
 } as const;
 
 function wantsJson(req: IncomingMessage, fallback: ErrorBodyType): boolean {

@@ -1,4 +1,4 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Snapshot } from '../config/snapshot';
@@ -7,10 +7,13 @@ import { forward } from './forward';
 import { normalizePath } from './paths';
 import { runAccess } from './pipeline';
 import { MESSAGES, sendError } from './respond';
+import { answerClientError, DEFAULT_CLIENT_TIMEOUTS, hasBody, isBadlyFramed, isOnRefusedConnection, refuseConnection, serverTimeoutOptions, watchBody, type ClientTimeouts } from './client-limits';
 import { log } from '../log';
 
+const CLOSE = { Connection: 'close' };
+
 // Client-sent copies of what only the gateway may assert about a caller.
-const GATEWAY_ASSERTED_HEADERS = [
+const GATEWAY_ASSERTED_HEADERS = new Set([
   'x-consumer-id',
   'x-consumer-custom-id',
   'x-consumer-username',
@@ -19,7 +22,20 @@ const GATEWAY_ASSERTED_HEADERS = [
   'x-anonymous-consumer',
   'x-consumer-groups',
   'x-authenticated-groups',
-];
+]);
+
+/**
+ * Removes every client-sent copy of a gateway-asserted header, in any case, however often repeated (Node has
+ * already lower-cased and merged them), and in its underscore spellings, which CGI-style upstreams read as the
+ * same header (nginx drops every underscored header for that reason).
+ */
+function stripGatewayAsserted(h: IncomingHttpHeaders): void {
+  for (const name in h) {
+    if (GATEWAY_ASSERTED_HEADERS.has(name) || (name.includes('_') && GATEWAY_ASSERTED_HEADERS.has(name.replace(/_/g, '-')))) {
+      delete h[name];
+    }
+  }
+}
 
 const REQUEST_ID_PREFIX = randomBytes(10).toString('hex');
 let requestCounter = 0;
@@ -40,18 +56,20 @@ export class ProxyServer {
   readonly server: http.Server;
   readonly stats: ProxyStats = { connectionsAccepted: 0, connectionsActive: 0, totalRequests: 0 };
   private snapshot: Snapshot;
+  private readonly bodyTimeout: number;
 
-  constructor(snapshot: Snapshot) {
+  constructor(snapshot: Snapshot, timeouts: ClientTimeouts = DEFAULT_CLIENT_TIMEOUTS) {
     this.snapshot = snapshot;
-    this.server = http.createServer({ keepAliveTimeout: 60_000, headersTimeout: 60_000, requestTimeout: 0 }, (req, res) =>
-      this.handle(req, res),
-    );
+    this.bodyTimeout = timeouts.body;
+    // requireHostHeader off: a missing Host gets the gateway's JSON 400 (isBadlyFramed) rather than Node's bare one.
+    const options = { keepAliveTimeout: 60_000, requireHostHeader: false, ...serverTimeoutOptions(timeouts) };
+    this.server = http.createServer(options, (req, res) => this.handle(req, res));
     this.server.on('connection', (socket: Socket) => {
       this.stats.connectionsAccepted++;
       this.stats.connectionsActive++;
       socket.once('close', () => this.stats.connectionsActive--);
     });
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, nextRequestId()));
   }
 
   get current(): Snapshot {
@@ -63,10 +81,19 @@ export class ProxyServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (isOnRefusedConnection(req)) return; // pipelined behind a refused request; the connection is closing
     this.stats.totalRequests++;
     const snapshot = this.snapshot; // the whole request runs on the snapshot it started with
     const startedAt = Date.now();
     const requestId = nextRequestId();
+    // Ambiguous framing is refused before anything is routed or forwarded, and the connection is not reused.
+    if (isBadlyFramed(req)) {
+      refuseConnection(req.socket);
+      return sendError(req, res, 400, MESSAGES.badRequest, requestId, 'json', CLOSE);
+    }
+    if (hasBody(req.headers)) {
+      watchBody(req, this.bodyTimeout, () => sendError(req, res, 408, MESSAGES.requestTimeout, requestId, 'json', CLOSE));
+    }
     let url = req.url ?? '/';
     if (url.charCodeAt(0) !== 47 /* / */) {
       // absolute-form (a client talking to us as a forward proxy): route on its path
@@ -85,10 +112,7 @@ export class ProxyServer {
     if (match === null) return sendError(req, res, 404, MESSAGES.noRoute, requestId);
     const runtime = snapshot.routes.get(match.route.id)!;
 
-    const h = req.headers;
-    for (let i = 0; i < GATEWAY_ASSERTED_HEADERS.length; i++) {
-      if (h[GATEWAY_ASSERTED_HEADERS[i]] !== undefined) delete h[GATEWAY_ASSERTED_HEADERS[i]];
-    }
+    stripGatewayAsserted(req.headers);
 
     const ctx = new RequestContext(req, res, snapshot, match, runtime, requestId, rawPath, rawQuery, startedAt);
     if (!match.route.protocols.includes('http')) return upgradeToHttps(ctx);
@@ -128,20 +152,4 @@ function upgradeToHttps(ctx: RequestContext): void {
   }
   const host = ctx.req.headers.host ?? '';
   ctx.respond(code, '', undefined, { Location: `https://${host.replace(/:\d+$/, '')}${ctx.req.url ?? '/'}` });
-}
-
-/** Malformed requests the HTTP parser refused: a JSON 4xx and the connection closed. */
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable || (err as { code?: string }).code === 'ECONNRESET') {
-    socket.destroy();
-    return;
-  }
-  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  const message = tooLarge ? 'Request header or cookie too large' : status === 408 ? 'Request timeout' : MESSAGES.badRequest;
-  const body = JSON.stringify({ message });
-  socket.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
 }

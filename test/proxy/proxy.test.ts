@@ -4,19 +4,11 @@ import http from 'node:http';
 import { request, startUpstream, type Upstream } from '../helpers/http';
 import { startGateway, type RunningGateway } from '../helpers/cli';
 import { yaml } from '../helpers/config';
+import { deadPort } from '../helpers/raw';
 
 let upstream: Upstream;
 let slow: Upstream;
 let gw: RunningGateway;
-
-// A port nobody listens on: bind, note the port, close.
-async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 t.before(async () => {
   upstream = await startUpstream((req, res, body) => {

@@ -1,0 +1,124 @@
+import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { MESSAGES } from './respond';
+import { SERVER_TOKEN } from '../version';
+
+/** How long a client may take, in ms (nginx's client_header_timeout and client_body_timeout; both 60 s there). */
+export interface ClientTimeouts {
+  /** From the first byte of a request (or the opening of the connection) to the end of its headers. */
+  header: number;
+  /** The longest silence between two reads of a request body. */
+  body: number;
+}
+
+export const DEFAULT_CLIENT_TIMEOUTS: ClientTimeouts = { header: 60_000, body: 60_000 };
+
+/** Node's options for the proxy listener that enforce the header timeout. */
+export function serverTimeoutOptions(t: ClientTimeouts): http.ServerOptions {
+  return {
+    headersTimeout: t.header,
+    requestTimeout: 0,
+    // Node checks the header deadline on this period; a quarter of it keeps the timeout within 25 % of its value.
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(t.header / 4))),
+  };
+}
+
+/**
+ * True when the request's framing is not trusted, so it is refused before it is routed or forwarded. The HTTP
+ * parser already refuses Content-Length with Transfer-Encoding and duplicate Content-Lengths; what it lets through
+ * and nginx does not: a Transfer-Encoding other than exactly `chunked`, Transfer-Encoding on HTTP/1.0, no Host on
+ * HTTP/1.1, and more than one Host.
+ */
+export function isBadlyFramed(req: IncomingMessage): boolean {
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined && (req.httpVersionMinor === 0 || te.toLowerCase() !== 'chunked')) return true;
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+  }
+  return hosts > 1 || (hosts === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor === 1);
+}
+
+const REFUSED = Symbol('gateway.refused');
+interface RefusableSocket extends Socket {
+  [REFUSED]?: true;
+}
+
+/** Marks a connection whose framing can no longer be trusted: it closes after the current answer. */
+export function refuseConnection(socket: Socket): void {
+  (socket as RefusableSocket)[REFUSED] = true;
+}
+
+/** True for requests read from a connection already refused: they may be smuggled and are never processed. */
+export function isOnRefusedConnection(req: IncomingMessage): boolean {
+  return (req.socket as RefusableSocket)[REFUSED] === true;
+}
+
+export function hasBody(h: IncomingHttpHeaders): boolean {
+  const length = h['content-length'];
+  return h['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * Enforces the body timeout on one request: `onTimeout` runs once the client has sent nothing for `timeoutMs`
+ * while the gateway was reading. Time the gateway spends not reading (a plugin still deciding, an upstream
+ * applying back-pressure) does not count against the client. Checked on a quarter of the period.
+ */
+export function watchBody(req: IncomingMessage, timeoutMs: number, onTimeout: () => void): void {
+  const socket = req.socket;
+  const step = Math.max(10, Math.floor(timeoutMs / 4));
+  let bytes = socket.bytesRead;
+  let quietSince = Date.now();
+  const timer = setInterval(() => {
+    if (req.complete || socket.destroyed) return clearInterval(timer);
+    const now = Date.now();
+    if (socket.bytesRead !== bytes || req.readableFlowing !== true) {
+      bytes = socket.bytesRead;
+      quietSince = now;
+    } else if (now - quietSince >= timeoutMs) {
+      clearInterval(timer);
+      onTimeout();
+    }
+  }, step);
+  timer.unref();
+  req.once('end', () => clearInterval(timer));
+}
+
+/** The status and Kong message for an error the HTTP parser raised. */
+function parserErrorAnswer(code: string | undefined): [number, string] {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return [431, MESSAGES.headerTooLarge];
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return [413, MESSAGES.payloadTooLarge];
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, MESSAGES.requestTimeout];
+    default:
+      return [400, MESSAGES.badRequest];
+  }
+}
+
+/**
+ * Answers a request the HTTP parser refused (malformed, too large, too slow): a JSON 4xx written straight to the
+ * socket, then the connection closed, since nothing after the error can be trusted to be framed right. When a
+ * response on this connection has already started, it is cut instead, so that no stray bytes join it.
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Socket, requestId: string): void {
+  // Node's own server looks at the same field to know whether a response is under way.
+  const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || (inFlight != null && inFlight.headersSent)) {
+    if (inFlight?.writableEnded) socket.end(() => socket.destroy()); // a complete answer is still flushing: let it out
+    else socket.destroy();
+    return;
+  }
+  const [status, message] = parserErrorAnswer(err.code);
+  const body = `{"message":${JSON.stringify(message)},"request_id":"${requestId}"}`;
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nServer: ${SERVER_TOKEN}\r\nX-Kong-Request-Id: ${requestId}\r\n` +
+      `Connection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
+}
