@@ -69,9 +69,9 @@ async function throughput(port, requests, { connections, duration, warmup }, met
  * answered, so a server that stalls is charged for every request that waited (no coordinated omission).
  * Latency counts from the moment the request is issued (timer lateness on this side is not the server's).
  * Stops sending after `duration` seconds, or earlier once `until(elapsedMs)` returns true; `until` is
- * called on every tick, so it can also trigger events (a reload) at a given time.
+ * called on every tick, so it can also trigger events (a reload) at a given time. `meter` as for throughput.
  */
-function paced(port, requests, { rate, duration, until }) {
+function paced(port, requests, { rate, duration, until }, meter = () => () => ({})) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const latencies = new Samples();
   const timeline = []; // [issued ms since start, latency ms]
@@ -82,12 +82,13 @@ function paced(port, requests, { rate, duration, until }) {
   let sending = true;
   const start = process.hrtime.bigint();
   const elapsedMs = () => Number(process.hrtime.bigint() - start) / 1e6;
+  const metered = meter();
 
   return new Promise((resolve) => {
     const settle = () => {
       if (sending || done < sent) return;
       agent.destroy();
-      resolve({ rate, latency: latencies.summary(), timeline, non2xx, errors, sent });
+      resolve({ ...metered(sent), rate, latency: latencies.summary(), timeline, non2xx, errors, sent });
     };
     const send = () => {
       const r = requests[sent % requests.length];

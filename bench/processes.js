@@ -8,7 +8,8 @@ const { join } = require('node:path');
 const os = require('node:os');
 
 const ROOT = join(__dirname, '..');
-const GATEWAY_BIN = join(ROOT, 'bin', 'gateway');
+// Another checkout's bin/gateway can be measured instead, for before/after comparisons.
+const GATEWAY_BIN = process.env.BENCH_GATEWAY_BIN || join(ROOT, 'bin', 'gateway');
 const SERVERS = join(__dirname, 'servers.js');
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 

@@ -61,6 +61,9 @@ function summarizeLatency(rounds) {
       baseline_p99_ms: median(runs.map((r) => r.baseline.latency.p99)),
       added_p50_ms: median(runs.map((r) => r.target.latency.p50 - r.baseline.latency.p50)),
       added_p99_ms: median(runs.map((r) => r.target.latency.p99 - r.baseline.latency.p99)),
+      cpu_us_per_request: median(runs.map((r) => r.target.cpu_us_per_request)),
+      baseline_cpu_us_per_request: median(runs.map((r) => r.baseline.cpu_us_per_request)),
+      cpu_ratio: median(runs.map((r) => r.baseline.cpu_us_per_request / r.target.cpu_us_per_request)),
       non2xx: runs.reduce((n, r) => n + r.target.non2xx + r.target.errors, 0),
     };
   }
@@ -82,12 +85,13 @@ function throughputTable(summary, baselineLabel, labels) {
 
 function latencyTable(summary, baselineLabel, labels) {
   const ids = Object.keys(summary);
-  const rows = [[baselineLabel, ms3(median(ids.map((id) => summary[id].baseline_p50_ms))), ms3(median(ids.map((id) => summary[id].baseline_p99_ms))), '', '']];
+  const all = (field) => median(ids.map((id) => summary[id][field]));
+  const rows = [[baselineLabel, ms3(all('baseline_p50_ms')), ms3(all('baseline_p99_ms')), '', '', ms1(all('baseline_cpu_us_per_request')), '100%']];
   for (const id of ids) {
     const s = summary[id];
-    rows.push([labels[id], ms3(s.p50_ms), ms3(s.p99_ms), signed(s.added_p50_ms), signed(s.added_p99_ms)]);
+    rows.push([labels[id], ms3(s.p50_ms), ms3(s.p99_ms), signed(s.added_p50_ms), signed(s.added_p99_ms), ms1(s.cpu_us_per_request), pct(s.cpu_ratio)]);
   }
-  return table(['target', 'p50 ms', 'p99 ms', 'added p50 ms', 'added p99 ms'], rows);
+  return table(['target', 'p50 ms', 'p99 ms', 'added p50 ms', 'added p99 ms', 'CPU µs/req', 'vs http-proxy (CPU)'], rows);
 }
 
 function largeConfigTable(e) {

@@ -28,7 +28,8 @@ const USAGE = `usage: npm run bench -- [options]
   --consumers-e N       consumers in case (e) (default 100000)
   --cpu-prof            run the gateways under node --cpu-prof (profiles in bench-results/profiles/;
                         summarize one with node bench/profile-summary.js FILE)
-  --out FILE            JSON results (default bench-results/bench-<time>.json)`;
+  --out FILE            JSON results (default bench-results/bench-<time>.json)
+Environment: BENCH_GATEWAY_BIN=path/to/bin/gateway measures another checkout (before/after comparisons).`;
 
 const TARGETS = {
   pipe: { label: 'node:http pipe (alternative)', server: 'pipe' },
@@ -259,8 +260,8 @@ async function main() {
         if (m.non2xx + m.errors > 0) process.stdout.write(` [${m.non2xx} non-2xx, ${m.errors} errors]`);
         if (opts.latencyDuration > 0) {
           const pace = { rate: opts.rate, duration: opts.latencyDuration };
-          const bl = await paced(baseline.port, t.requests, pace);
-          const ml = await paced(t.server.port, t.requests, pace);
+          const bl = await paced(baseline.port, t.requests, pace, proc.cpuMeter(baseline.pid, [ctx.upstream.pid]));
+          const ml = await paced(t.server.port, t.requests, pace, proc.cpuMeter(t.server.pid, [ctx.upstream.pid]));
           delete bl.timeline;
           delete ml.timeline;
           (lat[id] ??= []).push({ baseline: bl, target: ml });
@@ -287,7 +288,7 @@ async function main() {
         `${report.throughputTable(throughputSummary, BASELINE_LABEL, labels)}\n\n` +
         `Other processes used ${Number.isFinite(foreign) ? foreign.toFixed(2) : '?'} cores on average while measuring${foreign > 0.1 ? ': requests/s are disturbed, CPU µs/req much less' : ''}.`,
     );
-    if (opts.latencyDuration > 0) sections.push(`Latency at a steady ${opts.rate} req/s, median of ${opts.rounds} rounds (added: over the baseline measured just before):\n\n${report.latencyTable(latencySummary, BASELINE_LABEL, labels)}`);
+    if (opts.latencyDuration > 0) sections.push(`At a steady ${opts.rate} req/s, median of ${opts.rounds} rounds (added: over the baseline measured just before; CPU µs/req at a fixed rate is the steadiest measure of the work per request):\n\n${report.latencyTable(latencySummary, BASELINE_LABEL, labels)}`);
     if (large) sections.push(report.largeConfigTable(large));
     const skippedLines = Object.entries(skipped).map(([id, why]) => `- ${TARGETS[id].label}: skipped, ${why}`);
     const noteLines = Object.entries(notes).flatMap(([id, ns]) => ns.map((n) => `- ${TARGETS[id].label}: ${n}`));
