@@ -1,8 +1,6 @@
-import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
-import { Readable } from 'node:stream';
-import type { Socket } from 'node:net';
-import httpProxy from 'http-proxy';
+import { isIP, type Socket } from 'node:net';
 import type { RequestContext } from './context';
 import { MESSAGES, sendError } from './respond';
 import { VIA_TOKEN } from '../version';
@@ -12,68 +10,8 @@ const agentOptions = { keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' 
 const httpAgent = new http.Agent(agentOptions);
 const httpsAgent = new https.Agent(agentOptions);
 
-const CONTEXT = Symbol('gateway.context');
-interface TaggedRequest extends IncomingMessage {
-  [CONTEXT]?: ForwardState;
-}
-
-interface ForwardState {
-  ctx: RequestContext;
-  timedOut: boolean;
-}
-
-const proxy = httpProxy.createProxyServer({ toProxy: true, xfwd: false, ws: false });
-
-proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
-  const state = (req as TaggedRequest)[CONTEXT];
-  if (state === undefined) return;
-  const upstream = state.ctx.runtime.upstream!;
-  const timeout = () => {
-    state.timedOut = true;
-    proxyReq.destroy(new Error('upstream timed out'));
-  };
-  // An idle timeout: Kong's read_timeout is the longest wait between two reads from the upstream.
-  proxyReq.setTimeout(upstream.readTimeout, timeout);
-  proxyReq.once('socket', (socket: Socket) => {
-    if (!socket.connecting) return;
-    const timer = setTimeout(timeout, upstream.connectTimeout);
-    socket.once('connect', () => clearTimeout(timer));
-    socket.once('close', () => clearTimeout(timer));
-  });
-});
-
-proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => {
-  const state = (req as TaggedRequest)[CONTEXT];
-  if (state === undefined) return;
-  const ctx = state.ctx;
-  const h = proxyRes.headers;
-  const now = Date.now();
-  h['via'] = h['via'] === undefined ? VIA_TOKEN : `${h['via']}, ${VIA_TOKEN}`;
-  h['x-kong-upstream-latency'] = String(now - ctx.forwardedAt);
-  h['x-kong-proxy-latency'] = String(ctx.forwardedAt - ctx.startedAt);
-  h['x-kong-request-id'] = ctx.requestId;
-});
-
-proxy.on('error', (err: NodeJS.ErrnoException, req: IncomingMessage, res: ServerResponse | Socket) => {
-  const state = (req as TaggedRequest)[CONTEXT];
-  if (state === undefined || !('setHeader' in res)) {
-    res.destroy();
-    return;
-  }
-  if (res.headersSent) {
-    // The status line is gone: all that is left is to cut the stream so the client sees it is incomplete.
-    res.destroy(err);
-    return;
-  }
-  const timedOut = state.timedOut || err.code === 'ETIMEDOUT';
-  state.ctx.refusal = timedOut ? 'upstream timeout' : 'upstream error';
-  sendError(req, res, timedOut ? 504 : 502, timedOut ? MESSAGES.timeout : MESSAGES.badGateway, state.ctx.requestId, 'text');
-});
-
-// A client that goes away mid-request: nothing to answer, nothing to crash on.
-proxy.on('econnreset', () => {});
-
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy', 'proxy-connection', 'upgrade', 'te', 'trailer'];
+const HOP_BY_HOP_RESPONSE = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
 
 /** Rewrites the request's headers into what the upstream gets, as Kong does. */
 function upstreamHeaders(ctx: RequestContext): void {
@@ -118,19 +56,120 @@ function stripPort(host: string): string {
   return colon === -1 ? host : host.slice(0, colon);
 }
 
-/** Sends the request to the route's service and streams the answer back. */
+/**
+ * Sends the request to the route's service and streams the answer back: node:http straight, with the
+ * request's headers handed over as one flat list (no per-header setHeader on either side).
+ */
 export function forward(ctx: RequestContext): void {
-  const req = ctx.req as TaggedRequest;
+  const req = ctx.req;
+  const res = ctx.res;
   const upstream = ctx.runtime.upstream!;
   upstreamHeaders(ctx);
-  req.url = ctx.rawQuery === null ? ctx.match.upstreamPath : `${ctx.match.upstreamPath}?${ctx.rawQuery}`;
-  req[CONTEXT] = { ctx, timedOut: false };
+  const method = req.method!;
+  const h = req.headers;
+  if ((method === 'DELETE' || method === 'OPTIONS') && !h['content-length']) {
+    // A body-less DELETE/OPTIONS is framed explicitly, so the upstream does not wait for one.
+    h['content-length'] = '0';
+    delete h['transfer-encoding'];
+  }
+  const path = ctx.rawQuery === null ? ctx.match.upstreamPath : `${ctx.match.upstreamPath}?${ctx.rawQuery}`;
+  const isHttps = upstream.protocol === 'https:';
+  const options: http.RequestOptions & https.RequestOptions = {
+    host: upstream.host,
+    port: upstream.port,
+    method,
+    path,
+    headers: headerList(h) as unknown as OutgoingHttpHeaders,
+    agent: isHttps ? httpsAgent : httpAgent,
+  };
+  if (isHttps) options.servername = serverName(h.host ?? upstream.host);
   ctx.forwardedAt = Date.now();
-  proxy.web(req, ctx.res, {
-    target: upstream as unknown as httpProxy.ProxyTargetUrl,
-    agent: upstream.protocol === 'https:' ? httpsAgent : httpAgent,
-    buffer: ctx.body === undefined ? undefined : Readable.from([ctx.body]),
+  const out = (isHttps ? https : http).request(options);
+  let timedOut = false;
+  const onTimeout = () => {
+    timedOut = true;
+    out.destroy(new Error('upstream timed out'));
+  };
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (req.socket.destroyed && err.code === 'ECONNRESET') {
+      // The client went away: nothing to answer.
+      out.destroy();
+      return;
+    }
+    if (res.headersSent) {
+      // The status line is gone: all that is left is to cut the stream so the client sees it is incomplete.
+      res.destroy(err);
+      return;
+    }
+    const upstreamTimedOut = timedOut || err.code === 'ETIMEDOUT';
+    ctx.refusal = upstreamTimedOut ? 'upstream timeout' : 'upstream error';
+    sendError(req, res, upstreamTimedOut ? 504 : 502, upstreamTimedOut ? MESSAGES.timeout : MESSAGES.badGateway, ctx.requestId, 'text');
+  };
+  // An idle timeout: Kong's read_timeout is the longest wait between two reads from the upstream.
+  out.setTimeout(upstream.readTimeout, onTimeout);
+  out.once('socket', (socket: Socket) => {
+    if (!socket.connecting) return;
+    const timer = setTimeout(onTimeout, upstream.connectTimeout);
+    socket.once('connect', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
   });
+  out.on('error', onError);
+  req.on('error', onError);
+  req.once('aborted', () => out.destroy());
+  out.once('response', (upRes: IncomingMessage) => respond(ctx, upRes));
+  if (ctx.body !== undefined) out.end(ctx.body);
+  else req.pipe(out);
+}
+
+/**
+ * Writes the upstream's status and headers (plus Kong's own) and streams its body to the client. The
+ * upstream's hop-by-hop headers stay on the upstream connection: framing and keep-alive towards the client
+ * are decided for the client's own connection.
+ */
+function respond(ctx: RequestContext, upRes: IncomingMessage): void {
+  const res = ctx.res;
+  const h = upRes.headers;
+  const connection = h['connection'];
+  if (connection !== undefined) {
+    for (const name of connection.split(',')) {
+      const n = name.trim().toLowerCase();
+      if (n !== '') delete h[n];
+    }
+  }
+  for (const name of HOP_BY_HOP_RESPONSE) if (h[name] !== undefined) delete h[name];
+  h['via'] = h['via'] === undefined ? VIA_TOKEN : `${h['via']}, ${VIA_TOKEN}`;
+  h['x-kong-upstream-latency'] = String(Date.now() - ctx.forwardedAt);
+  h['x-kong-proxy-latency'] = String(ctx.forwardedAt - ctx.startedAt);
+  h['x-kong-request-id'] = ctx.requestId;
+  const list = headerList(h);
+  if (upRes.statusMessage) res.writeHead(upRes.statusCode!, upRes.statusMessage, list);
+  else res.writeHead(upRes.statusCode!, list);
+  // An upstream that breaks off mid-body: cut the client's response too, so it cannot pass for complete.
+  upRes.on('error', (err) => res.destroy(err));
+  upRes.pipe(res);
+}
+
+/** Headers as the flat [name, value, …] list node:http writes without re-validating each through setHeader. */
+function headerList(h: NodeJS.Dict<string | string[]>): Array<string | string[]> {
+  const list: Array<string | string[]> = [];
+  for (const name in h) {
+    const value = h[name];
+    if (value !== undefined) list.push(name, value);
+  }
+  return list;
+}
+
+/** The TLS server name: the Host header sent upstream, port removed; none for an IP address (as node:https). */
+function serverName(hostHeader: string): string {
+  let name: string;
+  if (hostHeader.startsWith('[')) {
+    const end = hostHeader.indexOf(']');
+    name = end === -1 ? hostHeader : hostHeader.slice(1, end);
+  } else {
+    const colon = hostHeader.indexOf(':');
+    name = colon === -1 ? hostHeader : hostHeader.slice(0, colon);
+  }
+  return isIP(name) === 0 ? name : '';
 }
 
 /** Closes pooled upstream connections (on shutdown). */
