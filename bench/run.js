@@ -141,9 +141,13 @@ async function prepareGatewayCase(id, def, ctx) {
 
 /** In-process timing of each load step, in a fresh process per file. */
 function timeConfigLoad(file, format) {
-  const r = spawnSync(process.execPath, [join(__dirname, 'config-load.js'), file], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`config-load failed for ${file}:\n${r.stderr}`);
-  return { format, mb: statSync(file).size / 1024 / 1024, ...JSON.parse(r.stdout) };
+  const run = (...args) => {
+    const r = spawnSync(process.execPath, [join(__dirname, 'config-load.js'), file, ...args], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+    if (r.status !== 0) throw new Error(`config-load failed for ${file}:\n${r.stderr}`);
+    return JSON.parse(r.stdout);
+  };
+  const offThread = run('--off-thread');
+  return { format, mb: statSync(file).size / 1024 / 1024, ...run(), off_thread_ms: offThread.load_ms, off_thread_max_delay_ms: offThread.max_event_loop_delay_ms };
 }
 
 function measure(server, requests, ctx) {
