@@ -4,6 +4,7 @@
 // reading rejects repeated keys, JSON.parse keeps the last). Anything else goes the YAML way, errors included.
 
 const QUOTE = 34;
+const BACKSLASH = 92;
 const OPEN_OBJECT = 123;
 const CLOSE_OBJECT = 125;
 const OPEN_ARRAY = 91;
@@ -43,25 +44,20 @@ function hasRepeatedKey(text: string): boolean {
   const isObject: boolean[] = [];
   let depth = -1;
   const n = text.length;
-  let nextBackslash = text.indexOf('\\');
   let i = 0;
   while (i < n) {
-    const c = text.charCodeAt(i);
+    const c = text.charCodeAt(i++);
     if (c === QUOTE) {
-      // to the closing quote: the next quote not escaped by a backslash
-      const start = i;
+      // to the closing quote, stepping over escapes
+      const start = i - 1;
       let escaped = false;
-      i++;
       for (;;) {
-        if (nextBackslash !== -1 && nextBackslash < i) nextBackslash = text.indexOf('\\', i);
-        const q = text.indexOf('"', i);
-        if (nextBackslash !== -1 && nextBackslash < q) {
+        const d = text.charCodeAt(i++);
+        if (d === QUOTE) break;
+        if (d === BACKSLASH) {
           escaped = true;
-          i = nextBackslash + 2;
-          continue;
+          i++;
         }
-        i = q + 1;
-        break;
       }
       if (depth < 0 || !isObject[depth]) continue;
       let j = i;
@@ -78,9 +74,7 @@ function hasRepeatedKey(text: string): boolean {
       for (let k = 0; k < keys.length; k++) if (keys[k] === key) return true;
       keys.push(key);
       if (keys.length > SCAN_LIMIT) setsAt[depth] = new Set(keys);
-      continue;
-    }
-    if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       depth++;
       isObject[depth] = c === OPEN_OBJECT;
       if (c === OPEN_OBJECT) {
@@ -91,7 +85,6 @@ function hasRepeatedKey(text: string): boolean {
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       depth--;
     }
-    i++;
   }
   return false;
 }
