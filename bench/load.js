@@ -71,6 +71,8 @@ async function throughput(port, requests, { connections, duration, warmup }, met
  * Stops sending after `duration` seconds, or earlier once `until(elapsedMs)` returns true; `until` is
  * called on every tick, so it can also trigger events (a reload) at a given time. `meter` as for throughput.
  */
+const GIVE_UP_MS = 60_000;
+
 function paced(port, requests, { rate, duration, until }, meter = () => () => ({})) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const latencies = new Samples();
@@ -121,6 +123,8 @@ function paced(port, requests, { rate, duration, until }, meter = () => () => ({
         clearInterval(timer);
         sending = false;
         settle();
+        // Requests still unanswered after this are counted as errors: a measurement always ends.
+        setTimeout(() => agent.destroy(), GIVE_UP_MS).unref();
       }
     }, 1);
   });
