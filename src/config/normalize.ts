@@ -40,7 +40,7 @@ class Normalizer {
   private readonly doc: Raw;
   private readonly routeAt = new Map<string, RouteEntity>();
   /** Entities whose id was derived, not written: a clash there is already reported on the natural key. */
-  private readonly derivedIds = new WeakSet<object>();
+  private readonly derivedIds = new Set<object>();
   private readonly pluginAt = new Map<string, PluginEntity>();
   private readonly legacyPaths: boolean;
 

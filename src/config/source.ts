@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Composer, CST, Lexer, LineCounter, Parser, isMap, isSeq, isScalar, isPair, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { ConfigError, type ConfigIssue, type PathSegment } from './errors';
+import { parseJsonObject, valueDepth } from './json-text';
 
 /** A parsed declarative file that can say where any field path stands in the text. */
 export interface ConfigSource {
@@ -102,6 +103,19 @@ function keyIssues(node: unknown, issue: (offset: number, message: string) => Co
  * MAX_DEPTH (measured before the recursive part of the parser runs), more than MAX_ALIAS_COUNT alias expansions.
  */
 export function parseConfigText(text: string, file: string): ConfigSource {
+  const issue = (line: number, col: number, message: string): ConfigIssue => ({ file, line, col, path: '', message });
+  if (text.length > MAX_CONFIG_BYTES) throw new ConfigError([issue(1, 1, 'file is too large')]);
+  const json = parseJsonObject(text);
+  if (json !== undefined) {
+    if (valueDepth(json, 0, MAX_DEPTH) > MAX_DEPTH) throw new ConfigError([issue(1, 1, `nesting deeper than ${MAX_DEPTH} levels is not accepted`)]);
+    // Positions only matter once there is a problem to report: the YAML reading that knows them runs then.
+    let located: ConfigSource | undefined;
+    return { file, text, data: json, locate: (path, atKey) => (located ??= parseYamlText(text, file, issue)).locate(path, atKey) };
+  }
+  return parseYamlText(text, file, issue);
+}
+
+function parseYamlText(text: string, file: string, _issue: (line: number, col: number, message: string) => ConfigIssue): ConfigSource {
   const lineCounter = new LineCounter();
   const at = (offset: number, message: string): ConfigIssue => {
     const p = lineCounter.linePos(offset);

@@ -1,0 +1,106 @@
+'use strict';
+// Kong 3.x declarative configs for the benchmark cases. Every generator returns a plain object (written as
+// YAML by writeConfig) plus what the load generator must send to pass its plugins.
+
+const { createHash } = require('node:crypto');
+const bcrypt = require('bcryptjs');
+const { stringify } = require('yaml');
+
+const ROUTE_PATH = '/bench';
+const KEY_HEADER = 'apikey';
+// A limit no benchmark run can reach: requests are counted, never refused.
+const UNREACHABLE_LIMIT = 1_000_000_000;
+// bcrypt's cost only matters on a cache miss; 4 keeps generating the hashes fast.
+const BCRYPT_COST = 4;
+
+/** A deterministic, key-like secret: runs stay comparable and files reproducible. */
+function keyFor(i) {
+  return createHash('sha256').update(`bench-key-${i}`).digest('hex').slice(0, 32);
+}
+
+function consumerName(i) {
+  return `consumer-${String(i).padStart(6, '0')}`;
+}
+
+function service(upstreamPort, plugins) {
+  const s = { name: 'bench-upstream', url: `http://127.0.0.1:${upstreamPort}`, routes: [{ name: 'bench', paths: [ROUTE_PATH] }] };
+  if (plugins.length > 0) s.plugins = plugins;
+  return s;
+}
+
+function doc(services, consumers) {
+  const d = { _format_version: '3.0', services };
+  if (consumers !== undefined) d.consumers = consumers;
+  return d;
+}
+
+/** One request shape for every connection. */
+function fixedRequest(headers) {
+  return [{ method: 'GET', path: ROUTE_PATH, headers }];
+}
+
+/** (a) one route, no plugins. */
+function plain({ upstreamPort }) {
+  return { config: doc([service(upstreamPort, [])]), requests: fixedRequest(undefined) };
+}
+
+/** (b) key-auth, one consumer. */
+function keyAuth({ upstreamPort }) {
+  const consumers = [{ username: consumerName(0), keyauth_credentials: [{ key: keyFor(0) }] }];
+  const plugins = [{ name: 'key-auth', config: { key_names: [KEY_HEADER] } }];
+  return { config: doc([service(upstreamPort, plugins)], consumers), requests: fixedRequest({ [KEY_HEADER]: keyFor(0) }) };
+}
+
+/** (c) key-auth + acl + local rate-limiting (never reached), the key rotating over every consumer. */
+function keyAuthAclRateLimit({ upstreamPort, consumers: count = 1000 }) {
+  const consumers = [];
+  const requests = [];
+  for (let i = 0; i < count; i++) {
+    consumers.push({ username: consumerName(i), keyauth_credentials: [{ key: keyFor(i) }], acls: [{ group: 'bench' }] });
+    requests.push({ method: 'GET', path: ROUTE_PATH, headers: { [KEY_HEADER]: keyFor(i) } });
+  }
+  const plugins = [
+    { name: 'key-auth', config: { key_names: [KEY_HEADER] } },
+    { name: 'acl', config: { allow: ['bench'] } },
+    { name: 'rate-limiting', config: { second: UNREACHABLE_LIMIT, policy: 'local', limit_by: 'consumer' } },
+  ];
+  return { config: doc([service(upstreamPort, plugins)], consumers), requests };
+}
+
+/** (d) basic-auth, bcrypt-hashed passwords; the warm-up fills the verification cache. */
+function basicAuth({ upstreamPort, consumers: count = 100 }) {
+  const consumers = [];
+  const requests = [];
+  for (let i = 0; i < count; i++) {
+    const username = consumerName(i);
+    const password = keyFor(i);
+    consumers.push({ username, basicauth_credentials: [{ username, password: bcrypt.hashSync(password, BCRYPT_COST) }] });
+    const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+    requests.push({ method: 'GET', path: ROUTE_PATH, headers: { authorization } });
+  }
+  const plugins = [{ name: 'basic-auth', config: {} }];
+  return { config: doc([service(upstreamPort, plugins)], consumers), requests };
+}
+
+/**
+ * (e) 100,000 consumers with keys. With `keyAuth` the route requires a key and traffic rotates over a
+ * sample of them; without, the consumers and keys are loaded but traffic needs none.
+ */
+function manyConsumers({ upstreamPort, consumers: count = 100_000, keyAuth: withKeyAuth = true }) {
+  const consumers = new Array(count);
+  for (let i = 0; i < count; i++) consumers[i] = { username: consumerName(i), keyauth_credentials: [{ key: keyFor(i) }] };
+  if (!withKeyAuth) return { config: doc([service(upstreamPort, [])], consumers), requests: fixedRequest(undefined) };
+  const plugins = [{ name: 'key-auth', config: { key_names: [KEY_HEADER] } }];
+  const requests = [];
+  const step = Math.max(1, Math.floor(count / 1000));
+  for (let i = 0; i < count; i += step) requests.push({ method: 'GET', path: ROUTE_PATH, headers: { [KEY_HEADER]: keyFor(i) } });
+  return { config: doc([service(upstreamPort, plugins)], consumers), requests };
+}
+
+/** The text of a generated config: YAML, as people write kong.yml, or JSON. */
+function configText(config, format = 'yaml') {
+  if (format === 'json') return JSON.stringify(config, null, 1);
+  return stringify(config, { lineWidth: 0, aliasDuplicateObjects: false });
+}
+
+module.exports = { ROUTE_PATH, plain, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, configText, keyFor };

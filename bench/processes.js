@@ -1,0 +1,195 @@
+'use strict';
+// Child processes of the benchmark: spawned pinned to a core where taskset exists, their ports read from
+// what they print, their CPU time and memory read from /proc.
+
+const { spawn, spawnSync } = require('node:child_process');
+const { readFileSync } = require('node:fs');
+const { join } = require('node:path');
+const os = require('node:os');
+
+const ROOT = join(__dirname, '..');
+// Another checkout's bin/gateway can be measured instead, for before/after comparisons.
+const GATEWAY_BIN = process.env.BENCH_GATEWAY_BIN || join(ROOT, 'bin', 'gateway');
+const SERVERS = join(__dirname, 'servers.js');
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** The core the proxy under test runs on, and the one for the load generator and upstream. */
+const CORES = { proxy: 0, load: 1 };
+
+function hasTaskset() {
+  return process.platform === 'linux' && os.cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
+}
+
+const PINNING = hasTaskset();
+
+/** Runs `args` (a node command line) on `core` when pinning is possible. */
+function spawnOn(core, args, opts = {}) {
+  const [cmd, argv] = PINNING ? ['taskset', ['-c', String(core), process.execPath, ...args]] : [process.execPath, args];
+  return spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+}
+
+/** Re-runs this script pinned to the load core unless it already is; returns true when it did (and exited). */
+function pinSelf() {
+  if (!PINNING || process.env.BENCH_PINNED === '1') return false;
+  const r = spawnSync('taskset', ['-c', String(CORES.load), process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, BENCH_PINNED: '1' },
+  });
+  process.exit(r.status ?? 1);
+}
+
+/** Waits until `stream` prints a line matching `re`; resolves with the match. */
+function waitForLine(proc, stream, re, what, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => fail(new Error(`${what} did not start within ${timeoutMs / 1000} s:\n${seen}`)), timeoutMs);
+    const onData = (d) => {
+      seen += d;
+      const m = re.exec(seen);
+      if (m) {
+        cleanup();
+        resolve(m);
+      }
+    };
+    const onExit = (code) => fail(new Error(`${what} exited with ${code} before it was ready:\n${seen}`));
+    const cleanup = () => {
+      clearTimeout(timer);
+      proc[stream].off('data', onData);
+      proc.off('exit', onExit);
+    };
+    const fail = (err) => {
+      cleanup();
+      proc.kill('SIGKILL');
+      reject(err);
+    };
+    proc[stream].on('data', onData);
+    proc.once('exit', onExit);
+  });
+}
+
+function handle(proc, port, name) {
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  // Keep the pipes drained: a full pipe would block the child.
+  proc.stdout.resume();
+  proc.stderr.resume();
+  return {
+    name,
+    proc,
+    port,
+    pid: proc.pid,
+    stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+      proc.kill('SIGTERM');
+      const force = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      return exited.then(() => clearTimeout(force));
+    },
+  };
+}
+
+/** Starts one of bench/servers.js's servers on `core`. */
+async function startServer(kind, core, target) {
+  const args = [SERVERS, kind];
+  if (target !== undefined) args.push('--target', String(target));
+  const proc = spawnOn(core, args);
+  const m = await waitForLine(proc, 'stdout', /\{"port":(\d+)\}/, kind, 15_000);
+  return handle(proc, Number(m[1]), kind);
+}
+
+/** Starts the gateway through its CLI on `core`; `onLog` sees every stderr chunk (reload lines). */
+async function startGateway(configFile, core, name, extraNodeArgs = []) {
+  const proc = spawnOn(core, [...extraNodeArgs, GATEWAY_BIN, 'start', '-c', configFile, '--proxy-listen', '127.0.0.1:0', '--admin-listen', 'off']);
+  const m = await waitForLine(proc, 'stderr', /"msg":"gateway listening","proxy":"[^"]*:(\d+)"/, `gateway (${name})`, 180_000);
+  const gw = handle(proc, Number(m[1]), name);
+  gw.logs = '';
+  proc.stderr.on('data', (d) => {
+    gw.logs += d;
+    if (gw.logs.length > 1_000_000) gw.logs = gw.logs.slice(-100_000);
+  });
+  return gw;
+}
+
+/** `gateway validate --format json FILE`: {valid, issues, ms} (ms: the whole command, node start included). */
+function validateConfig(configFile) {
+  const started = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [GATEWAY_BIN, 'validate', '--format', 'json', configFile], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  let report;
+  try {
+    report = JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`gateway validate printed no report (exit ${r.status}):\n${r.stderr}`);
+  }
+  return { valid: report.valid, issues: report.issues, ms };
+}
+
+/** CPU seconds (user + system) a process has used so far; undefined where /proc is missing. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resident memory of a process in MB (VmRSS), and its peak (VmHWM). */
+function memoryMB(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1]);
+    return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Seconds all CPUs of the machine spent busy so far (/proc/stat); undefined where it is missing. */
+function machineBusySeconds() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0); // user … steal (guest time is already in user)
+    return (total - f[3] - f[4]) / CLOCK_TICKS; // minus idle and iowait
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A meter for load.throughput: the proxy's CPU use (share of a core, and CPU µs per request: stable even
+ * when the machine is busy) and how much CPU processes other than the benchmark's took meanwhile.
+ */
+function cpuMeter(proxyPid, otherOwnPids) {
+  return () => {
+    const own = () => [proxyPid, ...otherOwnPids].reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
+    const self0 = process.cpuUsage();
+    const proxy0 = cpuSeconds(proxyPid);
+    const own0 = own();
+    const busy0 = machineBusySeconds();
+    const wall0 = process.hrtime.bigint();
+    return (requests) => {
+      const seconds = Number(process.hrtime.bigint() - wall0) / 1e9;
+      const proxy = cpuSeconds(proxyPid) - proxy0;
+      const self = process.cpuUsage(self0);
+      const ours = own() - own0 + (self.user + self.system) / 1e6;
+      return {
+        cpu: proxy / seconds,
+        cpu_us_per_request: (proxy * 1e6) / requests,
+        // in cores: 1.0 = one core's worth of CPU went to processes outside the benchmark
+        foreign_cpu: busy0 === undefined ? NaN : Math.max(0, (machineBusySeconds() - busy0 - ours) / seconds),
+      };
+    };
+  };
+}
+
+function machine() {
+  let cpu = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    cpu = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpu;
+  } catch {
+    // not Linux: os.cpus() said it
+  }
+  return { cores: os.cpus().length, cpu, node: process.version, platform: `${process.platform} ${os.release()}`, pinning: PINNING ? `taskset: proxy on CPU ${CORES.proxy}, load generator and upstream on CPU ${CORES.load}` : 'none (taskset missing or fewer than 2 cores)' };
+}
+
+module.exports = { CORES, PINNING, ROOT, pinSelf, spawnOn, startServer, startGateway, validateConfig, cpuSeconds, cpuMeter, memoryMB, machine };

@@ -1,0 +1,342 @@
+'use strict';
+// npm run bench [-- --rounds 5 --duration 5 --cases a,b,c,d,e,pipe,undici ...]
+//
+// Measures the gateway against a bare http-proxy (keep-alive agent) forwarding to the same minimal upstream,
+// on loopback: the proxy under test on one core, the load generator and the upstream on the other (taskset).
+// Rounds interleave baseline and target; the tables report medians. Writes bench-results/bench-<time>.json.
+
+const { mkdirSync, mkdtempSync, writeFileSync, statSync, rmSync } = require('node:fs');
+const { join } = require('node:path');
+const { tmpdir } = require('node:os');
+const { spawnSync } = require('node:child_process');
+const { parseArgs } = require('node:util');
+const http = require('node:http');
+
+const configs = require('./configs');
+const { throughput, paced } = require('./load');
+const proc = require('./processes');
+const report = require('./report');
+
+const USAGE = `usage: npm run bench -- [options]
+  --rounds N            rounds, each measuring baseline then target, for every target (default 5)
+  --duration S          seconds of load per measurement (default 5)
+  --warmup S            seconds of load before each measurement, not counted (default 2)
+  --connections N       autocannon connections (default 50)
+  --rate N              requests/s of the steady-load latency measurement (default 1000)
+  --latency-duration S  seconds of the steady-load measurement (default 5; 0 skips it)
+  --cases LIST          any of a,b,c,d,e,pipe,undici (default: all)
+  --consumers-e N       consumers in case (e) (default 100000)
+  --cpu-prof            run the gateways under node --cpu-prof (profiles in bench-results/profiles/;
+                        summarize one with node bench/profile-summary.js FILE)
+  --out FILE            JSON results (default bench-results/bench-<time>.json)
+Environment: BENCH_GATEWAY_BIN=path/to/bin/gateway measures another checkout (before/after comparisons).`;
+
+const TARGETS = {
+  pipe: { label: 'node:http pipe (alternative)', server: 'pipe' },
+  undici: { label: 'undici stream (alternative)', server: 'undici' },
+  a: { label: '(a) gateway, one route, no plugins', config: configs.plain },
+  b: { label: '(b) key-auth, one consumer', config: configs.keyAuth },
+  c: { label: '(c) key-auth + acl + rate-limiting, 1000 consumers', config: configs.keyAuthAclRateLimit },
+  d: { label: '(d) basic-auth (bcrypt), cache warm', config: configs.basicAuth },
+  e: { label: '(e) 100,000 consumers with keys', config: configs.manyConsumers },
+};
+const BASELINE_LABEL = 'http-proxy, keep-alive agent (baseline)';
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '5' },
+      duration: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '2' },
+      connections: { type: 'string', default: '50' },
+      rate: { type: 'string', default: '1000' },
+      'latency-duration': { type: 'string', default: '5' },
+      cases: { type: 'string', default: Object.keys(TARGETS).join(',') },
+      'consumers-e': { type: 'string', default: '100000' },
+      out: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const num = (name, min) => {
+    const n = Number(values[name]);
+    if (!Number.isFinite(n) || n < min) throw new Error(`--${name}: expected a number ≥ ${min}, got '${values[name]}'`);
+    return n;
+  };
+  const cases = values.cases.split(',').map((c) => c.trim()).filter(Boolean);
+  for (const c of cases) if (!(c in TARGETS)) throw new Error(`--cases: unknown case '${c}' (known: ${Object.keys(TARGETS).join(', ')})`);
+  return {
+    rounds: num('rounds', 1),
+    duration: num('duration', 1),
+    warmup: num('warmup', 0),
+    connections: num('connections', 1),
+    rate: num('rate', 1),
+    latencyDuration: num('latency-duration', 0),
+    cases,
+    consumersE: num('consumers-e', 1),
+    out: values.out,
+    cpuProf: values['cpu-prof'],
+  };
+}
+
+function say(line) {
+  process.stdout.write(`${line}\n`);
+}
+
+/** One request through `port` with the target's first request shape: [status, body]. */
+function probe(port, r) {
+  return new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port, method: r.method, path: r.path, headers: r.headers, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve([res.statusCode, body]));
+    });
+    req.on('error', (err) => resolve([0, err.message]));
+    req.end();
+  });
+}
+
+/** Plugins the gateway's validate names as not implemented, or null when the config has other problems. */
+function unsupportedPlugins(issues) {
+  const names = new Set();
+  for (const i of issues) {
+    if (i.severity === 'warning') continue;
+    const m = /plugin '([^']+)' is not supported by this gateway yet/.exec(i.message);
+    if (m === null) return null;
+    names.add(m[1]);
+  }
+  return [...names];
+}
+
+/** Writes a case's config, validates it through the CLI and starts a gateway on it; or says why not. */
+async function prepareGatewayCase(id, def, ctx) {
+  const params = { upstreamPort: ctx.upstream.port, consumers: id === 'e' ? ctx.opts.consumersE : undefined };
+  let generated = def.config(params);
+  let file = join(ctx.dir, `case-${id}.yml`);
+  writeFileSync(file, configs.configText(generated.config));
+  let checked = proc.validateConfig(file);
+  const notes = [];
+  if (!checked.valid) {
+    const missing = unsupportedPlugins(checked.issues);
+    if (missing === null) {
+      const shown = checked.issues.slice(0, 5).map((i) => `${i.line}:${i.col}: ${i.path}: ${i.message}`).join('; ');
+      return { skip: `its generated config is invalid: ${shown}` };
+    }
+    if (id !== 'e') return { skip: `plugin not implemented yet: ${missing.join(', ')} (gateway validate rejects the config)` };
+    // The large config still measures loading, memory and reloads without the plugin.
+    notes.push(`served without key-auth (not implemented yet): the ${ctx.opts.consumersE.toLocaleString('en-US')} consumers and their keys are loaded, traffic carries no key`);
+    generated = def.config({ ...params, keyAuth: false });
+    writeFileSync(file, configs.configText(generated.config));
+    checked = proc.validateConfig(file);
+    if (!checked.valid) return { skip: `its generated config is invalid: ${checked.issues[0]?.message}` };
+  }
+  const nodeArgs = ctx.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(proc.ROOT, 'bench-results', 'profiles'), '--cpu-prof-name', `case-${id}-${Date.now()}.cpuprofile`] : [];
+  const gateway = await proc.startGateway(file, proc.CORES.proxy, id, nodeArgs);
+  return { server: gateway, requests: generated.requests, file, config: generated.config, validateMs: checked.ms, notes };
+}
+
+/** In-process timing of each load step, in a fresh process per file. */
+function timeConfigLoad(file, format) {
+  const run = (...args) => {
+    const r = spawnSync(process.execPath, [join(__dirname, 'config-load.js'), file, ...args], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+    if (r.status !== 0) throw new Error(`config-load failed for ${file}:\n${r.stderr}`);
+    return JSON.parse(r.stdout);
+  };
+  const offThread = run('--off-thread');
+  return { format, mb: statSync(file).size / 1024 / 1024, ...run(), off_thread_ms: offThread.load_ms, off_thread_max_delay_ms: offThread.max_event_loop_delay_ms };
+}
+
+function measure(server, requests, ctx) {
+  return throughput(server.port, requests, ctx.opts, proc.cpuMeter(server.pid, [ctx.upstream.pid]));
+}
+
+const RELOAD_GIVE_UP_S = 300;
+
+/** The longest wait of a request while the gateway reloads its file (SIGHUP) under a steady load. */
+async function reloadUnderLoad(target, ctx) {
+  const gw = target.server;
+  const logStart = gw.logs.length;
+  let signalledAt;
+  let finishedAt;
+  const result = await paced(gw.port, target.requests, {
+    rate: ctx.opts.rate,
+    duration: RELOAD_GIVE_UP_S,
+    until: (now) => {
+      if (signalledAt === undefined && now >= 1000) {
+        signalledAt = now;
+        gw.proc.kill('SIGHUP');
+      }
+      if (finishedAt === undefined && signalledAt !== undefined && /"msg":"(config reloaded|config rejected)/.test(gw.logs.slice(logStart))) finishedAt = now;
+      return finishedAt !== undefined && now >= finishedAt + 1000;
+    },
+  });
+  const line = /\{[^\n]*"msg":"(config reloaded|config rejected)[^\n]*\}/.exec(gw.logs.slice(logStart));
+  const logged = line ? JSON.parse(line[0]) : {};
+  if (logged.msg !== 'config reloaded') throw new Error(`(e) reload failed: ${line ? line[0] : `no reload logged within ${RELOAD_GIVE_UP_S} s`}`);
+  return {
+    rate: ctx.opts.rate,
+    reload_ms: logged.ms,
+    max_latency_ms: result.latency.max,
+    p99_ms: result.latency.p99,
+    over_100ms: result.timeline.filter(([, ms]) => ms > 100).length,
+    requests: result.sent,
+    non2xx: result.non2xx + result.errors,
+  };
+}
+
+async function main() {
+  proc.pinSelf();
+  const opts = options();
+  TARGETS.e.label = `(e) ${opts.consumersE.toLocaleString('en-US')} consumers with keys`;
+  const started = new Date();
+  const machine = proc.machine();
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+  say(`# gateway benchmark, ${started.toISOString()}`);
+  say(`machine: ${machine.cores} cores, ${machine.cpu}, node ${machine.node}, ${machine.platform}; pinning: ${machine.pinning}`);
+  say(`rounds ${opts.rounds}, ${opts.duration} s per measurement after ${opts.warmup} s warm-up, ${opts.connections} connections; steady load ${opts.rate} req/s for ${opts.latencyDuration} s`);
+
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
+  const running = [];
+  // Interrupted: stop every server started, so none is left behind.
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      for (const s of running) s.proc.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
+  const ctx = { opts, dir };
+  const skipped = {};
+  const notes = {};
+  const targets = {};
+  let large;
+  try {
+    ctx.upstream = await proc.startServer('upstream', proc.CORES.load);
+    running.push(ctx.upstream);
+    const baseline = await proc.startServer('http-proxy', proc.CORES.proxy, ctx.upstream.port);
+    running.push(baseline);
+
+    for (const id of opts.cases) {
+      const def = TARGETS[id];
+      say(`preparing ${def.label}`);
+      let t;
+      if (def.server) {
+        t = { server: await proc.startServer(def.server, proc.CORES.proxy, ctx.upstream.port), requests: configs.plain({ upstreamPort: 0 }).requests };
+      } else {
+        t = await prepareGatewayCase(id, def, ctx);
+      }
+      if (t.skip) {
+        skipped[id] = t.skip;
+        say(`  skipped: ${t.skip}`);
+        continue;
+      }
+      running.push(t.server);
+      const [status, body] = await probe(t.server.port, t.requests[0]);
+      if (status < 200 || status > 299) {
+        skipped[id] = `a first request got ${status}: ${body.slice(0, 200)}`;
+        say(`  skipped: ${skipped[id]}`);
+        await t.server.stop();
+        continue;
+      }
+      if (t.notes?.length) {
+        notes[id] = t.notes;
+        for (const n of t.notes) say(`  note: ${n}`);
+      }
+      targets[id] = t;
+    }
+
+    if (targets.e) {
+      // The same config as JSON: its loading is timed too, and a second gateway serves it for memory and reloads.
+      say('(e): timing each load step in-process, YAML and JSON');
+      const jsonFile = join(dir, 'case-e.json');
+      writeFileSync(jsonFile, configs.configText(targets.e.config, 'json'));
+      const yamlGateway = { server: targets.e.server, requests: targets.e.requests };
+      const jsonGateway = { server: await proc.startGateway(jsonFile, proc.CORES.proxy, 'e-json'), requests: targets.e.requests };
+      running.push(jsonGateway.server);
+      large = {
+        consumers: opts.consumersE,
+        formats: {
+          yaml: { gateway: yamlGateway, load: timeConfigLoad(targets.e.file, 'yaml'), validate_ms: targets.e.validateMs, reloads: [] },
+          json: { gateway: jsonGateway, load: timeConfigLoad(jsonFile, 'json'), validate_ms: proc.validateConfig(jsonFile).ms, reloads: [] },
+        },
+      };
+      for (const f of Object.values(large.formats)) f.rss_after_start_mb = proc.memoryMB(f.gateway.server.pid)?.rss;
+      delete targets.e.config; // 100,000 consumers as objects: not needed any more
+    }
+
+    const thr = {};
+    const lat = {};
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const [id, t] of Object.entries(targets)) {
+        process.stdout.write(`round ${round}/${opts.rounds} ${id}: `);
+        const b = await measure(baseline, t.requests, ctx);
+        const m = await measure(t.server, t.requests, ctx);
+        (thr[id] ??= []).push({ baseline: b, target: m });
+        process.stdout.write(`baseline ${Math.round(b.rps)} req/s, target ${Math.round(m.rps)} req/s (${((m.rps / b.rps) * 100).toFixed(1)}%)`);
+        if (m.non2xx + m.errors > 0) process.stdout.write(` [${m.non2xx} non-2xx, ${m.errors} errors]`);
+        if (opts.latencyDuration > 0) {
+          const pace = { rate: opts.rate, duration: opts.latencyDuration };
+          const bl = await paced(baseline.port, t.requests, pace, proc.cpuMeter(baseline.pid, [ctx.upstream.pid]));
+          const ml = await paced(t.server.port, t.requests, pace, proc.cpuMeter(t.server.pid, [ctx.upstream.pid]));
+          delete bl.timeline;
+          delete ml.timeline;
+          (lat[id] ??= []).push({ baseline: bl, target: ml });
+          process.stdout.write(`; at ${opts.rate} req/s p50 ${ml.latency.p50.toFixed(3)} ms (baseline ${bl.latency.p50.toFixed(3)})`);
+        }
+        if (id === 'e') {
+          for (const [format, f] of Object.entries(large.formats)) {
+            const r = await reloadUnderLoad(f.gateway, ctx);
+            f.reloads.push(r);
+            process.stdout.write(`; ${format} reload ${r.reload_ms} ms, longest wait ${r.max_latency_ms.toFixed(1)} ms`);
+          }
+        }
+        process.stdout.write('\n');
+      }
+    }
+    if (large) {
+      for (const f of Object.values(large.formats)) {
+        f.rss_after_reloads_mb = proc.memoryMB(f.gateway.server.pid)?.rss;
+        delete f.gateway;
+      }
+    }
+
+    const labels = Object.fromEntries(Object.keys(TARGETS).map((id) => [id, TARGETS[id].label]));
+    const throughputSummary = report.summarizeThroughput(thr);
+    const latencySummary = report.summarizeLatency(lat);
+    const sections = [];
+    const foreign = report.median(Object.values(throughputSummary).map((s) => s.foreign_cpu));
+    sections.push(
+      `Throughput, ${opts.connections} connections, median of ${opts.rounds} rounds (vs http-proxy (CPU): the baseline's CPU time per request over the target's):\n\n` +
+        `${report.throughputTable(throughputSummary, BASELINE_LABEL, labels)}\n\n` +
+        `Other processes used ${Number.isFinite(foreign) ? foreign.toFixed(2) : '?'} cores on average while measuring${foreign > 0.1 ? ': requests/s are disturbed, CPU µs/req much less' : ''}.`,
+    );
+    if (opts.latencyDuration > 0) sections.push(`At a steady ${opts.rate} req/s, median of ${opts.rounds} rounds (added: over the baseline measured just before; CPU µs/req at a fixed rate is the steadiest measure of the work per request):\n\n${report.latencyTable(latencySummary, BASELINE_LABEL, labels)}`);
+    if (large) sections.push(report.largeConfigTable(large));
+    const skippedLines = Object.entries(skipped).map(([id, why]) => `- ${TARGETS[id].label}: skipped, ${why}`);
+    const noteLines = Object.entries(notes).flatMap(([id, ns]) => ns.map((n) => `- ${TARGETS[id].label}: ${n}`));
+    if (skippedLines.length + noteLines.length > 0) sections.push([...skippedLines, ...noteLines].join('\n'));
+
+    const header = `${started.toISOString().slice(0, 10)}, ${machine.cores} × ${machine.cpu}, node ${machine.node}, \`${command}\``;
+    say(`\n${header}\n\n${sections.join('\n\n')}\n`);
+
+    const out = opts.out ?? join(proc.ROOT, 'bench-results', `bench-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+    mkdirSync(join(out, '..'), { recursive: true });
+    writeFileSync(
+      out,
+      `${JSON.stringify({ date: started.toISOString(), command, machine, options: opts, throughput: throughputSummary, latency: latencySummary, large_config: large, skipped, notes, rounds: { throughput: thr, latency: lat } }, null, 2)}\n`,
+    );
+    say(`results written to ${out}`);
+  } finally {
+    await Promise.all(running.map((s) => s.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err.stack ?? err}\n`);
+  process.exit(1);
+});
