@@ -56,7 +56,11 @@ export function startGateway(configFile, timeouts, onLog) {
   });
 }
 
-/** Resident set size of a process in KiB, from /proc/<pid>/status. */
+/** Resident set size of a process in KiB, from /proc/<pid>/status; NaN once the process is gone. */
 export function rssKiB(pid) {
-  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+  try {
+    return Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+  } catch {
+    return NaN;
+  }
 }

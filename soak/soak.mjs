@@ -4,7 +4,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { soakConfig } from './config.mjs';
+import { LIMIT_PER_SECOND, soakConfig } from './config.mjs';
 import { MIX, RARE_MIX, trafficKinds } from './traffic.mjs';
 import { rssKiB, startGateway, startUpstream } from './processes.mjs';
 
@@ -137,11 +137,15 @@ rmSync(dir, { recursive: true, force: true });
 // Report.
 const growth = rssStart ? ((rssEnd - rssStart) / rssStart) * 100 : NaN;
 const mib = (kib) => `${(kib / 1024).toFixed(1)} MiB`;
+// Counters are per second: at most LIMIT_PER_SECOND pass in each second the traffic touched, reloads or not.
+const seconds = Math.ceil((Date.now() - started) / 1000) + 1;
+const limitedPassed = outcomes.get('rate-limited')?.get('200') ?? 0;
 const criteria = [
   ['no gateway-produced 5xx', gateway5xx === 0, `${gateway5xx}`],
   ['every request got its expected answer', unexpected === 0, `${unexpected} unexpected${samples.length ? `: ${samples.join('; ')}` : ''}`],
   [`RSS growth < ${MAX_GROWTH_PERCENT}%`, growth < MAX_GROWTH_PERCENT, `${growth.toFixed(1)}%`],
   ['every reload accepted, none rejected', logs.reloaded === writes && logs.rejected === 0, `${logs.reloaded}/${writes} accepted, ${logs.rejected} rejected`],
+  ['the rate limit held across reloads', limitedPassed <= LIMIT_PER_SECOND * seconds, `${limitedPassed} passed, at most ${LIMIT_PER_SECOND * seconds}`],
   ['the last config written is served', servesLast, lastAnswer.trim()],
   ['the gateway was up at the end', upAtEnd, upAtEnd ? 'yes' : `exited ${gateway.proc.exitCode}`],
   ['no error logged by the gateway', logs.errors.length === 0, logs.errors.map((e) => e.msg).join('; ') || 'none'],
