@@ -81,6 +81,8 @@ export class Gateway {
     gateway.watcher = await watchConfigFile(options.configFile, () => {
       gateway.reloadFile('file', false);
     });
+    // Warnings never stop a start; they are said once here (`gateway validate --strict` makes them errors).
+    if (loaded.warnings.length > 0) log('warn', 'config warnings', { warnings: loaded.warnings.map(formatIssue) });
     log('info', 'gateway listening', {
       proxy: formatListen(gateway.proxyAddress),
       admin: gateway.adminAddress ? formatListen(gateway.adminAddress) : 'off',

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ConfigError, type ConfigIssue } from './errors';
 import { normalize } from './normalize';
+import { lint } from './lint';
 import { buildSnapshot, type Snapshot } from './snapshot';
 import { parseConfigText, readConfigFile, type ConfigSource } from './source';
 import { validateSchema } from './validate';
@@ -19,10 +20,11 @@ export interface CheckedConfig {
 export function checkSource(source: ConfigSource): CheckedConfig {
   const schemaIssues = validateSchema(source);
   if (schemaIssues.length > 0) throw new ConfigError(schemaIssues);
-  const { entities, issues } = normalize(source);
+  const { entities, issues, locations } = normalize(source);
   const errors = issues.filter((i) => i.severity !== 'warning');
   if (errors.length > 0) throw new ConfigError(issues);
-  return { source, entities, warnings: issues.filter((i) => i.severity === 'warning'), hash: configHash(source.text) };
+  const warnings = [...issues, ...lint(source, entities, locations)].sort((a, b) => a.line - b.line || a.col - b.col);
+  return { source, entities, warnings, hash: configHash(source.text) };
 }
 
 /** Kong's configuration_hash: the md5 of the config text. */
