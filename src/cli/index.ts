@@ -4,6 +4,7 @@ import { ConfigError, formatIssue } from '../config/errors';
 import { parseListen } from './listen';
 import { validateCommand } from './validate';
 import { hashPasswordCommand } from './hash-password';
+import { explainCommand } from './explain';
 import { ADMIN_TOKEN_ENV } from '../admin/token';
 import { log } from '../log';
 import { VERSION } from '../version';
@@ -57,7 +58,8 @@ export function main(argv: string[]): void {
     .version(VERSION)
     .addCommand(startCommand())
     .addCommand(validateCommand())
-    .addCommand(hashPasswordCommand());
+    .addCommand(hashPasswordCommand())
+    .addCommand(explainCommand());
   program.parseAsync(argv).catch((err) => {
     process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exit(2);

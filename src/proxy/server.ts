@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Snapshot } from '../config/snapshot';
-import { RequestContext } from './context';
+import { RequestContext, type RequestTrace } from './context';
 import { forward } from './forward';
 import { normalizePath } from './paths';
 import { runAccess } from './pipeline';
@@ -35,14 +35,25 @@ export interface ProxyStats {
   totalRequests: number;
 }
 
+export interface ProxyServerOptions {
+  /** Replaces sending the request upstream (`gateway explain` records it instead). */
+  forward?: (ctx: RequestContext) => void;
+  /** Watches every routed request through the pipeline. */
+  trace?: RequestTrace;
+}
+
 /** The proxy listener. Reads only from the snapshot it holds; `setSnapshot` swaps it in one assignment. */
 export class ProxyServer {
   readonly server: http.Server;
   readonly stats: ProxyStats = { connectionsAccepted: 0, connectionsActive: 0, totalRequests: 0 };
   private snapshot: Snapshot;
+  private readonly forward: (ctx: RequestContext) => void;
+  private readonly trace: RequestTrace | undefined;
 
-  constructor(snapshot: Snapshot) {
+  constructor(snapshot: Snapshot, options: ProxyServerOptions = {}) {
     this.snapshot = snapshot;
+    this.forward = options.forward ?? forward;
+    this.trace = options.trace;
     this.server = http.createServer({ keepAliveTimeout: 60_000, headersTimeout: 60_000, requestTimeout: 0 }, (req, res) =>
       this.handle(req, res),
     );
@@ -62,7 +73,8 @@ export class ProxyServer {
     this.snapshot = next;
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  /** Serves one request: route, plugins, then the upstream. */
+  handle(req: IncomingMessage, res: ServerResponse): void {
     this.stats.totalRequests++;
     const snapshot = this.snapshot; // the whole request runs on the snapshot it started with
     const startedAt = Date.now();
@@ -91,6 +103,10 @@ export class ProxyServer {
     }
 
     const ctx = new RequestContext(req, res, snapshot, match, runtime, requestId, rawPath, rawQuery, startedAt);
+    if (this.trace !== undefined) {
+      ctx.trace = this.trace;
+      this.trace.routed(ctx);
+    }
     if (!match.route.protocols.includes('http')) return upgradeToHttps(ctx);
 
     let pending: void | Promise<void>;
@@ -106,7 +122,7 @@ export class ProxyServer {
   private afterAccess(ctx: RequestContext): void {
     if (ctx.responded) return;
     if (ctx.runtime.upstream === undefined) return ctx.error(503, MESSAGES.noService);
-    forward(ctx);
+    this.forward(ctx);
   }
 
   private pluginFailed(ctx: RequestContext, err: unknown): void {
