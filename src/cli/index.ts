@@ -5,6 +5,7 @@ import { parseListen } from './listen';
 import { validateCommand } from './validate';
 import { hashPasswordCommand } from './hash-password';
 import { explainCommand } from './explain';
+import { routesCommand } from './routes';
 import { ADMIN_TOKEN_ENV } from '../admin/token';
 import { log } from '../log';
 import { VERSION } from '../version';
@@ -59,7 +60,8 @@ export function main(argv: string[]): void {
     .addCommand(startCommand())
     .addCommand(validateCommand())
     .addCommand(hashPasswordCommand())
-    .addCommand(explainCommand());
+    .addCommand(explainCommand())
+    .addCommand(routesCommand());
   program.parseAsync(argv).catch((err) => {
     process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exit(2);
