@@ -20,7 +20,7 @@ export function explainCommand(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (url: string, opts: { conf: string; request: string; header: Array<[string, string]>; format: 'text' | 'json' }) => {
       const checked = checkedConfigOrExit(opts.conf);
-      const snapshot = buildSnapshot(checked.entities, checked.hash, undefined, { offline: true });
+      const snapshot = buildSnapshot(checked.entities, checked.hash, undefined, { offline: true, router: checked.router });
       try {
         const x = await explainRequest(snapshot, { method: opts.request, url, headers: opts.header });
         process.stdout.write(opts.format === 'json' ? `${JSON.stringify(x, null, 2)}\n` : renderExplanation(x));

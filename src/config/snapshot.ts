@@ -88,7 +88,14 @@ function upstreamOf(s: ServiceEntity): UpstreamTarget {
 }
 
 /** Builds the snapshot: every index and every route's plugin chain, so the request path only reads. */
-export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snapshot, options: { offline?: boolean } = {}): Snapshot {
+export interface BuildOptions {
+  /** The snapshot serves no traffic (explain): plugins open no connection. */
+  offline?: boolean;
+  /** The router already built for these entities (config checks build one). */
+  router?: Router;
+}
+
+export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snapshot, options: BuildOptions = {}): Snapshot {
   const consumersById = mapBy(entities.consumers, 'id');
   const consumersByUsername = mapBy(entities.consumers, 'username');
   const servicesById = mapBy(entities.services, 'id');
@@ -138,7 +145,7 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
     hash,
     loadedAt: new Date(),
     entities,
-    router: new Router(entities.routes, servicesById),
+    router: options.router ?? new Router(entities.routes, servicesById),
     routes,
     consumersById,
     consumersByUsername,

@@ -1,9 +1,9 @@
 import type { ConfigSource } from '../source';
-import type { EntitySet, ServiceEntity } from '../entities';
+import type { EntitySet } from '../entities';
 import type { EntityLocations } from '../normalize';
 import { formatPath, type ConfigIssue, type PathSegment } from '../errors';
 import { AccessAnalysis } from '../route-access';
-import { Router } from '../../proxy/router';
+import type { Router } from '../../proxy/router';
 import { keyWeakness } from './key-strength';
 import { shadowedRoutes } from './shadowed-routes';
 
@@ -11,7 +11,7 @@ import { shadowedRoutes } from './shadowed-routes';
  * Warnings about a valid config that probably does not do what its author meant: routes open to anyone through
  * an anonymous fallback, routes that never match, guessable keys, services and plugins that never run.
  */
-export function lint(source: ConfigSource, entities: EntitySet, locations: EntityLocations): ConfigIssue[] {
+export function lint(source: ConfigSource, entities: EntitySet, locations: EntityLocations, router: Router): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const at = (entity: object) => locations.get(entity)!;
   const warn = (path: PathSegment[], message: string) => {
@@ -33,8 +33,7 @@ export function lint(source: ConfigSource, entities: EntitySet, locations: Entit
     );
   }
 
-  const servicesById = new Map<string, ServiceEntity>(entities.services.map((s) => [s.id, s]));
-  for (const { route, by } of shadowedRoutes(new Router(entities.routes, servicesById))) {
+  for (const { route, by } of shadowedRoutes(router)) {
     warn(at(route), `route ${name(route)} can never match: route ${name(by)} (${formatPath(at(by))}) comes first for every request it could match`);
   }
 
