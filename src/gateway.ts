@@ -63,7 +63,7 @@ export class Gateway {
   private fileState: string;
 
   private constructor(readonly options: GatewayOptions, loaded: LoadedConfig) {
-    this.proxy = new ProxyServer(loaded.snapshot, options.clientTimeouts);
+    this.proxy = new ProxyServer(loaded.snapshot, { clientTimeouts: options.clientTimeouts });
     this.fileState = loaded.hash;
   }
 
@@ -84,6 +84,8 @@ export class Gateway {
     gateway.watcher = await watchConfigFile(options.configFile, () => {
       gateway.reloadFile('file', false);
     });
+    // Warnings never stop a start; they are said once here (`gateway validate --strict` makes them errors).
+    if (loaded.warnings.length > 0) log('warn', 'config warnings', { warnings: loaded.warnings.map(formatIssue) });
     log('info', 'gateway listening', {
       proxy: formatListen(gateway.proxyAddress),
       admin: gateway.adminAddress ? formatListen(gateway.adminAddress) : 'off',

@@ -27,7 +27,7 @@ t.test('examples/multiple-auth.yml', async (t) => {
     t.equal(r.status, 401);
     t.equal(r.body, '{"error": "Authentication required"}');
   }
-  const key = await request(gw.proxyPort, '/user-agent?apikey=hunter3');
+  const key = await request(gw.proxyPort, '/user-agent?apikey=hunter3-6b0e9d2c7a4f1853');
   t.equal(key.status, 200);
   t.equal(headersOf(key)['x-consumer-username'], 'ezhik');
   t.same(key.json().request.query, {}, 'hide_credentials');
@@ -51,8 +51,8 @@ t.test('examples/anonymous-read-only.yml', async (t) => {
   t.equal(editor.status, 200);
   t.equal(headersOf(editor)['x-consumer-username'], 'editor');
   t.equal(headersOf(editor)['x-consumer-groups'], 'read, write');
-  t.equal((await request(gw.proxyPort, '/articles', { method: 'POST', headers: { apikey: 'editor-key' } })).status, 200);
-  const reader = await request(gw.proxyPort, '/articles', { method: 'POST', headers: { apikey: 'reader-key' } });
+  t.equal((await request(gw.proxyPort, '/articles', { method: 'POST', headers: { apikey: 'editor-5d9c2a7f0e3b6148' } })).status, 200);
+  const reader = await request(gw.proxyPort, '/articles', { method: 'POST', headers: { apikey: 'reader-8a2f6c1e9d4b7035' } });
   t.equal(reader.status, 403);
   t.equal(reader.json().message, 'You cannot consume this service');
 });
@@ -70,7 +70,7 @@ t.test('examples/key-auth-one-route.yml', async (t) => {
   const bad = await request(gw.proxyPort, '/mock', { headers: { apikey: 'bad-key' } });
   t.equal(bad.status, 401);
   t.equal(bad.json().message, 'Unauthorized');
-  const good = await request(gw.proxyPort, '/mock', { headers: { apikey: 'top-secret-key' } });
+  const good = await request(gw.proxyPort, '/mock', { headers: { apikey: 'luka-1f8e4c6a9b2d7053' } });
   t.equal(good.status, 200);
   t.equal(headersOf(good)['x-consumer-username'], 'luka');
 });
@@ -82,7 +82,7 @@ t.test("the bundled kong.yml's key-auth demo", async (t) => {
   t.equal(guest.status, 200);
   t.equal(headersOf(guest)['x-consumer-username'], 'guest');
   t.equal(headersOf(guest)['x-anonymous-consumer'], 'true');
-  const demo = await request(gw.proxyPort, '/whoami', { headers: { apikey: 'demo-key' } });
+  const demo = await request(gw.proxyPort, '/whoami', { headers: { apikey: 'demo-7c1e5a9f3b2d8604' } });
   t.equal(headersOf(demo)['x-consumer-username'], 'demo');
   t.equal(headersOf(demo)['x-anonymous-consumer'], undefined);
 });

@@ -4,6 +4,8 @@ import { ConfigError, formatIssue } from '../config/errors';
 import { parseListen } from './listen';
 import { validateCommand } from './validate';
 import { hashPasswordCommand } from './hash-password';
+import { explainCommand } from './explain';
+import { routesCommand } from './routes';
 import { ADMIN_TOKEN_ENV } from '../admin/token';
 import { DEFAULT_CLIENT_TIMEOUTS } from '../proxy/client-limits';
 import { log } from '../log';
@@ -75,7 +77,9 @@ export function main(argv: string[]): void {
     .version(VERSION)
     .addCommand(startCommand())
     .addCommand(validateCommand())
-    .addCommand(hashPasswordCommand());
+    .addCommand(hashPasswordCommand())
+    .addCommand(explainCommand())
+    .addCommand(routesCommand());
   program.parseAsync(argv).catch((err) => {
     process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exit(2);

@@ -12,7 +12,7 @@ export type CheckMessage =
   | { type: 'invalid'; issues: ConfigIssue[] }
   | { type: 'failed'; message: string };
 
-export type LoadedOffThread = Omit<LoadedConfig, 'source'>;
+export type LoadedOffThread = Omit<LoadedConfig, 'source' | 'router'>;
 
 // The worker runs the same module format as this one (compiled JavaScript, or TypeScript under a loader).
 const WORKER_FILE = join(__dirname, `check-worker${extname(__filename)}`);

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { ConfigError, type ConfigIssue } from './errors';
 import { normalize } from './normalize';
+import { lint } from './lint';
 import { buildSnapshot, type Snapshot } from './snapshot';
 import { parseConfigText, readConfigFile, type ConfigSource } from './source';
 import { validateSchema } from './validate';
 import type { EntitySet } from './entities';
+import { Router } from '../proxy/router';
 
 export interface CheckedConfig {
   source: ConfigSource;
@@ -13,16 +15,20 @@ export interface CheckedConfig {
   warnings: ConfigIssue[];
   /** md5 of the file's text, as Kong's configuration_hash. */
   hash: string;
+  /** The router for these entities, built for the checks and reused by the snapshot. */
+  router: Router;
 }
 
 /** Parses, validates and normalizes; throws ConfigError with every located error. */
 export function checkSource(source: ConfigSource): CheckedConfig {
   const schemaIssues = validateSchema(source);
   if (schemaIssues.length > 0) throw new ConfigError(schemaIssues);
-  const { entities, issues } = normalize(source);
+  const { entities, issues, locations } = normalize(source);
   const errors = issues.filter((i) => i.severity !== 'warning');
   if (errors.length > 0) throw new ConfigError(issues);
-  return { source, entities, warnings: issues.filter((i) => i.severity === 'warning'), hash: configHash(source.text) };
+  const router = new Router(entities.routes, new Map(entities.services.map((s) => [s.id, s])));
+  const warnings = [...issues, ...lint(source, entities, locations, router)].sort((a, b) => a.line - b.line || a.col - b.col);
+  return { source, entities, warnings, hash: configHash(source.text), router };
 }
 
 /** Kong's configuration_hash: the md5 of the config text. */
@@ -45,10 +51,10 @@ export interface LoadedConfig extends CheckedConfig {
 /** Everything from file to a servable snapshot. `previous` lets unchanged plugin state carry over. */
 export function loadConfigFile(file: string, previous?: Snapshot): LoadedConfig {
   const checked = checkConfigFile(file);
-  return { ...checked, snapshot: buildSnapshot(checked.entities, checked.hash, previous) };
+  return { ...checked, snapshot: buildSnapshot(checked.entities, checked.hash, previous, { router: checked.router }) };
 }
 
 export function loadConfigText(text: string, file: string, previous?: Snapshot): LoadedConfig {
   const checked = checkConfigText(text, file);
-  return { ...checked, snapshot: buildSnapshot(checked.entities, checked.hash, previous) };
+  return { ...checked, snapshot: buildSnapshot(checked.entities, checked.hash, previous, { router: checked.router }) };
 }

@@ -6,7 +6,7 @@ import { didYouMean } from './suggest';
 import { KONG_PLUGINS, PLUGINS } from '../plugins';
 import { hasAnonymous } from '../plugins/auth/flow';
 import { isBcryptHash, looksLikeBcryptHash } from '../plugins/basic-auth/passwords';
-import { ChainResolver, type ChainEntry } from './snapshot';
+import { ChainResolver } from './snapshot';
 import type {
   AclEntity,
   BasicAuthCredentialEntity,
@@ -363,13 +363,9 @@ class Normalizer {
    * and AND mode (anonymous empty). Here it is an error on each anonymous setting, once per route it affects.
    */
   private authModeChecks(): void {
-    const auth: ChainEntry[] = [];
-    for (const plugin of this.entities.plugins) {
-      const def = PLUGINS.get(plugin.name)!;
-      if (plugin.enabled && def.authenticates) auth.push({ def, conf: undefined, plugin, priority: def.priority });
-    }
+    const auth = this.entities.plugins.filter((p) => PLUGINS.get(p.name)!.authenticates);
     if (auth.length < 2) return;
-    const resolver = new ChainResolver(auth);
+    const resolver = ChainResolver.uncompiled(auth);
     for (const route of this.entities.routes) {
       const chain = resolver.chainFor(route.id, route.service, undefined);
       const and = chain.filter((e) => !hasAnonymous(e.plugin.config));

@@ -88,7 +88,14 @@ function upstreamOf(s: ServiceEntity): UpstreamTarget {
 }
 
 /** Builds the snapshot: every index and every route's plugin chain, so the request path only reads. */
-export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snapshot): Snapshot {
+export interface BuildOptions {
+  /** The snapshot serves no traffic (explain): plugins open no connection. */
+  offline?: boolean;
+  /** The router already built for these entities (config checks build one). */
+  router?: Router;
+}
+
+export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snapshot, options: BuildOptions = {}): Snapshot {
   const consumersById = mapBy(entities.consumers, 'id');
   const consumersByUsername = mapBy(entities.consumers, 'username');
   const servicesById = mapBy(entities.services, 'id');
@@ -111,6 +118,7 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
       consumerById: consumersById,
       consumerByUsername: consumersByUsername,
       previous: prev !== undefined && prev.configKey === configKey ? prev.conf : undefined,
+      offline: options.offline,
     };
     const conf = def.compile ? def.compile(plugin.config, build, plugin) : plugin.config;
     compiledPlugins.set(plugin.id, { configKey, conf });
@@ -137,7 +145,7 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
     hash,
     loadedAt: new Date(),
     entities,
-    router: new Router(entities.routes, servicesById),
+    router: options.router ?? new Router(entities.routes, servicesById),
     routes,
     consumersById,
     consumersByUsername,
@@ -175,6 +183,19 @@ export class ChainResolver {
       else this.byScope.set(key, [e]);
       if (e.plugin.consumer !== undefined) this.consumersWithPlugins.add(e.plugin.consumer);
     }
+  }
+
+  /**
+   * A resolver over the enabled plugins as written, for analysing a config without building it: entries carry
+   * no compiled state (`conf` is undefined; read `plugin.config`).
+   */
+  static uncompiled(plugins: readonly PluginEntity[]): ChainResolver {
+    const entries: ChainEntry[] = [];
+    for (const plugin of plugins) {
+      const def = PLUGINS.get(plugin.name)!;
+      if (plugin.enabled) entries.push({ def, conf: undefined, plugin, priority: def.priority });
+    }
+    return new ChainResolver(entries);
   }
 
   private static key(route?: string, service?: string, consumer?: string): string {

@@ -1,5 +1,5 @@
 import type { PathSegment, Severity } from '../config/errors';
-import type { EntitySet, PluginEntity } from '../config/entities';
+import type { ConsumerEntity, EntitySet, PluginEntity } from '../config/entities';
 import type { RequestContext } from '../proxy/context';
 
 /** Where a plugin instance is attached. */
@@ -14,10 +14,18 @@ export interface PluginCheck {
 /** What a plugin may read while its instances are compiled into a snapshot. */
 export interface BuildContext {
   entities: EntitySet;
-  consumerById: ReadonlyMap<string, import('../config/entities').ConsumerEntity>;
-  consumerByUsername: ReadonlyMap<string, import('../config/entities').ConsumerEntity>;
+  consumerById: ReadonlyMap<string, ConsumerEntity>;
+  consumerByUsername: ReadonlyMap<string, ConsumerEntity>;
   /** Compiled state of the same plugin instance in the previous snapshot, when its config is unchanged. */
   previous?: unknown;
+  /** The snapshot serves no traffic (`gateway explain`): open no connection, keep any state in this process. */
+  offline?: boolean;
+}
+
+/** A caller as config analysis sees it: the consumer (none before or without auth) and that consumer's acl groups. */
+export interface Caller {
+  consumer: ConsumerEntity | undefined;
+  groups: readonly string[];
 }
 
 export type AccessResult = void | Promise<void>;
@@ -37,6 +45,11 @@ export interface PluginDefinition<Config = any, Compiled = Config> {
   compile?(config: Config, build: BuildContext, plugin: PluginEntity): Compiled;
   /** Auth plugins: the WWW-Authenticate challenge they answer 401s with (acl repeats it to the anonymous consumer). */
   challenge?(compiled: Compiled): string;
+  /**
+   * Read from the config alone, never per request: whether this plugin answers every request of `caller`
+   * itself, so that caller never reaches the service (lint and `gateway routes` tell who gets through).
+   */
+  stops?(config: Config, caller: Caller): boolean;
   /** Access phase. Sync unless it must wait (bcrypt, body, Redis); terminate with ctx.respond(). */
   access?(ctx: RequestContext, conf: Compiled): AccessResult;
   /** Called when a snapshot that used this instance is replaced; release timers or connections here. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConsumerEntity } from '../config/entities';
-import type { Snapshot, RouteRuntime } from '../config/snapshot';
+import type { ChainEntry, Snapshot, RouteRuntime } from '../config/snapshot';
 import type { RouteMatch } from './router';
 import { send, sendError, type ErrorBodyType } from './respond';
 
@@ -18,6 +18,14 @@ export class BodyTooLargeError extends Error {
   }
 }
 
+/** Watches one request go through the pipeline (`gateway explain`); served traffic has none. */
+export interface RequestTrace {
+  /** A route matched; called before any plugin runs. */
+  routed(ctx: RequestContext): void;
+  /** A plugin's access phase finished (after its promise, when it returned one). */
+  ran(ctx: RequestContext, entry: ChainEntry): void;
+}
+
 /** Per-request state shared by the plugin chain and the forwarder. Built once per request; fields fixed. */
 export class RequestContext {
   consumer: ConsumerEntity | undefined = undefined;
@@ -33,6 +41,7 @@ export class RequestContext {
   body: Buffer | undefined = undefined;
   /** Milliseconds since epoch when the request was handed to the upstream. */
   forwardedAt = 0;
+  trace: RequestTrace | undefined = undefined;
   private queryCache: URLSearchParams | undefined = undefined;
   private bodyPromise: Promise<Buffer> | undefined = undefined;
 

@@ -30,10 +30,12 @@ function continueFrom(ctx: RequestContext, chain: Chain, start: number): void | 
     const result = access(ctx, entry.conf);
     if (isPromise(result)) {
       return result.then(() => {
+        if (ctx.trace !== undefined) ctx.trace.ran(ctx, entry);
         if (ctx.responded) return;
         return proceed(ctx, chain, i, consumerBefore);
       });
     }
+    if (ctx.trace !== undefined) ctx.trace.ran(ctx, entry);
     if (ctx.responded) return;
     if (ctx.consumer !== consumerBefore) return proceed(ctx, chain, i, consumerBefore);
   }

@@ -35,31 +35,31 @@ export interface RouterOptions {
  *  Kong does (Node joins repeated headers into one comma-separated value). */
 export type RouterRequestHeaders = IncomingHttpHeaders | NodeJS.Dict<string | string[]>;
 
-const enum PathKind {
+export const enum PathKind {
   None,
   Prefix,
   Regex,
 }
 
-const enum HostKind {
+export const enum HostKind {
   Exact,
   Suffix, // "*.example.com": request host ends with ".example.com"
   Prefix, // "example.*": request host starts with "example."
 }
 
-interface HostRule {
+export interface HostRule {
   kind: HostKind;
   value: string; // lower-cased; for wildcards without the '*'
   port: number; // -1 when the route host has no port
 }
 
-interface HeaderRule {
+export interface HeaderRule {
   name: string; // lower-cased
   exact: string[]; // lower-cased values
   regexes: RegExp[]; // `~*` values (pattern lower-cased, as Kong does)
 }
 
-interface Entry {
+export interface RouterEntry {
   rank: number; // position in priority order (lower = tried first)
   key: string; // literal text every matching path starts with ('' = unknown / any path)
   route: RouteEntity;
@@ -86,19 +86,19 @@ interface Entry {
 /** Radix-tree node: `label` is the text on the edge from the parent. */
 interface TrieNode {
   label: string;
-  entries: Entry[] | null; // entries whose key ends exactly here, in rank order
+  entries: RouterEntry[] | null; // entries whose key ends exactly here, in rank order
   children: Map<number, TrieNode> | null; // by the first char code of the child's label
 }
 
 /** Candidates for one host bucket. */
 interface PathIndex {
   /** Entries that may match any path (no path, a regex without literal start, or the '/' prefix). */
-  any: Entry[];
+  any: RouterEntry[];
   /** The other entries, by key. */
   trie: TrieNode;
 }
 
-const EMPTY: Entry[] = [];
+const EMPTY: RouterEntry[] = [];
 const MAX_HEADER_COUNT = 255; // Kong caps the header count used for sorting
 const MAX_PREFIX_LENGTH = 0x7ffff; // Kong keeps 19 bits of the prefix length
 
@@ -169,7 +169,7 @@ function utf8Length(s: string): number {
   return Buffer.byteLength(s, 'utf8');
 }
 
-function comparePriority(a: Entry, b: Entry): number {
+function comparePriority(a: RouterEntry, b: RouterEntry): number {
   return (
     b.weight - a.weight ||
     Number(b.plainHostsOnly) - Number(a.plainHostsOnly) ||
@@ -227,7 +227,7 @@ function hostsMatch(rules: HostRule[], host: string, port: number): boolean {
   return false;
 }
 
-function trieInsert(root: TrieNode, key: string, e: Entry): void {
+function trieInsert(root: TrieNode, key: string, e: RouterEntry): void {
   let node = root;
   let pos = 0;
   for (;;) {
@@ -257,7 +257,7 @@ function trieInsert(root: TrieNode, key: string, e: Entry): void {
   }
 }
 
-function buildIndex(sorted: Entry[]): PathIndex {
+function buildIndex(sorted: RouterEntry[]): PathIndex {
   const index: PathIndex = { any: [], trie: { label: '', entries: null, children: null } };
   // entries are visited in rank order, so every list ends up rank-sorted
   for (const e of sorted) {
@@ -321,7 +321,7 @@ export function regexLiteralPrefix(source: string, flags: string): string {
 
 // Scratch space for match(): the candidate lists found and a cursor in each. match() is synchronous, so
 // one set serves every Router.
-const scratchLists: Entry[][] = [];
+const scratchLists: RouterEntry[][] = [];
 const scratchPos: number[] = [];
 
 /** Appends to the scratch the candidate lists of `index` for `path`; returns the new list count. */
@@ -345,6 +345,40 @@ function collect(index: PathIndex, path: string, count: number): number {
   }
 }
 
+// Scratch for readRequestHost's results, so reading the Host header allocates nothing but the name itself.
+let requestHostName = '';
+let requestPort = -1;
+
+/**
+ * Splits the Host header into requestHostName (lower-cased, port removed) and requestPort (-1 when absent;
+ * `dstPort` wins when given). Returns whether there was a Host header.
+ */
+function readRequestHost(host: string | undefined, dstPort: number | undefined): boolean {
+  let hostName = '';
+  let port = -1;
+  let hasHost = false;
+  if (host !== undefined && host !== '') {
+    hasHost = true;
+    const colon = host.charCodeAt(0) === 91 ? host.indexOf(']:') + 1 : host.indexOf(':');
+    if (colon > 0) {
+      port = parsePort(host, colon + 1);
+      hostName = port >= 0 ? host.slice(0, colon) : host;
+    } else {
+      hostName = host;
+    }
+    for (let i = 0; i < hostName.length; i++) {
+      const c = hostName.charCodeAt(i);
+      if ((c >= 65 && c <= 90) || c >= 128) {
+        hostName = hostName.toLowerCase();
+        break;
+      }
+    }
+  }
+  requestHostName = hostName;
+  requestPort = dstPort !== undefined ? dstPort : port;
+  return hasHost;
+}
+
 export class Router {
   /** Entries whose every host is exact, by lower-cased host (without port). */
   private readonly byHost = new Map<string, PathIndex>();
@@ -352,13 +386,15 @@ export class Router {
   private readonly anyHost: PathIndex;
   /** Number of entries, for diagnostics. */
   readonly size: number;
+  /** Every entry (one per route path) in priority order: the order `match` tries them in. */
+  readonly entries: readonly RouterEntry[];
 
   constructor(
     routes: readonly RouteEntity[],
     servicesById: ReadonlyMap<string, ServiceEntity>,
     options: RouterOptions = {},
   ) {
-    const entries: Entry[] = [];
+    const entries: RouterEntry[] = [];
     let order = 0;
     for (const route of routes) {
       if (!isHttpRoute(route)) continue;
@@ -432,9 +468,10 @@ export class Router {
     entries.sort(comparePriority);
     for (let i = 0; i < entries.length; i++) entries[i].rank = i;
     this.size = entries.length;
+    this.entries = entries;
 
-    const anyHost: Entry[] = [];
-    const perHost = new Map<string, Entry[]>();
+    const anyHost: RouterEntry[] = [];
+    const perHost = new Map<string, RouterEntry[]>();
     for (const e of entries) {
       if (e.hosts === null || e.hosts.some((h) => h.kind !== HostKind.Exact)) {
         anyHost.push(e);
@@ -465,27 +502,9 @@ export class Router {
     headers: RouterRequestHeaders,
     dstPort?: number,
   ): RouteMatch | null {
-    let hostName = '';
-    let port = -1;
-    let hasHost = false;
-    if (host !== undefined && host !== '') {
-      hasHost = true;
-      const colon = host.charCodeAt(0) === 91 ? host.indexOf(']:') + 1 : host.indexOf(':');
-      if (colon > 0) {
-        port = parsePort(host, colon + 1);
-        hostName = port >= 0 ? host.slice(0, colon) : host;
-      } else {
-        hostName = host;
-      }
-      for (let i = 0; i < hostName.length; i++) {
-        const c = hostName.charCodeAt(i);
-        if ((c >= 65 && c <= 90) || c >= 128) {
-          hostName = hostName.toLowerCase();
-          break;
-        }
-      }
-    }
-    if (dstPort !== undefined) port = dstPort;
+    const hasHost = readRequestHost(host, dstPort);
+    const hostName = requestHostName;
+    const port = requestPort;
 
     const hostIndex = hasHost ? this.byHost.get(hostName) : undefined;
     let lists = collect(this.anyHost, path, 0);
@@ -535,7 +554,28 @@ export class Router {
     clearScratch(lists);
     return null;
   }
+
+  /**
+   * For each entry in priority order, the conditions a request fails ([] for every entry that matches; the
+   * first such entry is what `match` returns). For explaining a match; scans every entry, so never on the
+   * request path.
+   */
+  diagnose(method: string, host: string | undefined, path: string, headers: RouterRequestHeaders): Array<{ entry: RouterEntry; failed: RouteCondition[] }> {
+    const hasHost = readRequestHost(host, undefined);
+    const hostName = requestHostName;
+    const port = requestPort;
+    return this.entries.map((e) => {
+      const failed: RouteCondition[] = [];
+      if (e.pathKind === PathKind.Prefix ? !path.startsWith(e.prefix) : e.pathKind === PathKind.Regex && !e.regex!.test(path)) failed.push('path');
+      if (e.methods !== null && !e.methods.includes(method)) failed.push('method');
+      if (e.hosts !== null && (!hasHost || !hostsMatch(e.hosts, hostName, port))) failed.push('host');
+      if (e.headers !== null && !headersMatch(e.headers, headers)) failed.push('headers');
+      return { entry: e, failed };
+    });
+  }
 }
+
+export type RouteCondition = 'path' | 'method' | 'host' | 'headers';
 
 /** Drops the scratch references so a replaced Router can be collected. */
 function clearScratch(count: number): void {

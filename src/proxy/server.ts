@@ -2,7 +2,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerRespon
 import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Snapshot } from '../config/snapshot';
-import { RequestContext } from './context';
+import { RequestContext, type RequestTrace } from './context';
 import { forward } from './forward';
 import { normalizePath } from './paths';
 import { runAccess } from './pipeline';
@@ -51,19 +51,33 @@ export interface ProxyStats {
   totalRequests: number;
 }
 
+export interface ProxyServerOptions {
+  /** Replaces sending the request upstream (`gateway explain` records it instead). */
+  forward?: (ctx: RequestContext) => void;
+  /** Watches every routed request through the pipeline. */
+  trace?: RequestTrace;
+  /** Kong's (nginx's) 60 s each when absent. */
+  clientTimeouts?: ClientTimeouts;
+}
+
 /** The proxy listener. Reads only from the snapshot it holds; `setSnapshot` swaps it in one assignment. */
 export class ProxyServer {
   readonly server: http.Server;
   readonly stats: ProxyStats = { connectionsAccepted: 0, connectionsActive: 0, totalRequests: 0 };
   private snapshot: Snapshot;
   private readonly bodyTimeout: number;
+  private readonly forward: (ctx: RequestContext) => void;
+  private readonly trace: RequestTrace | undefined;
 
-  constructor(snapshot: Snapshot, timeouts: ClientTimeouts = DEFAULT_CLIENT_TIMEOUTS) {
+  constructor(snapshot: Snapshot, options: ProxyServerOptions = {}) {
     this.snapshot = snapshot;
+    const timeouts = options.clientTimeouts ?? DEFAULT_CLIENT_TIMEOUTS;
     this.bodyTimeout = timeouts.body;
+    this.forward = options.forward ?? forward;
+    this.trace = options.trace;
     // requireHostHeader off: a missing Host gets the gateway's JSON 400 (isBadlyFramed) rather than Node's bare one.
-    const options = { keepAliveTimeout: 60_000, requireHostHeader: false, ...serverTimeoutOptions(timeouts) };
-    this.server = http.createServer(options, (req, res) => this.handle(req, res));
+    const serverOptions = { keepAliveTimeout: 60_000, requireHostHeader: false, ...serverTimeoutOptions(timeouts) };
+    this.server = http.createServer(serverOptions, (req, res) => this.handle(req, res));
     this.server.on('connection', (socket: Socket) => {
       this.stats.connectionsAccepted++;
       this.stats.connectionsActive++;
@@ -80,7 +94,8 @@ export class ProxyServer {
     this.snapshot = next;
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  /** Serves one request: route, plugins, then the upstream. */
+  handle(req: IncomingMessage, res: ServerResponse): void {
     if (isOnRefusedConnection(req)) return; // pipelined behind a refused request; the connection is closing
     this.stats.totalRequests++;
     const snapshot = this.snapshot; // the whole request runs on the snapshot it started with
@@ -115,6 +130,10 @@ export class ProxyServer {
     stripGatewayAsserted(req.headers);
 
     const ctx = new RequestContext(req, res, snapshot, match, runtime, requestId, rawPath, rawQuery, startedAt);
+    if (this.trace !== undefined) {
+      ctx.trace = this.trace;
+      this.trace.routed(ctx);
+    }
     if (!match.route.protocols.includes('http')) return upgradeToHttps(ctx);
 
     let pending: void | Promise<void>;
@@ -130,7 +149,7 @@ export class ProxyServer {
   private afterAccess(ctx: RequestContext): void {
     if (ctx.responded) return;
     if (ctx.runtime.upstream === undefined) return ctx.error(503, MESSAGES.noService);
-    forward(ctx);
+    this.forward(ctx);
   }
 
   private pluginFailed(ctx: RequestContext, err: unknown): void {

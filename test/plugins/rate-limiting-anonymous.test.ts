@@ -28,7 +28,7 @@ t.test('anonymous: 5 a minute; alice: 100 a minute', async (t) => {
   t.equal(refused.headers['x-ratelimit-limit-minute'], '5');
   t.equal((await get({ apikey: 'wrong-key' })).status, 429, 'a bad key is anonymous too');
 
-  const alice = await get({ apikey: 'alice-key' });
+  const alice = await get({ apikey: 'alice-3e9b7d0f1a6c2845' });
   t.equal(alice.status, 200, 'alice is not held back by the anonymous limit');
   t.equal(alice.headers['x-ratelimit-limit-minute'], '100');
   t.equal(alice.headers['x-ratelimit-remaining-minute'], '99');

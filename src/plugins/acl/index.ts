@@ -27,10 +27,20 @@ const UNAUTHORIZED = 'Unauthorized';
 
 const nonEmpty = (list: string[] | null | undefined): list is string[] => Array.isArray(list) && list.length > 0;
 
-function refused(c: Compiled, groups: readonly string[]): boolean {
+function refused(c: Pick<Compiled, 'allowMode' | 'groups'>, groups: readonly string[]): boolean {
   let inGroup = false;
   for (let i = 0; i < groups.length && !inGroup; i++) inGroup = c.groups.has(groups[i]);
   return c.allowMode ? !inGroup : inGroup;
+}
+
+function listOf(config: AclConfig) {
+  const allowMode = nonEmpty(config.allow);
+  return { allowMode, groups: new Set(allowMode ? config.allow : (config.deny ?? [])) };
+}
+
+/** Whether an acl with this config refuses an identified consumer whose groups are `groups` ([] when it has none). */
+export function aclRefuses(config: AclConfig, groups: readonly string[]): boolean {
+  return refused(listOf(config), groups);
 }
 
 // The WWW-Authenticate challenges of a route's auth plugins, by route chain (auth plugins are never
@@ -82,11 +92,11 @@ export const acl: PluginDefinition<AclConfig, Compiled> = {
     if (plugin.consumer !== undefined) out.push({ path: ['consumer'], message: "value must be null ('acl' cannot be scoped to a consumer)" });
     return out;
   },
+  // Without a consumer acl refuses (401); with one, as its groups decide.
+  stops: (config, caller) => caller.consumer === undefined || aclRefuses(config, caller.groups),
   compile(config, build) {
-    const allowMode = nonEmpty(config.allow);
     const c = {
-      allowMode,
-      groups: new Set(allowMode ? config.allow : (config.deny ?? [])),
+      ...listOf(config),
       hideHeader: config.hide_groups_header,
       alwaysUseAuthenticatedGroups: config.always_use_authenticated_groups,
       anonymousAuthzException: config.anonymous_authz_exception,

@@ -178,6 +178,8 @@ export const rateLimiting: PluginDefinition<RateLimitingConfig, CompiledRateLimi
       .filter(([p]) => config[p] !== undefined)
       .map(([, i]) => i as PeriodIndex);
     const limits = periods.map((i) => config[PERIODS[i]]!);
+    // Offline (explain), a redis policy counts in this process: nothing is taken from the shared counters.
+    const redis = config.policy === 'redis' && build.offline !== true;
     return {
       periods,
       limits,
@@ -187,8 +189,8 @@ export const rateLimiting: PluginDefinition<RateLimitingConfig, CompiledRateLimi
       faultTolerant: config.fault_tolerant,
       errorCode: config.error_code,
       errorMessage: config.error_message,
-      local: config.policy === 'local' ? acquireCounters(scope) : undefined,
-      redis: config.policy === 'redis' ? acquireRedis(redisSettings(config)) : undefined,
+      local: redis ? undefined : acquireCounters(scope),
+      redis: redis ? acquireRedis(redisSettings(config)) : undefined,
       keyPrefix: `ratelimit:${scope}:`,
       usage: periods.map(() => 0),
       clock: new CurrentWindows(),

@@ -59,6 +59,7 @@ export const requestTermination: PluginDefinition<RequestTerminationConfig, Comp
     }
     return out;
   },
+  stops: (c) => c.trigger === undefined,
   compile(c, build) {
     // Its state depends on its config alone: an unchanged instance keeps its compiled state across reloads.
     if (build.previous !== undefined) return build.previous as Compiled;
