@@ -13,31 +13,19 @@ const httpsAgent = new https.Agent(agentOptions);
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy', 'proxy-connection', 'upgrade', 'te', 'trailer'];
 const HOP_BY_HOP_RESPONSE = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
 
-type Headers = NodeJS.Dict<string | string[]>;
-
-/** Deletes the hop-by-hop headers: the fixed ones and those the Connection header names (never Host). */
-function dropHopByHop(h: Headers, fixed: readonly string[]): void {
+/** Rewrites the request's headers into what the upstream gets, as Kong does. */
+function upstreamHeaders(ctx: RequestContext): void {
+  const req = ctx.req;
+  const h = req.headers;
   const connection = h['connection'];
-  if (typeof connection === 'string') {
+  if (connection !== undefined) {
     for (const name of connection.split(',')) {
       const n = name.trim().toLowerCase();
       if (n !== '' && n !== 'host') delete h[n];
     }
   }
-  for (const name of fixed) if (h[name] !== undefined) delete h[name];
-}
-
-function appendVia(h: Headers): void {
-  const via = h['via'];
-  h['via'] = via === undefined ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`;
-}
-
-/** Rewrites the request's headers into what the upstream gets, as Kong does. */
-function upstreamHeaders(ctx: RequestContext): void {
-  const req = ctx.req;
-  const h = req.headers;
   const te = h['te'] as string | undefined;
-  dropHopByHop(h, HOP_BY_HOP);
+  for (const name of HOP_BY_HOP) if (h[name] !== undefined) delete h[name];
   if (te !== undefined && /\btrailers\b/i.test(te)) h['te'] = 'trailers';
 
   const ip = req.socket.remoteAddress ?? '';
@@ -53,7 +41,8 @@ function upstreamHeaders(ctx: RequestContext): void {
   if (prefix !== '' && prefix !== '/') h['x-forwarded-prefix'] = prefix;
   else if (h['x-forwarded-prefix'] !== undefined) delete h['x-forwarded-prefix'];
   h['x-real-ip'] = ip;
-  appendVia(h);
+  const via = h['via'];
+  h['via'] = via === undefined ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`;
   h['x-kong-request-id'] = ctx.requestId;
   if (!ctx.match.route.preserve_host || host === undefined) h.host = ctx.runtime.upstream!.hostHeader;
 }
@@ -140,8 +129,15 @@ export function forward(ctx: RequestContext): void {
 function respond(ctx: RequestContext, upRes: IncomingMessage): void {
   const res = ctx.res;
   const h = upRes.headers;
-  dropHopByHop(h, HOP_BY_HOP_RESPONSE);
-  appendVia(h);
+  const connection = h['connection'];
+  if (connection !== undefined) {
+    for (const name of connection.split(',')) {
+      const n = name.trim().toLowerCase();
+      if (n !== '') delete h[n];
+    }
+  }
+  for (const name of HOP_BY_HOP_RESPONSE) if (h[name] !== undefined) delete h[name];
+  h['via'] = h['via'] === undefined ? VIA_TOKEN : `${h['via']}, ${VIA_TOKEN}`;
   h['x-kong-upstream-latency'] = String(Date.now() - ctx.forwardedAt);
   h['x-kong-proxy-latency'] = String(ctx.forwardedAt - ctx.startedAt);
   h['x-kong-request-id'] = ctx.requestId;
@@ -154,7 +150,7 @@ function respond(ctx: RequestContext, upRes: IncomingMessage): void {
 }
 
 /** Headers as the flat [name, value, …] list node:http writes without re-validating each through setHeader. */
-function headerList(h: Headers): Array<string | string[]> {
+function headerList(h: NodeJS.Dict<string | string[]>): Array<string | string[]> {
   const list: Array<string | string[]> = [];
   for (const name in h) {
     const value = h[name];
