@@ -28,14 +28,19 @@ function spawnOn(core, args, opts = {}) {
   return spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 }
 
-/** Re-runs this script pinned to the load core unless it already is; returns true when it did (and exited). */
+/**
+ * Re-runs this script pinned to the load core unless it already is. Returns true when it did: this process
+ * then only passes signals on and exits with the pinned run's status.
+ */
 function pinSelf() {
   if (!PINNING || process.env.BENCH_PINNED === '1') return false;
-  const r = spawnSync('taskset', ['-c', String(CORES.load), process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+  const child = spawn('taskset', ['-c', String(CORES.load), process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
     env: { ...process.env, BENCH_PINNED: '1' },
   });
-  process.exit(r.status ?? 1);
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 130 : 1)));
+  return true;
 }
 
 /** Waits until `stream` prints a line matching `re`; resolves with the match. */

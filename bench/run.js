@@ -189,7 +189,7 @@ async function reloadUnderLoad(target, ctx) {
 }
 
 async function main() {
-  proc.pinSelf();
+  if (proc.pinSelf()) return;
   const opts = options();
   TARGETS.e.label = `(e) ${opts.consumersE.toLocaleString('en-US')} consumers with keys`;
   const started = new Date();
