@@ -5,8 +5,24 @@ import { parseListen } from './listen';
 import { validateCommand } from './validate';
 import { hashPasswordCommand } from './hash-password';
 import { ADMIN_TOKEN_ENV } from '../admin/token';
-import { log } from '../log';
+import { configureLog, defaultFormat, log, LOG_LEVELS, type LogFormat, type LogLevel } from '../log';
 import { VERSION } from '../version';
+
+interface StartOptions {
+  conf?: string;
+  proxyListen: string;
+  adminListen: string;
+  adminToken?: string;
+  adminShowSecrets?: boolean;
+  logLevel: string;
+  logFormat?: string;
+  accessLog: string;
+  metrics: boolean;
+  metricsPerConsumer?: boolean;
+}
+
+/** Kong's log_level names that this gateway's four levels stand for. */
+const KONG_LOG_LEVELS: Record<string, LogLevel> = { notice: 'info', crit: 'error', alert: 'error', emerg: 'error' };
 
 function startCommand(): Command {
   return new Command('start')
@@ -15,11 +31,19 @@ function startCommand(): Command {
     .addOption(new Option('--proxy-listen <addr>', 'proxy address HOST:PORT').env('KONG_PROXY_LISTEN').default('0.0.0.0:8000'))
     .addOption(new Option('--admin-listen <addr>', "admin API address HOST:PORT, or 'off'").env('KONG_ADMIN_LISTEN').default('127.0.0.1:8001'))
     .addOption(new Option('--admin-token <token>', 'token every Admin API request must carry (required off loopback)').env(ADMIN_TOKEN_ENV))
-    .action(async (opts: { conf?: string; proxyListen: string; adminListen: string; adminToken?: string }) => {
+    .addOption(new Option('--admin-show-secrets', 'show key-auth keys and plugin passwords in Admin API output (masked by default)'))
+    .addOption(new Option('--log-level <level>', 'event log level').choices([...LOG_LEVELS, ...Object.keys(KONG_LOG_LEVELS)]).env('KONG_LOG_LEVEL').default('info'))
+    .addOption(new Option('--log-format <format>', 'log line format (default: pretty on a terminal, else json)').choices(['json', 'pretty']))
+    .addOption(new Option('--access-log <target>', "access log: 'off', 'stdout' or a FILE to append to").default('stdout'))
+    .addOption(new Option('--no-metrics', 'no Prometheus metrics on the Admin API'))
+    .addOption(new Option('--metrics-per-consumer', 'add a consumer label to request and bandwidth metrics (Kong per_consumer)'))
+    .action(async (opts: StartOptions) => {
       if (!opts.conf) {
         process.stderr.write('error: a config file is required (-c FILE or KONG_DECLARATIVE_CONFIG)\n');
         process.exit(2);
       }
+      const format = opts.logFormat as LogFormat | undefined;
+      configureLog({ level: KONG_LOG_LEVELS[opts.logLevel] ?? (opts.logLevel as LogLevel), format: format ?? defaultFormat(2) });
       let gateway: Gateway;
       try {
         const proxyListen = parseListen(opts.proxyListen, '--proxy-listen');
@@ -29,6 +53,11 @@ function startCommand(): Command {
           proxyListen,
           adminListen: parseListen(opts.adminListen, '--admin-listen'),
           adminToken: opts.adminToken,
+          adminShowSecrets: opts.adminShowSecrets === true,
+          accessLog: opts.accessLog,
+          accessLogFormat: format ?? (opts.accessLog === 'stdout' ? defaultFormat(1) : 'json'),
+          metrics: opts.metrics,
+          metricsPerConsumer: opts.metricsPerConsumer === true,
         });
       } catch (err) {
         if (err instanceof ConfigError) {

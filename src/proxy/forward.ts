@@ -52,6 +52,8 @@ proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => {
   h['x-kong-upstream-latency'] = String(now - ctx.forwardedAt);
   h['x-kong-proxy-latency'] = String(ctx.forwardedAt - ctx.startedAt);
   h['x-kong-request-id'] = ctx.requestId;
+  h['x-request-id'] = ctx.requestId;
+  ctx.upstreamRespondedAt = now;
 });
 
 proxy.on('error', (err: NodeJS.ErrnoException, req: IncomingMessage, res: ServerResponse | Socket) => {

@@ -1,6 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import type { Snapshot } from '../config/snapshot';
 import { RequestContext } from './context';
 import { forward } from './forward';
@@ -8,6 +7,8 @@ import { normalizePath } from './paths';
 import { runAccess } from './pipeline';
 import { MESSAGES, sendError } from './respond';
 import { log } from '../log';
+import type { Observer } from '../observe/observer';
+import { generateRequestId, requestIdOf } from '../observe/request-id';
 
 // Client-sent copies of what only the gateway may assert about a caller.
 const GATEWAY_ASSERTED_HEADERS = [
@@ -21,14 +22,6 @@ const GATEWAY_ASSERTED_HEADERS = [
   'x-authenticated-groups',
 ];
 
-const REQUEST_ID_PREFIX = randomBytes(10).toString('hex');
-let requestCounter = 0;
-
-function nextRequestId(): string {
-  requestCounter = (requestCounter + 1) % 0x1000000000000;
-  return REQUEST_ID_PREFIX + requestCounter.toString(16).padStart(12, '0');
-}
-
 export interface ProxyStats {
   connectionsAccepted: number;
   connectionsActive: number;
@@ -41,7 +34,11 @@ export class ProxyServer {
   readonly stats: ProxyStats = { connectionsAccepted: 0, connectionsActive: 0, totalRequests: 0 };
   private snapshot: Snapshot;
 
-  constructor(snapshot: Snapshot) {
+  constructor(
+    snapshot: Snapshot,
+    /** Access log and metrics; none when both are off. */
+    private readonly observer?: Observer,
+  ) {
     this.snapshot = snapshot;
     this.server = http.createServer({ keepAliveTimeout: 60_000, headersTimeout: 60_000, requestTimeout: 0 }, (req, res) =>
       this.handle(req, res),
@@ -51,7 +48,7 @@ export class ProxyServer {
       this.stats.connectionsActive++;
       socket.once('close', () => this.stats.connectionsActive--);
     });
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, this.observer));
   }
 
   get current(): Snapshot {
@@ -66,7 +63,9 @@ export class ProxyServer {
     this.stats.totalRequests++;
     const snapshot = this.snapshot; // the whole request runs on the snapshot it started with
     const startedAt = Date.now();
-    const requestId = nextRequestId();
+    const requestId = requestIdOf(req);
+    res.setHeader('X-Request-Id', requestId);
+    const exchange = this.observer?.begin(req, res, snapshot, requestId, startedAt);
     let url = req.url ?? '/';
     if (url.charCodeAt(0) !== 47 /* / */) {
       // absolute-form (a client talking to us as a forward proxy): route on its path
@@ -89,8 +88,10 @@ export class ProxyServer {
     for (let i = 0; i < GATEWAY_ASSERTED_HEADERS.length; i++) {
       if (h[GATEWAY_ASSERTED_HEADERS[i]] !== undefined) delete h[GATEWAY_ASSERTED_HEADERS[i]];
     }
+    h['x-request-id'] = requestId; // after routing: routes match the header as the client sent it
 
     const ctx = new RequestContext(req, res, snapshot, match, runtime, requestId, rawPath, rawQuery, startedAt);
+    if (exchange !== undefined) exchange.ctx = ctx;
     if (!match.route.protocols.includes('http')) return upgradeToHttps(ctx);
 
     let pending: void | Promise<void>;
@@ -105,12 +106,16 @@ export class ProxyServer {
 
   private afterAccess(ctx: RequestContext): void {
     if (ctx.responded) return;
-    if (ctx.runtime.upstream === undefined) return ctx.error(503, MESSAGES.noService);
+    if (ctx.runtime.upstream === undefined) {
+      ctx.refusal = 'no service';
+      return ctx.error(503, MESSAGES.noService);
+    }
     forward(ctx);
   }
 
   private pluginFailed(ctx: RequestContext, err: unknown): void {
     if (ctx.responded) return;
+    ctx.refusal = 'plugin error';
     const status = (err as { status?: number }).status;
     if (typeof status === 'number' && status >= 400 && status < 600) {
       return ctx.error(status, (err as Error).message);
@@ -121,6 +126,7 @@ export class ProxyServer {
 }
 
 function upgradeToHttps(ctx: RequestContext): void {
+  ctx.refusal = 'https required';
   const route = ctx.match.route;
   const code = route.https_redirect_status_code;
   if (code === 426) {
@@ -131,7 +137,7 @@ function upgradeToHttps(ctx: RequestContext): void {
 }
 
 /** Malformed requests the HTTP parser refused: a JSON 4xx and the connection closed. */
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket, observer: Observer | undefined): void {
   if (!socket.writable || (err as { code?: string }).code === 'ECONNRESET') {
     socket.destroy();
     return;
@@ -139,9 +145,12 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
   const status = tooLarge ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const message = tooLarge ? 'Request header or cookie too large' : status === 408 ? 'Request timeout' : MESSAGES.badRequest;
-  const body = JSON.stringify({ message });
+  const requestId = generateRequestId();
+  const body = JSON.stringify({ message, request_id: requestId });
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nX-Kong-Request-Id: ${requestId}\r\n` +
+      `Connection: close\r\n\r\n${body}`,
   );
+  observer?.clientError(socket, status, requestId);
 }
