@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { Refusal } from '../proxy/context';
 import type { AccessEntry } from './access-log';
 import type { ProxyStats } from '../proxy/server';
@@ -19,67 +19,96 @@ export interface MetricsOptions {
   configHash(): string;
 }
 
-interface Inc {
-  inc(value?: number): void;
-}
-interface Observe {
-  observe(value: number): void;
+type Labels = Record<string, string>;
+interface Sample {
+  labels: Labels;
+  value: number;
+  metricName?: string;
 }
 
-/** The series of one consumer label (always '' unless per-consumer) on one route. */
-interface ConsumerSeries {
-  readonly requests: Map<number, Inc>;
-  readonly ingress: Inc;
-  readonly egress: Inc;
+/** One histogram's counts for one label set: per bucket (not cumulative), sum, count. */
+class Buckets {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  observe(value: number): void {
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]) i++;
+    this.counts[i]++;
+    this.sum += value;
+    this.count++;
+  }
+
+  /** Prometheus samples: cumulative buckets (`le`), then sum and count. */
+  samples(name: string, labels: Labels, out: Sample[]): void {
+    let cumulative = 0;
+    for (let i = 0; i <= this.bounds.length; i++) {
+      cumulative += this.counts[i];
+      const le = i < this.bounds.length ? String(this.bounds[i]) : '+Inf';
+      out.push({ labels: { le, ...labels }, value: cumulative, metricName: `${name}_bucket` });
+    }
+    out.push({ labels, value: this.sum, metricName: `${name}_sum` });
+    out.push({ labels, value: this.count, metricName: `${name}_count` });
+  }
+}
+
+/** Request and bandwidth counts of one consumer label (always '' unless per-consumer) on one route. */
+interface ConsumerCounts {
+  /** By status code; negative for answers from the upstream (source="service"). */
+  readonly requests: Map<number, number>;
+  ingress: number;
+  egress: number;
 }
 
 /**
- * Every labelled child one route uses, made on first use and kept: a request finds its series by reference,
- * without building label objects.
+ * The per-request metrics of one service/route label pair, as plain numbers: a request updates them by reference,
+ * without label objects or hashing; they become Prometheus samples only when /metrics is read. Shared by every
+ * config that has a route of these names, so counts carry over reloads.
  */
 export class RouteSeries {
-  private readonly consumers = new Map<string, ConsumerSeries>();
-  readonly requestLatency: Observe;
-  readonly upstreamLatency: Observe;
-  readonly kongLatency: Observe;
-  private rateLimited: Inc | undefined;
+  readonly consumers = new Map<string, ConsumerCounts>();
+  readonly request = new Buckets(UPSTREAM_LATENCY_BUCKETS);
+  readonly upstream = new Buckets(UPSTREAM_LATENCY_BUCKETS);
+  readonly kong = new Buckets(KONG_LATENCY_BUCKETS);
+  rateLimited = 0;
+  readonly labels: Labels;
 
-  constructor(
-    private readonly metrics: GatewayMetrics,
-    readonly service: string,
-    readonly route: string,
-  ) {
-    this.requestLatency = metrics.requestLatency.labels(service, route);
-    this.upstreamLatency = metrics.upstreamLatency.labels(service, route);
-    this.kongLatency = metrics.kongLatency.labels(service, route);
+  constructor(service: string, route: string) {
+    this.labels = { service, route };
   }
 
-  consumer(label: string): ConsumerSeries {
-    let s = this.consumers.get(label);
-    if (s === undefined) {
-      const bandwidth = this.metrics.bandwidth;
-      s = {
-        requests: new Map(),
-        ingress: bandwidth.labels(this.service, this.route, 'ingress', label),
-        egress: bandwidth.labels(this.service, this.route, 'egress', label),
-      };
-      this.consumers.set(label, s);
-    }
-    return s;
-  }
-
-  requestsFor(s: ConsumerSeries, status: number, fromService: boolean, consumer: string): Inc {
-    const key = fromService ? -status : status;
-    let c = s.requests.get(key);
+  consumer(label: string): ConsumerCounts {
+    let c = this.consumers.get(label);
     if (c === undefined) {
-      c = this.metrics.requests.labels(this.service, this.route, String(status), fromService ? 'service' : 'kong', consumer);
-      s.requests.set(key, c);
+      c = { requests: new Map(), ingress: 0, egress: 0 };
+      this.consumers.set(label, c);
     }
     return c;
   }
+}
 
-  rateLimitRejections(): Inc {
-    return (this.rateLimited ??= this.metrics.rateLimitRejections.labels(this.service, this.route));
+/** A metric read from the route series when /metrics is read, for prom-client's registry to format. */
+class SeriesMetric {
+  readonly aggregator = 'sum';
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'histogram',
+    private readonly series: ReadonlyMap<string, RouteSeries>,
+    private readonly samples: (s: RouteSeries, out: Sample[]) => void,
+  ) {}
+
+  async get() {
+    const values: Sample[] = [];
+    for (const s of this.series.values()) this.samples(s, values);
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 }
 
@@ -90,51 +119,37 @@ export class RouteSeries {
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly requests: Counter<string>;
-  readonly requestLatency: Histogram<string>;
-  readonly upstreamLatency: Histogram<string>;
-  readonly kongLatency: Histogram<string>;
-  readonly bandwidth: Counter<string>;
-  readonly authFailures: Counter<string>;
-  readonly rateLimitRejections: Counter<string>;
-  readonly configReloads: Counter<string>;
-  private readonly authFailureChildren = new Map<string, Inc>();
+  private readonly series = new Map<string, RouteSeries>();
+  private readonly authFailures: Counter<string>;
+  private readonly configReloads: Counter<string>;
 
   constructor(private readonly options: MetricsOptions) {
     const registers = [this.registry];
-    const routeLabels = ['service', 'route'];
-    this.requests = new Counter({
-      name: 'kong_http_requests_total',
-      help: 'HTTP status codes per consumer/service/route in Kong',
-      labelNames: ['service', 'route', 'code', 'source', 'consumer'],
-      registers,
+    const series = this.series;
+    const add = (name: string, help: string, type: 'counter' | 'histogram', samples: (s: RouteSeries, out: Sample[]) => void) =>
+      this.registry.registerMetric(new SeriesMetric(name, help, type, series, samples) as unknown as Metric);
+    add('kong_http_requests_total', 'HTTP status codes per consumer/service/route in Kong', 'counter', (s, out) => {
+      for (const [consumer, c] of s.consumers) {
+        for (const [key, value] of c.requests) {
+          const code = String(Math.abs(key));
+          out.push({ labels: { ...s.labels, code, source: key < 0 ? 'service' : 'kong', consumer }, value });
+        }
+      }
     });
-    this.requestLatency = new Histogram({
-      name: 'kong_request_latency_ms',
-      help: 'Total latency incurred during requests for each service/route in Kong',
-      labelNames: routeLabels,
-      buckets: UPSTREAM_LATENCY_BUCKETS,
-      registers,
+    add('kong_request_latency_ms', 'Total latency incurred during requests for each service/route in Kong', 'histogram', (s, out) => {
+      if (s.request.count > 0) s.request.samples('kong_request_latency_ms', s.labels, out);
     });
-    this.upstreamLatency = new Histogram({
-      name: 'kong_upstream_latency_ms',
-      help: 'Latency added by upstream response for each service/route in Kong',
-      labelNames: routeLabels,
-      buckets: UPSTREAM_LATENCY_BUCKETS,
-      registers,
+    add('kong_upstream_latency_ms', 'Latency added by upstream response for each service/route in Kong', 'histogram', (s, out) => {
+      if (s.upstream.count > 0) s.upstream.samples('kong_upstream_latency_ms', s.labels, out);
     });
-    this.kongLatency = new Histogram({
-      name: 'kong_kong_latency_ms',
-      help: 'Latency added by Kong and enabled plugins for each service/route in Kong',
-      labelNames: routeLabels,
-      buckets: KONG_LATENCY_BUCKETS,
-      registers,
+    add('kong_kong_latency_ms', 'Latency added by Kong and enabled plugins for each service/route in Kong', 'histogram', (s, out) => {
+      if (s.kong.count > 0) s.kong.samples('kong_kong_latency_ms', s.labels, out);
     });
-    this.bandwidth = new Counter({
-      name: 'kong_bandwidth_bytes',
-      help: 'Total bandwidth (ingress/egress) throughput in bytes',
-      labelNames: ['service', 'route', 'direction', 'consumer'],
-      registers,
+    add('kong_bandwidth_bytes', 'Total bandwidth (ingress/egress) throughput in bytes', 'counter', (s, out) => {
+      for (const [consumer, c] of s.consumers) {
+        if (c.ingress > 0) out.push({ labels: { ...s.labels, direction: 'ingress', consumer }, value: c.ingress });
+        if (c.egress > 0) out.push({ labels: { ...s.labels, direction: 'egress', consumer }, value: c.egress });
+      }
     });
     const stats = options.stats;
     new Gauge({
@@ -169,11 +184,8 @@ export class GatewayMetrics {
       labelNames: ['plugin', 'reason'],
       registers,
     });
-    this.rateLimitRejections = new Counter({
-      name: 'gateway_rate_limit_rejections_total',
-      help: 'Requests refused by rate-limiting, per service/route',
-      labelNames: routeLabels,
-      registers,
+    add('gateway_rate_limit_rejections_total', 'Requests refused by rate-limiting, per service/route', 'counter', (s, out) => {
+      if (s.rateLimited > 0) out.push({ labels: s.labels, value: s.rateLimited });
     });
     this.configReloads = new Counter({
       name: 'gateway_config_reloads_total',
@@ -195,9 +207,15 @@ export class GatewayMetrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  /** A route's series; the observer keeps it with the route. */
+  /** The series of a service/route label pair; the observer keeps it with the route. */
   seriesFor(service: string, route: string): RouteSeries {
-    return new RouteSeries(this, service, route);
+    const key = `${service}\n${route}`;
+    let s = this.series.get(key);
+    if (s === undefined) {
+      s = new RouteSeries(service, route);
+      this.series.set(key, s);
+    }
+    return s;
   }
 
   /**
@@ -205,28 +223,18 @@ export class GatewayMetrics {
    * source="service"), not from the gateway.
    */
   record(series: RouteSeries, e: AccessEntry, fromService: boolean, refusedBy: string | undefined): void {
-    const consumer = this.options.perConsumer && e.consumer !== undefined ? e.consumer : '';
-    const s = series.consumer(consumer);
-    series.requestsFor(s, e.status, fromService, consumer).inc();
-    series.requestLatency.observe(e.latency_ms);
-    series.kongLatency.observe(e.gateway_latency_ms);
-    if (e.upstream_latency_ms !== undefined) series.upstreamLatency.observe(e.upstream_latency_ms);
-    if (e.bytes_in > 0) s.ingress.inc(e.bytes_in);
-    if (e.bytes_out > 0) s.egress.inc(e.bytes_out);
+    const c = series.consumer(this.options.perConsumer && e.consumer !== undefined ? e.consumer : '');
+    const key = fromService ? -e.status : e.status;
+    c.requests.set(key, (c.requests.get(key) ?? 0) + 1);
+    c.ingress += e.bytes_in;
+    c.egress += e.bytes_out;
+    series.request.observe(e.latency_ms);
+    series.kong.observe(e.gateway_latency_ms);
+    if (e.upstream_latency_ms !== undefined) series.upstream.observe(e.upstream_latency_ms);
     const refusal = e.reason;
     if (refusal === undefined) return;
-    if (refusal === 'rate limit') series.rateLimitRejections().inc();
-    else if (AUTH_FAILURES.has(refusal) && refusedBy !== undefined) this.authFailure(refusedBy, refusal).inc();
-  }
-
-  private authFailure(plugin: string, reason: Refusal): Inc {
-    const key = `${plugin}\n${reason}`;
-    let c = this.authFailureChildren.get(key);
-    if (c === undefined) {
-      c = this.authFailures.labels(plugin, reason);
-      this.authFailureChildren.set(key, c);
-    }
-    return c;
+    if (refusal === 'rate limit') series.rateLimited++;
+    else if (AUTH_FAILURES.has(refusal) && refusedBy !== undefined) this.authFailures.inc({ plugin: refusedBy, reason: refusal });
   }
 
   configApplied(source: string, accepted: boolean): void {
