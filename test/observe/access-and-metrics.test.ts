@@ -2,11 +2,10 @@
 // the Admin API's /metrics text they produced.
 import t from 'tap';
 import net from 'node:net';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { request, startUpstream, type Reply, type Upstream } from '../helpers/http';
-import { startGateway, type RunningGateway } from '../helpers/cli';
+import { writeFileSync } from 'node:fs';
+import { request, type Reply, type Upstream } from '../helpers/http';
+import type { RunningGateway } from '../helpers/cli';
+import { startObserved, type ObservedBench } from '../helpers/observe';
 import { yaml } from '../helpers/config';
 import { waitFor } from '../helpers/wait';
 
@@ -45,25 +44,17 @@ function raw(port: number, bytes: string): Promise<string> {
   });
 }
 
+let bench: ObservedBench;
 let upstream: Upstream;
 let gw: RunningGateway;
-let logFile: string;
 
 t.before(async () => {
-  upstream = await startUpstream();
-  logFile = join(mkdtempSync(join(tmpdir(), 'gateway-access-')), 'access.log');
-  gw = await startGateway(config(upstream.port), { args: ['--access-log', logFile] });
+  bench = await startObserved(config);
+  ({ upstream, gw } = bench);
 });
-t.teardown(async () => {
-  await gw.stop();
-  await upstream.close();
-});
+t.teardown(() => bench.close());
 
-const lines = (): any[] =>
-  readFileSync(logFile, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
+const lines = () => bench.lines();
 const lineFor = (r: Reply) => waitFor(`the access line of ${r.headers['x-request-id']}`, () => lines().find((l) => l.request_id === r.headers['x-request-id']));
 const metricsText = async () => {
   const r = await request(gw.adminPort!, '/metrics');

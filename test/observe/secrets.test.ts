@@ -2,11 +2,10 @@
 // has (event log, access log, /metrics, error answers, Admin API) is searched for each secret value.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { request, startUpstream, type Reply, type RequestOptions, type Upstream } from '../helpers/http';
-import { startGateway, type RunningGateway } from '../helpers/cli';
+import { readFileSync } from 'node:fs';
+import { request, type Reply, type RequestOptions, type Upstream } from '../helpers/http';
+import type { RunningGateway } from '../helpers/cli';
+import { startObserved, type ObservedBench } from '../helpers/observe';
 import { basic } from '../helpers/auth';
 import { yaml } from '../helpers/config';
 import { waitFor } from '../helpers/wait';
@@ -56,21 +55,15 @@ function config(upstreamPort: number): string {
   );
 }
 
+let bench: ObservedBench;
 let upstream: Upstream;
 let gw: RunningGateway;
-let accessLog: string;
 
 t.before(async () => {
-  upstream = await startUpstream();
-  accessLog = join(mkdtempSync(join(tmpdir(), 'gateway-secrets-')), 'access.log');
-  gw = await startGateway(config(upstream.port), {
-    args: ['--access-log', accessLog, '--log-level', 'debug', '--metrics-per-consumer', '--admin-token', S.adminToken],
-  });
+  bench = await startObserved(config, ['--log-level', 'debug', '--metrics-per-consumer', '--admin-token', S.adminToken]);
+  ({ upstream, gw } = bench);
 });
-t.teardown(async () => {
-  await gw.stop();
-  await upstream.close();
-});
+t.teardown(() => bench.close());
 
 const json = (body: unknown): RequestOptions => {
   const text = JSON.stringify(body);
@@ -166,12 +159,12 @@ t.test('no secret value in any log, metric, error answer or Admin API output', a
   t.equal(unauthorized.status, 401, 'the admin token guards /metrics');
   adminOutput.push(show(unauthorized));
 
-  await waitFor('every request in the access log', () => (readFileSync(accessLog, 'utf8').split('\n').filter(Boolean).length === proxied.length ? true : undefined));
+  await waitFor('every request in the access log', () => (bench.lines().length === proxied.length ? true : undefined));
   await gw.stop(); // everything written and flushed
   const outputs: Record<string, string> = {
     'event log (stderr)': gw.logs(),
     stdout: gw.output(),
-    'access log file': readFileSync(accessLog, 'utf8'),
+    'access log file': readFileSync(bench.logFile, 'utf8'),
     'gateway answers': answers.join('\n'),
     'Admin API output': adminOutput.join('\n'),
   };
