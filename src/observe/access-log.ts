@@ -36,17 +36,19 @@ export interface AccessLog {
   flush(): void;
 }
 
-let lastMs = 0;
-let lastTime = '"time":"1970-01-01T00:00:00.000Z"';
+let lastSecond = -1;
+let secondPrefix = '';
 
-/** The line's time; requests finishing in the same millisecond share one string. */
+/** The line's time, `"time":"…"`: the date part is formatted once per second. */
 function time(): string {
   const now = Date.now();
-  if (now !== lastMs) {
-    lastMs = now;
-    lastTime = `"time":"${new Date(now).toISOString()}"`;
+  const ms = now % 1000;
+  const second = now - ms;
+  if (second !== lastSecond) {
+    lastSecond = second;
+    secondPrefix = `"time":"${new Date(second).toISOString().slice(0, 20)}`;
   }
-  return lastTime;
+  return `${secondPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
 }
 
 /** Lines are handed to the destination at most this long after they were logged, or sooner when this many pile up. */

@@ -7,18 +7,10 @@ import type { AccessEntry, AccessLog } from './access-log';
 import type { GatewayMetrics, RouteSeries } from './metrics';
 import { redactTarget, secretQueryNames } from './redact';
 
-const EXCHANGE = Symbol('gateway.exchange');
-const BYTES_READ = Symbol('gateway.bytesRead');
-const BYTES_WRITTEN = Symbol('gateway.bytesWritten');
-
-interface ObservedResponse extends ServerResponse {
-  [EXCHANGE]?: Exchange;
-}
-
 /** A connection's byte counters as of its previous request's end: a request's bytes are the difference. */
-interface CountedSocket extends Socket {
-  [BYTES_READ]?: number;
-  [BYTES_WRITTEN]?: number;
+interface ByteMarks {
+  read: number;
+  written: number;
 }
 
 /** What is known about one request while it runs; read once, when its response closes. */
@@ -27,7 +19,6 @@ export class Exchange {
   ctx: RequestContext | undefined = undefined;
 
   constructor(
-    readonly observer: Observer,
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     readonly snapshot: Snapshot,
@@ -45,23 +36,19 @@ interface RouteLabels {
   readonly series: RouteSeries | undefined;
 }
 
-// One listener shared by every request: it finds its request through the response.
-function onClose(this: ObservedResponse): void {
-  const ex = this[EXCHANGE];
-  if (ex !== undefined) ex.observer.complete(ex);
-}
-
 /** Kong's consumer label: username, else custom_id (else the id, which Kong leaves empty). */
 function consumerName(c: ConsumerEntity): string {
   return c.username ?? c.custom_id ?? c.id;
 }
 
 /**
- * Turns each finished request into one access log line and its metrics. One `close` listener per request, no
- * closure; route names and metric series are looked up once per route and config.
+ * Turns each finished request into one access log line and its metrics: one `close` listener per request. Nothing
+ * is added to Node's own objects (responses, sockets), whose shapes its HTTP code is optimized for. Route names and
+ * metric series are looked up once per route and config.
  */
 export class Observer {
   private readonly routes = new WeakMap<RouteRuntime, RouteLabels>();
+  private readonly marks = new WeakMap<Socket, ByteMarks>();
   private readonly unrouted: RouteLabels;
 
   constructor(
@@ -73,9 +60,8 @@ export class Observer {
 
   /** Starts observing a request; its line and metrics are recorded when the response closes. */
   begin(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: number): Exchange {
-    const ex = new Exchange(this, req, res, snapshot, requestId, startedAt, req.url ?? '/');
-    (res as ObservedResponse)[EXCHANGE] = ex;
-    res.on('close', onClose);
+    const ex = new Exchange(req, res, snapshot, requestId, startedAt, req.url ?? '/');
+    res.on('close', () => this.complete(ex));
     return ex;
   }
 
@@ -90,9 +76,14 @@ export class Observer {
     const total = now - ex.startedAt;
     let upstream: number | undefined;
     if (ctx !== undefined && ctx.forwardedAt !== 0) upstream = (ctx.upstreamRespondedAt || now) - ctx.forwardedAt;
-    const socket = req.socket as CountedSocket;
+    const socket = req.socket;
     const read = socket.bytesRead;
     const written = socket.bytesWritten;
+    let marks = this.marks.get(socket);
+    if (marks === undefined) {
+      marks = { read: 0, written: 0 };
+      this.marks.set(socket, marks);
+    }
     const labels = ctx === undefined ? this.unrouted : this.labelsOf(ctx.runtime);
     const entry: AccessEntry = {
       request_id: ex.requestId,
@@ -104,15 +95,15 @@ export class Observer {
       latency_ms: total,
       upstream_latency_ms: upstream,
       gateway_latency_ms: upstream === undefined ? total : total - upstream,
-      bytes_in: read - (socket[BYTES_READ] ?? 0),
-      bytes_out: written - (socket[BYTES_WRITTEN] ?? 0),
+      bytes_in: read - marks.read,
+      bytes_out: written - marks.written,
       route: ctx === undefined ? undefined : labels.route,
       service: labels.service,
       consumer: ctx?.consumer === undefined ? undefined : consumerName(ctx.consumer),
       reason,
     };
-    socket[BYTES_READ] = read;
-    socket[BYTES_WRITTEN] = written;
+    marks.read = read;
+    marks.written = written;
     if (labels.series !== undefined) this.metrics!.record(labels.series, entry, ctx !== undefined && ctx.upstreamRespondedAt !== 0, ctx?.refusedBy);
     this.accessLog?.write(entry);
   }
