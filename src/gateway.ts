@@ -11,7 +11,10 @@ import { closeUpstreamConnections } from './proxy/forward';
 import { createAdminServer } from './admin/server';
 import { checkAdminExposure } from './admin/token';
 import { formatListen, type ListenAddress } from './cli/listen';
-import { log } from './log';
+import { log, type LogFormat } from './log';
+import { createAccessLog, type AccessLogTarget } from './observe/access-log';
+import { GatewayMetrics } from './observe/metrics';
+import { Observer } from './observe/observer';
 
 export interface GatewayOptions {
   configFile: string;
@@ -21,6 +24,15 @@ export interface GatewayOptions {
   adminToken?: string;
   /** Kong's (nginx's) 60 s each when absent. */
   clientTimeouts?: ClientTimeouts;
+  /** Show key-auth keys and other secrets in Admin API output (masked by default). */
+  adminShowSecrets?: boolean;
+  /** `off` (default here; the CLI defaults to stdout), `stdout`, or a file to append to. */
+  accessLog?: AccessLogTarget;
+  accessLogFormat?: LogFormat;
+  /** Prometheus metrics on the Admin API's /metrics (default on; nothing is counted without an Admin API). */
+  metrics?: boolean;
+  /** Kong's `per_consumer`: a consumer label on request and bandwidth metrics. */
+  metricsPerConsumer?: boolean;
 }
 
 /** What asked for a new config: the file watcher, SIGHUP, or POST /config. */
@@ -55,6 +67,9 @@ function counts(e: EntitySet) {
 /** A running gateway: one config file, one proxy listener, an optional admin listener. */
 export class Gateway {
   readonly proxy: ProxyServer;
+  /** Undefined when metrics are off or there is no Admin API to serve them. */
+  readonly metrics: GatewayMetrics | undefined;
+  private readonly observer: Observer | undefined;
   admin: http.Server | undefined;
   lastReload: ReloadRecord | undefined;
   lastReloadError: ReloadRecord | undefined;
@@ -63,7 +78,16 @@ export class Gateway {
   private fileState: string;
 
   private constructor(readonly options: GatewayOptions, loaded: LoadedConfig) {
-    this.proxy = new ProxyServer(loaded.snapshot, { clientTimeouts: options.clientTimeouts });
+    const accessLog = createAccessLog(options.accessLog ?? 'off', options.accessLogFormat ?? 'json');
+    if (options.metrics !== false && options.adminListen) {
+      this.metrics = new GatewayMetrics({
+        perConsumer: options.metricsPerConsumer === true,
+        stats: () => this.proxy.stats,
+        configHash: () => this.proxy.current.hash,
+      });
+    }
+    this.observer = accessLog !== undefined || this.metrics !== undefined ? new Observer(accessLog, this.metrics) : undefined;
+    this.proxy = new ProxyServer(loaded.snapshot, { clientTimeouts: options.clientTimeouts, observer: this.observer });
     this.fileState = loaded.hash;
   }
 
@@ -153,12 +177,14 @@ export class Gateway {
       const record: ReloadRecord = { at, source, accepted: false, ms: elapsed(), errors };
       this.lastReload = record;
       this.lastReloadError = record;
+      this.metrics?.configApplied(source, false);
       log('error', 'config rejected; previous config keeps serving', { source, ms: record.ms, errors });
       return { record, error };
     }
     this.proxy.setSnapshot(loaded.snapshot);
     const record: ReloadRecord = { at, source, accepted: true, ms: elapsed(), configuration_hash: loaded.hash };
     this.lastReload = record;
+    this.metrics?.configApplied(source, true);
     log('info', 'config reloaded', { source, configuration_hash: loaded.hash, ms: record.ms, ...counts(loaded.entities) });
     try {
       retireSnapshot(old, loaded.snapshot);
@@ -189,6 +215,7 @@ export class Gateway {
     clearTimeout(timer);
     retireSnapshot(this.proxy.current, undefined);
     closeUpstreamConnections();
+    this.observer?.flush();
   }
 }
 

@@ -7,24 +7,33 @@ import { configTextOf } from './config-input';
 import { BodyTooLarge, readBody, sendJson } from './http';
 import type { AdminRouter } from './router';
 import { ENTITY_NAMES, storedPassword, viewOf } from './views';
+import { maskConfig, maskSecret } from '../config/secrets';
 
-/** The live config as a declarative file: flat entities, references by id, passwords as their hash. */
-export function exportConfig(entities: EntitySet): string {
+/**
+ * The live config as a declarative file: flat entities, references by id, passwords as their hash; keys and plugin
+ * passwords masked unless `reveal` (the loader refuses masked keys, so such an export cannot be posted back).
+ */
+export function exportConfig(entities: EntitySet, reveal: boolean): string {
   const doc: Record<string, unknown> = { _format_version: '3.0', _transform: false };
   for (const name of ENTITY_NAMES) {
     if (entities[name].length === 0) continue;
-    doc[name] = name === 'basicauth_credentials' ? entities[name].map((b) => ({ ...b, password: storedPassword(b) })) : entities[name];
+    doc[name] = entities[name];
+  }
+  doc.basicauth_credentials &&= entities.basicauth_credentials.map((b) => ({ ...b, password: storedPassword(b) }));
+  if (!reveal) {
+    doc.keyauth_credentials &&= entities.keyauth_credentials.map((k) => ({ ...k, key: maskSecret(k.key) }));
+    doc.plugins &&= entities.plugins.map((p) => ({ ...p, config: maskConfig(p.config) }));
   }
   // YAML 1.1 output quotes strings such as "yes" or "0123" so the file reads back the same.
   return stringify(doc, { version: '1.1' });
 }
 
 /** What Kong answers on success: every entity by id, per entity type. */
-function flattened(entities: EntitySet): Record<string, Record<string, object>> {
+function flattened(entities: EntitySet, reveal: boolean): Record<string, Record<string, object>> {
   const out: Record<string, Record<string, object>> = {};
   for (const name of ENTITY_NAMES) {
     if (entities[name].length === 0) continue;
-    out[name] = Object.fromEntries(entities[name].map((e) => [e.id, viewOf(name, e)]));
+    out[name] = Object.fromEntries(entities[name].map((e) => [e.id, viewOf(name, e, reveal)]));
   }
   return out;
 }
@@ -32,7 +41,7 @@ function flattened(entities: EntitySet): Record<string, Record<string, object>> 
 /** GET /config: the live config. POST /config: replace it, in memory only (the next change of the file wins). */
 export function addConfigRoutes(router: AdminRouter): void {
   router.add('/config', {
-    GET: (r) => sendJson(r.res, 200, { config: exportConfig(r.snapshot.entities) }),
+    GET: (r) => sendJson(r.res, 200, { config: exportConfig(r.snapshot.entities, r.revealSecrets) }),
     POST: async (r) => {
       let body: Buffer;
       try {
@@ -48,7 +57,7 @@ export function addConfigRoutes(router: AdminRouter): void {
         return;
       }
       const outcome = r.gateway.applyConfigText(text, 'POST /config');
-      if (outcome.loaded) return sendJson(r.res, 201, flattened(outcome.loaded.entities));
+      if (outcome.loaded) return sendJson(r.res, 201, flattened(outcome.loaded.entities, r.revealSecrets));
       const flatten = r.query.get('flatten_errors') === '1' ? text : undefined;
       sendJson(r.res, 400, declarativeConfigError(outcome.error!.issues, flatten));
     },

@@ -115,7 +115,7 @@ function refuse(r: AdminRequest, verb: Verb, name: EntityName, ref?: string): vo
   sendJson(r.res, 405, { ...ERROR_CODES.operationUnsupported, message: `cannot ${verb} '${name}' entities${by} when not using a database` });
 }
 
-const view = (name: EntityName) => (e: Entity) => viewOf(name, e);
+const view = (r: AdminRequest, name: EntityName) => (e: Entity) => viewOf(name, e, r.revealSecrets);
 
 /** Item write methods: PUT is an upsert (refused whether or not the item exists); PATCH and DELETE need the item. */
 function itemWrites(name: EntityName, find: (r: AdminRequest, p: Record<string, string>) => Entity | undefined, refParam: string) {
@@ -131,9 +131,9 @@ function addCollection(router: AdminRouter, kind: Kind): void {
       const customId = name === 'consumers' ? r.query.get('custom_id') : null;
       if (customId !== null) {
         const found = r.snapshot.consumersByCustomId.get(customId);
-        return sendJson(r.res, 200, { data: found ? [viewOf(name, found)] : [], next: null });
+        return sendJson(r.res, 200, { data: found ? [viewOf(name, found, r.revealSecrets)] : [], next: null });
       }
-      sendPage(r, l.all(name), view(name));
+      sendPage(r, l.all(name), view(r, name));
     },
     POST: (r) => refuse(r, 'create', name),
   });
@@ -141,7 +141,7 @@ function addCollection(router: AdminRouter, kind: Kind): void {
   router.add(`/${kind.path}/:ref`, {
     GET: (r, p) => {
       const e = find(r, p);
-      return e === undefined ? notFound(r) : sendJson(r.res, 200, viewOf(name, e));
+      return e === undefined ? notFound(r) : sendJson(r.res, 200, viewOf(name, e, r.revealSecrets));
     },
     ...itemWrites(name, find, 'ref'),
   });
@@ -155,7 +155,7 @@ function addRelation(router: AdminRouter, rel: Relation): void {
     GET: (r, p) => {
       const parent = parentOf(r, p);
       if (parent === undefined) return notFound(r);
-      sendPage(r, lookup(r).childrenOf(rel, parent.id), view(rel.child));
+      sendPage(r, lookup(r).childrenOf(rel, parent.id), view(r, rel.child));
     },
     POST: (r, p) => (parentOf(r, p) === undefined ? notFound(r) : refuse(r, 'create', rel.child)),
   });
@@ -167,7 +167,7 @@ function addRelation(router: AdminRouter, rel: Relation): void {
   router.add(`/${parentPath}/:parent/${rel.nested}/:child`, {
     GET: (r, p) => {
       const child = childOf(r, p);
-      return child === undefined ? notFound(r) : sendJson(r.res, 200, viewOf(rel.child, child));
+      return child === undefined ? notFound(r) : sendJson(r.res, 200, viewOf(rel.child, child, r.revealSecrets));
     },
     ...itemWrites(rel.child, childOf, 'child'),
     PUT: (r, p) => (parentOf(r, p) === undefined ? notFound(r) : refuse(r, 'create or update', rel.child, p.child)),
@@ -182,7 +182,7 @@ function addRelation(router: AdminRouter, rel: Relation): void {
   router.add(`/${KINDS[rel.child].path}/:child/${rel.field}`, {
     GET: (r, p) => {
       const parent = foreign(r, p);
-      return parent === undefined ? notFound(r) : sendJson(r.res, 200, viewOf(rel.parent, parent));
+      return parent === undefined ? notFound(r) : sendJson(r.res, 200, viewOf(rel.parent, parent, r.revealSecrets));
     },
     PATCH: (r, p) => (foreign(r, p) === undefined ? notFound(r) : refuse(r, 'update', rel.parent)),
   });

@@ -11,6 +11,8 @@ export interface AdminRequest {
   /** The path as requested (still percent-encoded), for `next` links. */
   path: string;
   query: URLSearchParams;
+  /** --admin-show-secrets: keys and passwords shown as they are. */
+  revealSecrets: boolean;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -5,6 +5,7 @@ import { addConfigRoutes } from './config';
 import { addEntityRoutes } from './entities';
 import { notFound, sendJson, type AdminRequest } from './http';
 import { addInfoRoutes } from './info';
+import { addMetricsRoutes } from './metrics';
 import { AdminRouter } from './router';
 import { tokenChecker } from './token';
 
@@ -13,6 +14,7 @@ function adminRouter(): AdminRouter {
   addInfoRoutes(router);
   addEntityRoutes(router);
   addConfigRoutes(router);
+  addMetricsRoutes(router);
   return router;
 }
 
@@ -35,6 +37,7 @@ export function createAdminServer(gateway: Gateway): http.Server {
       snapshot: gateway.proxy.current,
       path,
       query: new URLSearchParams(q === -1 ? '' : url.slice(q + 1)),
+      revealSecrets: gateway.options.adminShowSecrets === true,
     };
     let segments: string[];
     try {

@@ -9,8 +9,10 @@ import type {
   RouteEntity,
   ServiceEntity,
 } from '../config/entities';
+import { maskConfig, maskSecret } from '../config/secrets';
 
-// Entities as Kong's Admin API shows them: every field present (null when unset), references as {"id": …}.
+// Entities as Kong's Admin API shows them: every field present (null when unset), references as {"id": …};
+// secrets masked unless `reveal` (see secrets.ts).
 
 const ref = (id: string | undefined) => (id === undefined ? null : { id });
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
@@ -63,19 +65,25 @@ export const views = {
     tags: orNull(r.tags),
   }),
   consumers: (c: ConsumerEntity) => ({ id: c.id, username: orNull(c.username), custom_id: orNull(c.custom_id), tags: orNull(c.tags) }),
-  plugins: (p: PluginEntity) => ({
+  plugins: (p: PluginEntity, reveal: boolean) => ({
     id: p.id,
     name: p.name,
     instance_name: orNull(p.instance_name),
     service: ref(p.service),
     route: ref(p.route),
     consumer: ref(p.consumer),
-    config: p.config,
+    config: reveal ? p.config : maskConfig(p.config),
     protocols: p.protocols,
     enabled: p.enabled,
     tags: orNull(p.tags),
   }),
-  keyauth_credentials: (k: KeyAuthCredentialEntity) => ({ id: k.id, consumer: ref(k.consumer), key: k.key, ttl: null, tags: orNull(k.tags) }),
+  keyauth_credentials: (k: KeyAuthCredentialEntity, reveal: boolean) => ({
+    id: k.id,
+    consumer: ref(k.consumer),
+    key: reveal ? k.key : maskSecret(k.key),
+    ttl: null,
+    tags: orNull(k.tags),
+  }),
   basicauth_credentials: (b: BasicAuthCredentialEntity) => ({
     id: b.id,
     consumer: ref(b.consumer),
@@ -84,12 +92,12 @@ export const views = {
     tags: orNull(b.tags),
   }),
   acls: (a: AclEntity) => ({ id: a.id, consumer: ref(a.consumer), group: a.group, tags: orNull(a.tags) }),
-} satisfies { [K in keyof EntitySet]: (e: EntitySet[K][number]) => object };
+} satisfies { [K in keyof EntitySet]: (e: EntitySet[K][number], reveal: boolean) => object };
 
 export type EntityName = keyof EntitySet;
 export const ENTITY_NAMES = Object.keys(views) as EntityName[];
 
-/** Any entity as its Admin API view. */
-export function viewOf(name: EntityName, entity: object): object {
-  return (views[name] as (e: object) => object)(entity);
+/** Any entity as its Admin API view; secrets shown only when `reveal`. */
+export function viewOf(name: EntityName, entity: object, reveal: boolean): object {
+  return (views[name] as (e: object, reveal: boolean) => object)(entity, reveal);
 }

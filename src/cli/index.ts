@@ -8,14 +8,33 @@ import { explainCommand } from './explain';
 import { routesCommand } from './routes';
 import { ADMIN_TOKEN_ENV } from '../admin/token';
 import { DEFAULT_CLIENT_TIMEOUTS } from '../proxy/client-limits';
-import { log } from '../log';
-import { VERSION } from '../version';
 
 function milliseconds(value: string): number {
   const ms = Number(value);
   if (!/^\d+$/.test(value) || ms < 1 || ms > 2_147_483_647) throw new InvalidArgumentError('expected a whole number of milliseconds, at least 1');
   return ms;
 }
+
+import { configureLog, defaultFormat, log, LOG_LEVELS, type LogFormat, type LogLevel } from '../log';
+import { VERSION } from '../version';
+
+interface StartOptions {
+  conf?: string;
+  proxyListen: string;
+  adminListen: string;
+  adminToken?: string;
+  adminShowSecrets?: boolean;
+  logLevel: string;
+  logFormat?: string;
+  accessLog: string;
+  metrics: boolean;
+  metricsPerConsumer?: boolean;
+  clientHeaderTimeout: number;
+  clientBodyTimeout: number;
+}
+
+/** Kong's log_level names that this gateway's four levels stand for. */
+const KONG_LOG_LEVELS: Record<string, LogLevel> = { notice: 'info', crit: 'error', alert: 'error', emerg: 'error' };
 
 function startCommand(): Command {
   return new Command('start')
@@ -34,11 +53,19 @@ function startCommand(): Command {
         .argParser(milliseconds)
         .default(DEFAULT_CLIENT_TIMEOUTS.body),
     )
-    .action(async (opts: { conf?: string; proxyListen: string; adminListen: string; adminToken?: string; clientHeaderTimeout: number; clientBodyTimeout: number }) => {
+    .addOption(new Option('--admin-show-secrets', 'show key-auth keys and plugin passwords in Admin API output (masked by default)'))
+    .addOption(new Option('--log-level <level>', 'event log level').choices([...LOG_LEVELS, ...Object.keys(KONG_LOG_LEVELS)]).env('KONG_LOG_LEVEL').default('info'))
+    .addOption(new Option('--log-format <format>', 'log line format (default: pretty on a terminal, else json)').choices(['json', 'pretty']))
+    .addOption(new Option('--access-log <target>', "access log: 'off', 'stdout' or a FILE to append to").default('stdout'))
+    .addOption(new Option('--no-metrics', 'no Prometheus metrics on the Admin API'))
+    .addOption(new Option('--metrics-per-consumer', 'add a consumer label to request and bandwidth metrics (Kong per_consumer)'))
+    .action(async (opts: StartOptions) => {
       if (!opts.conf) {
         process.stderr.write('error: a config file is required (-c FILE or KONG_DECLARATIVE_CONFIG)\n');
         process.exit(2);
       }
+      const format = opts.logFormat as LogFormat | undefined;
+      configureLog({ level: KONG_LOG_LEVELS[opts.logLevel] ?? (opts.logLevel as LogLevel), format: format ?? defaultFormat(2) });
       let gateway: Gateway;
       try {
         const proxyListen = parseListen(opts.proxyListen, '--proxy-listen');
@@ -49,6 +76,11 @@ function startCommand(): Command {
           adminListen: parseListen(opts.adminListen, '--admin-listen'),
           adminToken: opts.adminToken,
           clientTimeouts: { header: opts.clientHeaderTimeout, body: opts.clientBodyTimeout },
+          adminShowSecrets: opts.adminShowSecrets === true,
+          accessLog: opts.accessLog,
+          accessLogFormat: format ?? (opts.accessLog === 'stdout' ? defaultFormat(1) : 'json'),
+          metrics: opts.metrics,
+          metricsPerConsumer: opts.metricsPerConsumer === true,
         });
       } catch (err) {
         if (err instanceof ConfigError) {

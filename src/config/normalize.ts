@@ -7,6 +7,7 @@ import { KONG_PLUGINS, PLUGINS } from '../plugins';
 import { hasAnonymous } from '../plugins/auth/flow';
 import { isBcryptHash, looksLikeBcryptHash } from '../plugins/basic-auth/passwords';
 import { ChainResolver } from './snapshot';
+import { isMasked, maskedSecretFields } from './secrets';
 import type {
   AclEntity,
   BasicAuthCredentialEntity,
@@ -338,6 +339,9 @@ class Normalizer {
     if (scope.route !== undefined) plugin.route = scope.route;
     if (scope.consumer !== undefined) plugin.consumer = scope.consumer;
     if (p.tags !== undefined) plugin.tags = p.tags;
+    for (const at of maskedSecretFields(p.config)) {
+      this.report([...path, 'config', ...at], 'a masked secret (as the Admin API shows secrets unless --admin-show-secrets): give the real value');
+    }
     // Two plugins of one name on one scope: Kong reports this as a primary-key collision.
     const scopeKey = `${plugin.name}\0${plugin.route}\0${plugin.service}\0${plugin.consumer}`;
     const clash = this.pluginAt.get(scopeKey);
@@ -385,6 +389,9 @@ class Normalizer {
     if (!topLevel && k.consumer !== undefined) this.report([...path, 'consumer'], 'value must be null (a nested credential belongs to its consumer)');
     // The id never derives from the key itself: ids are shown in headers and logs, keys are secrets.
     const cred: KeyAuthCredentialEntity = { id: k.id ?? stableId('keyauth_credentials', `${consumer}:${topLevel ? 'top' : 'nested'}:${ordinal}`), consumer, key: k.key };
+    if (typeof k.key === 'string' && isMasked(k.key)) {
+      this.report([...path, 'key'], 'a masked key (as the Admin API shows keys unless --admin-show-secrets): give the real key');
+    }
     if (k.tags !== undefined) cred.tags = k.tags;
     this.entities.keyauth_credentials.push(this.place(cred, path, k));
   }

@@ -105,20 +105,22 @@ function parserErrorAnswer(code: string | undefined): [number, string] {
  * socket, then the connection closed, since nothing after the error can be trusted to be framed right. When a
  * response on this connection has already started, it is cut instead, so that no stray bytes join it.
  */
-export function answerClientError(err: NodeJS.ErrnoException, socket: Socket, requestId: string): void {
+/** Returns the status answered, or undefined when the connection was only closed. */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Socket, requestId: string): number | undefined {
   // Node's own server looks at the same field to know whether a response is under way.
   const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
   if (err.code === 'ECONNRESET' || !socket.writable || (inFlight != null && inFlight.headersSent)) {
     if (inFlight?.writableEnded) socket.end(() => socket.destroy()); // a complete answer is still flushing: let it out
     else socket.destroy();
-    return;
+    return undefined;
   }
   const [status, message] = parserErrorAnswer(err.code);
   const body = `{"message":${JSON.stringify(message)},"request_id":"${requestId}"}`;
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nServer: ${SERVER_TOKEN}\r\nX-Kong-Request-Id: ${requestId}\r\n` +
-      `Connection: close\r\n\r\n${body}`,
+      `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
     () => socket.destroy(),
   );
+  return status;
 }

@@ -4,6 +4,27 @@ import type { ChainEntry, Snapshot, RouteRuntime } from '../config/snapshot';
 import type { RouteMatch } from './router';
 import { send, sendError, type ErrorBodyType } from './respond';
 
+/**
+ * Why the gateway answered a request itself rather than with the upstream's response: the `reason` of access
+ * log lines and metrics. A fixed set, so it can never carry anything a client sent.
+ */
+export type Refusal =
+  | 'no credentials'
+  | 'bad credentials'
+  | 'acl'
+  | 'rate limit'
+  | 'termination'
+  | 'body too large'
+  | 'auth overloaded'
+  | 'https required'
+  | 'no route'
+  | 'no service'
+  | 'bad request'
+  | 'upstream error'
+  | 'upstream timeout'
+  | 'plugin error'
+  | 'client closed';
+
 /** The credential an auth plugin accepted. */
 export interface AuthenticatedCredential {
   id: string;
@@ -35,13 +56,17 @@ export class RequestContext {
   /** Groups an auth plugin vouched for without a consumer's acls (LDAP, OIDC, …); acl prefers them as Kong does. */
   authenticatedGroups: readonly string[] | undefined = undefined;
   responded = false;
-  /** Why the gateway refused the request, for logs (never holds a secret). */
-  refusal: string | undefined = undefined;
+  /** Why the gateway answered the request itself, for logs and metrics (never holds a secret). */
+  refusal: Refusal | undefined = undefined;
+  /** The plugin that refused the request, when one did. */
+  refusedBy: string | undefined = undefined;
   /** The request body once a plugin has read it; the forwarder then sends these bytes instead of the stream. */
   body: Buffer | undefined = undefined;
   /** Milliseconds since epoch when the request was handed to the upstream. */
   forwardedAt = 0;
   trace: RequestTrace | undefined = undefined;
+  /** Milliseconds since epoch when the upstream's response headers arrived; 0 when none did. */
+  upstreamRespondedAt = 0;
   private queryCache: URLSearchParams | undefined = undefined;
   private bodyPromise: Promise<Buffer> | undefined = undefined;
 

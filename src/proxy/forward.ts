@@ -100,6 +100,8 @@ proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: Serv
   h['x-kong-upstream-latency'] = String(now - ctx.forwardedAt);
   h['x-kong-proxy-latency'] = String(ctx.forwardedAt - ctx.startedAt);
   h['x-kong-request-id'] = ctx.requestId;
+  h['x-request-id'] = ctx.requestId;
+  ctx.upstreamRespondedAt = now;
 });
 
 function cutIfIncomplete(this: TaggedResponse): void {

@@ -1,6 +1,5 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import type { Snapshot } from '../config/snapshot';
 import { RequestContext, type RequestTrace } from './context';
 import { forward } from './forward';
@@ -9,6 +8,8 @@ import { runAccess } from './pipeline';
 import { MESSAGES, sendError } from './respond';
 import { answerClientError, DEFAULT_CLIENT_TIMEOUTS, hasBody, isBadlyFramed, isOnRefusedConnection, refuseConnection, serverTimeoutOptions, watchBody, type ClientTimeouts } from './client-limits';
 import { log } from '../log';
+import type { Observer } from '../observe/observer';
+import { generateRequestId, requestIdOf } from '../observe/request-id';
 
 const CLOSE = { Connection: 'close' };
 
@@ -37,14 +38,6 @@ function stripGatewayAsserted(h: IncomingHttpHeaders): void {
   }
 }
 
-const REQUEST_ID_PREFIX = randomBytes(10).toString('hex');
-let requestCounter = 0;
-
-function nextRequestId(): string {
-  requestCounter = (requestCounter + 1) % 0x1000000000000;
-  return REQUEST_ID_PREFIX + requestCounter.toString(16).padStart(12, '0');
-}
-
 export interface ProxyStats {
   connectionsAccepted: number;
   connectionsActive: number;
@@ -58,6 +51,8 @@ export interface ProxyServerOptions {
   trace?: RequestTrace;
   /** Kong's (nginx's) 60 s each when absent. */
   clientTimeouts?: ClientTimeouts;
+  /** Access log and metrics; none when both are off. */
+  observer?: Observer;
 }
 
 /** The proxy listener. Reads only from the snapshot it holds; `setSnapshot` swaps it in one assignment. */
@@ -68,6 +63,7 @@ export class ProxyServer {
   private readonly bodyTimeout: number;
   private readonly forward: (ctx: RequestContext) => void;
   private readonly trace: RequestTrace | undefined;
+  private readonly observer: Observer | undefined;
 
   constructor(snapshot: Snapshot, options: ProxyServerOptions = {}) {
     this.snapshot = snapshot;
@@ -75,6 +71,7 @@ export class ProxyServer {
     this.bodyTimeout = timeouts.body;
     this.forward = options.forward ?? forward;
     this.trace = options.trace;
+    this.observer = options.observer;
     // requireHostHeader off: a missing Host gets the gateway's JSON 400 (isBadlyFramed) rather than Node's bare one.
     const serverOptions = { keepAliveTimeout: 60_000, requireHostHeader: false, ...serverTimeoutOptions(timeouts) };
     this.server = http.createServer(serverOptions, (req, res) => this.handle(req, res));
@@ -83,7 +80,11 @@ export class ProxyServer {
       this.stats.connectionsActive++;
       socket.once('close', () => this.stats.connectionsActive--);
     });
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, nextRequestId()));
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      const requestId = generateRequestId();
+      const status = answerClientError(err, socket, requestId);
+      if (status !== undefined) this.observer?.clientError(socket, status, requestId);
+    });
   }
 
   get current(): Snapshot {
@@ -100,7 +101,9 @@ export class ProxyServer {
     this.stats.totalRequests++;
     const snapshot = this.snapshot; // the whole request runs on the snapshot it started with
     const startedAt = Date.now();
-    const requestId = nextRequestId();
+    const requestId = requestIdOf(req);
+    res.setHeader('X-Request-Id', requestId);
+    const exchange = this.observer?.begin(req, res, snapshot, requestId, startedAt);
     // Ambiguous framing is refused before anything is routed or forwarded, and the connection is not reused.
     if (isBadlyFramed(req)) {
       refuseConnection(req.socket);
@@ -128,8 +131,10 @@ export class ProxyServer {
     const runtime = snapshot.routes.get(match.route.id)!;
 
     stripGatewayAsserted(req.headers);
+    req.headers['x-request-id'] = requestId; // after routing: routes match the header as the client sent it
 
     const ctx = new RequestContext(req, res, snapshot, match, runtime, requestId, rawPath, rawQuery, startedAt);
+    if (exchange !== undefined) exchange.ctx = ctx;
     if (this.trace !== undefined) {
       ctx.trace = this.trace;
       this.trace.routed(ctx);
@@ -148,12 +153,16 @@ export class ProxyServer {
 
   private afterAccess(ctx: RequestContext): void {
     if (ctx.responded) return;
-    if (ctx.runtime.upstream === undefined) return ctx.error(503, MESSAGES.noService);
+    if (ctx.runtime.upstream === undefined) {
+      ctx.refusal = 'no service';
+      return ctx.error(503, MESSAGES.noService);
+    }
     this.forward(ctx);
   }
 
   private pluginFailed(ctx: RequestContext, err: unknown): void {
     if (ctx.responded) return;
+    ctx.refusal = 'plugin error';
     const status = (err as { status?: number }).status;
     if (typeof status === 'number' && status >= 400 && status < 600) {
       return ctx.error(status, (err as Error).message);
@@ -164,6 +173,7 @@ export class ProxyServer {
 }
 
 function upgradeToHttps(ctx: RequestContext): void {
+  ctx.refusal = 'https required';
   const route = ctx.match.route;
   const code = route.https_redirect_status_code;
   if (code === 426) {

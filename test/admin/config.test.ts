@@ -64,6 +64,8 @@ t.test('POST /config in every form Kong accepts goes live atomically and answers
 });
 
 t.test('GET /config returns the live config; posting it back round-trips; passwords stay hashed', async (t) => {
+  await gw.stop();
+  gw = await startGateway(answering('file'), { args: ['--admin-show-secrets'] });
   const text = yaml(
     '_format_version: "3.0"',
     'services:',
@@ -94,6 +96,27 @@ t.test('GET /config returns the live config; posting it back round-trips; passwo
   t.same(Object.keys(again.json()).sort(), ['acls', 'basicauth_credentials', 'consumers', 'keyauth_credentials', 'plugins', 'routes', 'services']);
   t.same((await request(gw.adminPort!, '/services/svc')).json(), before, 'the same entities, ids included');
   t.equal((await request(gw.proxyPort, '/r', { headers: { 'X-Flag': 'on' } })).status, 418);
+});
+
+t.test('GET /config masks keys and plugin passwords by default; a masked export is refused, never loaded', async (t) => {
+  const key = 'k-0123456789abcdef';
+  const text = yaml(
+    '_format_version: "3.0"',
+    'services: [{name: svc, url: "http://127.0.0.1:9", routes: [{name: r, paths: [/r]}]}]',
+    `consumers: [{username: alice, keyauth_credentials: [{key: ${key}}, {key: short}]}]`,
+    'plugins: [{name: rate-limiting, config: {minute: 5, redis: {host: 127.0.0.1, password: redis-pass}}}]',
+  );
+  t.equal((await post(text, 'text/yaml')).status, 201);
+  const live = (await request(gw.adminPort!, '/config')).json().config as string;
+  t.notMatch(live, new RegExp(`${key}|short|redis-pass`), 'no secret in the export');
+  const doc = parse(live, { version: '1.1' });
+  t.same(doc.keyauth_credentials.map((k: any) => k.key), ['k-01…', '…'], 'a long key keeps a 4-character prefix, a short one nothing');
+  t.equal(doc.plugins[0].config.redis.password, '…');
+  const refused = await post(live, 'text/yaml');
+  t.equal(refused.status, 400, 'posting a masked export back is refused');
+  t.match(refused.body, /masked/);
+  t.equal(runCli(['validate', tempFile('masked.yml', live)]).status, 1);
+  t.equal((await status()).configuration_hash, md5(text), 'the posted config is still the live one');
 });
 
 t.test('?check_hash=1 answers 304 when the config is the live one', async (t) => {

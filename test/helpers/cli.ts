@@ -40,6 +40,8 @@ export interface RunningGateway {
   configFile: string;
   /** Everything the process wrote to stderr so far. */
   logs(): string;
+  /** Everything the process wrote to stdout so far (the access log, by default). */
+  output(): string;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -76,6 +78,7 @@ export function startGateway(
           adminPort: m[2] ? Number(m[2]) : undefined,
           configFile,
           logs: () => stderr,
+          output: () => stdout,
           stop: (signal = 'SIGTERM') => {
             if (proc.exitCode !== null) return Promise.resolve(proc.exitCode);
             proc.kill(signal);

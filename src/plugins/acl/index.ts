@@ -65,6 +65,7 @@ function challengesOf(chain: Chain): string {
  */
 function refuse(ctx: RequestContext, c: Compiled, status: 401 | 403): void {
   ctx.refusal = 'acl';
+  ctx.refusedBy = 'acl';
   if (ctx.anonymous && !c.anonymousAuthzException) {
     const challenges = challengesOf(ctx.runtime.chain);
     return ctx.error(401, UNAUTHORIZED, challenges === '' ? undefined : { 'WWW-Authenticate': challenges });

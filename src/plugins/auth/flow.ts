@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { ConsumerEntity, EntitySet, PluginEntity } from '../../config/entities';
 import type { BuildContext, PluginCheck } from '../types';
-import type { RequestContext } from '../../proxy/context';
+import type { Refusal, RequestContext } from '../../proxy/context';
 import { identify } from './consumer';
 
 /** Why an auth plugin did not identify the request; built once per plugin instance, never per request. */
@@ -15,8 +15,10 @@ export interface AuthFailure {
    * a client that may hold valid credentials.
    */
   readonly fallback: boolean;
-  /** For logs; never holds a secret. */
-  readonly reason: string;
+  /** For logs and metrics. */
+  readonly reason: Refusal;
+  /** The auth plugin that failed, for metrics. */
+  readonly plugin: string;
 }
 
 export type Attempt = AuthFailure | undefined | Promise<AuthFailure | undefined>;
@@ -49,6 +51,7 @@ function conclude(ctx: RequestContext, mode: AuthMode, failure: AuthFailure | un
   if (failure === undefined) return;
   if (mode.anonymous !== undefined && failure.fallback) return identify(ctx, mode.anonymous, undefined);
   ctx.refusal = failure.reason;
+  ctx.refusedBy = failure.plugin;
   ctx.error(failure.status, failure.message, failure.headers);
 }
 

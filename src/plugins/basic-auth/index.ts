@@ -1,5 +1,5 @@
 import type { PluginDefinition } from '../types';
-import type { RequestContext } from '../../proxy/context';
+import type { Refusal, RequestContext } from '../../proxy/context';
 import type { BasicAuthCredentialEntity } from '../../config/entities';
 import { authenticatedCredential, identify } from '../auth/consumer';
 import { checkAnonymous, finish, resolveAnonymous, skipAuth, type Attempt, type AuthFailure, type AuthMode } from '../auth/flow';
@@ -15,6 +15,8 @@ export interface BasicAuthConfig {
 interface Compiled extends AuthMode {
   hide: boolean;
   challenge: string;
+  /** No Basic credentials in either header. */
+  missing: AuthFailure;
   unauthorized: AuthFailure;
   busy: AuthFailure;
 }
@@ -36,18 +38,20 @@ function parseBasic(header: string | undefined): [string, string] | undefined {
 
 function attempt(ctx: RequestContext, c: Compiled): Attempt {
   const h = ctx.req.headers;
-  if (h['proxy-authorization'] === undefined && h.authorization === undefined) return c.unauthorized;
+  if (h['proxy-authorization'] === undefined && h.authorization === undefined) return c.missing;
   const users = ctx.snapshot.basicAuthByUsername;
   // Kong reads Proxy-Authorization first, then Authorization; hide_credentials drops each header it reads.
   let given = parseBasic(h['proxy-authorization']);
   if (c.hide) delete h['proxy-authorization'];
   let credential = given && users.get(given[0]);
+  let sent = given !== undefined;
   if (credential === undefined) {
     given = parseBasic(h.authorization);
     if (c.hide) delete h.authorization;
     credential = given && users.get(given[0]);
+    sent ||= given !== undefined;
   }
-  if (credential === undefined) return c.unauthorized;
+  if (credential === undefined) return sent ? c.unauthorized : c.missing;
   const verification = verifyPassword(credential, given![1]);
   if (verification === BUSY) return c.busy;
   if (verification === true) return accept(ctx, credential);
@@ -71,25 +75,23 @@ export const basicAuth: PluginDefinition<BasicAuthConfig, Compiled> = {
   check: checkAnonymous,
   compile(config, build) {
     const challenge = `Basic realm="${config.realm}"`;
+    const unauthorized = (reason: Refusal): AuthFailure =>
+      Object.freeze({ status: 401, message: 'Unauthorized', headers: Object.freeze({ 'WWW-Authenticate': challenge }), fallback: true, reason, plugin: 'basic-auth' });
     return {
       anonymous: resolveAnonymous(config.anonymous, build),
       runOnPreflight: true,
       hide: config.hide_credentials,
       challenge,
       // Kong 3.6+: every basic-auth failure is 401 "Unauthorized" with the challenge, whatever went wrong.
-      unauthorized: Object.freeze({
-        status: 401,
-        message: 'Unauthorized',
-        headers: Object.freeze({ 'WWW-Authenticate': challenge }),
-        fallback: true,
-        reason: 'basic-auth: unauthorized',
-      }),
+      missing: unauthorized('no credentials'),
+      unauthorized: unauthorized('bad credentials'),
       busy: Object.freeze({
         status: 503,
         message: 'Too many password checks in progress, retry later',
         headers: Object.freeze({ 'Retry-After': '1' }),
         fallback: false,
-        reason: 'basic-auth: verification capacity exhausted',
+        reason: 'auth overloaded',
+        plugin: 'basic-auth',
       }),
     };
   },

@@ -1,4 +1,5 @@
 import type { PluginDefinition } from '../types';
+import type { Refusal } from '../../proxy/context';
 import { BodyTooLargeError, type RequestContext } from '../../proxy/context';
 import { authenticatedCredential, identify } from '../auth/consumer';
 import { checkAnonymous, finish, resolveAnonymous, skipAuth, type Attempt, type AuthFailure, type AuthMode } from '../auth/flow';
@@ -101,8 +102,8 @@ function check(ctx: RequestContext, c: Compiled, key: string): AuthFailure | und
   return undefined;
 }
 
-function unauthorized(message: string, challenge: string, reason: string): AuthFailure {
-  return Object.freeze({ status: 401, message, headers: Object.freeze({ 'WWW-Authenticate': challenge }), fallback: true, reason });
+function unauthorized(message: string, challenge: string, reason: Refusal): AuthFailure {
+  return Object.freeze({ status: 401, message, headers: Object.freeze({ 'WWW-Authenticate': challenge }), fallback: true, reason, plugin: 'key-auth' });
 }
 
 export const keyAuth: PluginDefinition<KeyAuthConfig, Compiled> = {
@@ -124,11 +125,11 @@ export const keyAuth: PluginDefinition<KeyAuthConfig, Compiled> = {
       inBody: config.key_in_body,
       hide: config.hide_credentials,
       challenge,
-      noKey: unauthorized('No API key found in request', challenge, 'key-auth: no key'),
+      noKey: unauthorized('No API key found in request', challenge, 'no credentials'),
       // Kong 3.6+ answers a wrong key with "Unauthorized" (earlier 3.x: "Invalid authentication credentials").
-      invalid: unauthorized('Unauthorized', challenge, 'key-auth: unknown key'),
-      duplicate: unauthorized('Duplicate API key found', challenge, 'key-auth: duplicate key'),
-      tooLarge: Object.freeze({ status: 413, message: 'Request body too large', headers: undefined, fallback: false, reason: 'key-auth: body too large' }),
+      invalid: unauthorized('Unauthorized', challenge, 'bad credentials'),
+      duplicate: unauthorized('Duplicate API key found', challenge, 'bad credentials'),
+      tooLarge: Object.freeze({ status: 413, message: 'Request body too large', headers: undefined, fallback: false, reason: 'body too large', plugin: 'key-auth' }),
     };
   },
   challenge: (c) => c.challenge,

@@ -3,7 +3,8 @@ export const DUPLICATE = Symbol('duplicate');
 
 export type Found = string | undefined | typeof DUPLICATE;
 
-function decode(s: string): string {
+/** A urlencoded name or value, decoded (`+` is a space); left as is when it is not valid percent-encoding. */
+export function decode(s: string): string {
   if (s.indexOf('%') === -1 && s.indexOf('+') === -1) return s;
   try {
     return decodeURIComponent(s.replace(/\+/g, ' '));

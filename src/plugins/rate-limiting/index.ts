@@ -127,7 +127,8 @@ function conclude(ctx: RequestContext, c: CompiledRateLimit, usage: readonly num
 }
 
 function refuse(ctx: RequestContext, c: CompiledRateLimit): void {
-  ctx.refusal = 'rate limited';
+  ctx.refusal = 'rate limit';
+  ctx.refusedBy = 'rate-limiting';
   ctx.error(c.errorCode, c.errorMessage);
 }
 

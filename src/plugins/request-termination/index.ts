@@ -78,6 +78,7 @@ export const requestTermination: PluginDefinition<RequestTerminationConfig, Comp
   access(ctx, c) {
     if (!triggered(ctx, c)) return;
     ctx.refusal = 'termination';
+    ctx.refusedBy = 'request-termination';
     if (c.echo) {
       return ctx.readBody(ECHO_BODY_LIMIT).then(
         (body) => ctx.respond(c.status, JSON.stringify(echoOf(ctx, c.message, body)), 'application/json; charset=utf-8'),

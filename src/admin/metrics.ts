@@ -1,0 +1,15 @@
+import { notFound } from './http';
+import type { AdminRouter } from './router';
+
+/** GET /metrics: Prometheus text, as Kong's prometheus plugin serves it on the Admin API. */
+export function addMetricsRoutes(router: AdminRouter): void {
+  router.add('/metrics', {
+    GET: async (r) => {
+      const metrics = r.gateway.metrics;
+      if (metrics === undefined) return notFound(r);
+      const text = await metrics.render();
+      r.res.writeHead(200, { 'Content-Type': metrics.contentType, 'Content-Length': Buffer.byteLength(text) });
+      r.res.end(text);
+    },
+  });
+}

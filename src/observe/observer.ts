@@ -1,0 +1,148 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Snapshot, RouteRuntime } from '../config/snapshot';
+import type { ConsumerEntity } from '../config/entities';
+import type { Refusal, RequestContext } from '../proxy/context';
+import type { AccessEntry, AccessLog } from './access-log';
+import type { GatewayMetrics, RouteSeries } from './metrics';
+import { redactTarget, secretQueryNames } from './redact';
+
+/** A connection's byte counters as of its previous request's end: a request's bytes are the difference. */
+interface ByteMarks {
+  read: number;
+  written: number;
+}
+
+/** What is known about one request while it runs; read once, when its response closes. */
+export class Exchange {
+  /** Set once the request is routed. */
+  ctx: RequestContext | undefined = undefined;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly snapshot: Snapshot,
+    readonly requestId: string,
+    readonly startedAt: number,
+    /** The request target as received, before the forwarder rewrites req.url. */
+    readonly target: string,
+  ) {}
+}
+
+/** Names and metric series of a route, made once per route and config. */
+interface RouteLabels {
+  readonly route: string;
+  readonly service: string | undefined;
+  readonly series: RouteSeries | undefined;
+}
+
+/** Kong's consumer label: username, else custom_id (else the id, which Kong leaves empty). */
+function consumerName(c: ConsumerEntity): string {
+  return c.username ?? c.custom_id ?? c.id;
+}
+
+/**
+ * Turns each finished request into one access log line and its metrics: one `close` listener per request. Nothing
+ * is added to Node's own objects (responses, sockets), whose shapes its HTTP code is optimized for. Route names and
+ * metric series are looked up once per route and config.
+ */
+export class Observer {
+  private readonly routes = new WeakMap<RouteRuntime, RouteLabels>();
+  private readonly marks = new WeakMap<Socket, ByteMarks>();
+  private readonly unrouted: RouteLabels;
+
+  constructor(
+    private readonly accessLog: AccessLog | undefined,
+    private readonly metrics: GatewayMetrics | undefined,
+  ) {
+    this.unrouted = { route: '', service: undefined, series: metrics?.seriesFor('', '') };
+  }
+
+  /** Starts observing a request; its line and metrics are recorded when the response closes. */
+  begin(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: number): Exchange {
+    const ex = new Exchange(req, res, snapshot, requestId, startedAt, req.url ?? '/');
+    res.on('close', () => this.complete(ex));
+    return ex;
+  }
+
+  complete(ex: Exchange): void {
+    const { req, res, ctx } = ex;
+    const now = Date.now();
+    const finished = res.writableFinished;
+    let reason: Refusal | undefined;
+    if (ctx !== undefined) reason = ctx.refusal ?? (finished ? undefined : 'client closed');
+    // Unrouted requests are answered at once: 404 when no route matched, 400 when the target was unusable.
+    else reason = !finished && !res.headersSent ? 'client closed' : res.statusCode === 404 ? 'no route' : 'bad request';
+    const total = now - ex.startedAt;
+    let upstream: number | undefined;
+    if (ctx !== undefined && ctx.forwardedAt !== 0) upstream = (ctx.upstreamRespondedAt || now) - ctx.forwardedAt;
+    const socket = req.socket;
+    const read = socket.bytesRead;
+    const written = socket.bytesWritten;
+    let marks = this.marks.get(socket);
+    if (marks === undefined) {
+      marks = { read: 0, written: 0 };
+      this.marks.set(socket, marks);
+    }
+    const labels = ctx === undefined ? this.unrouted : this.labelsOf(ctx.runtime);
+    const entry: AccessEntry = {
+      request_id: ex.requestId,
+      client_ip: socket.remoteAddress,
+      method: req.method,
+      path: this.accessLog === undefined ? '' : redactTarget(ex.target, secretQueryNames(ex.snapshot)),
+      // A response the client never got the start of is logged as nginx does: 499.
+      status: res.headersSent ? res.statusCode : 499,
+      latency_ms: total,
+      upstream_latency_ms: upstream,
+      gateway_latency_ms: upstream === undefined ? total : total - upstream,
+      bytes_in: read - marks.read,
+      bytes_out: written - marks.written,
+      route: ctx === undefined ? undefined : labels.route,
+      service: labels.service,
+      consumer: ctx?.consumer === undefined ? undefined : consumerName(ctx.consumer),
+      reason,
+    };
+    marks.read = read;
+    marks.written = written;
+    if (labels.series !== undefined) this.metrics!.record(labels.series, entry, ctx !== undefined && ctx.upstreamRespondedAt !== 0, ctx?.refusedBy);
+    this.accessLog?.write(entry);
+  }
+
+  /** A request the HTTP parser refused before it became one (malformed, headers too large): logged and counted. */
+  clientError(socket: Socket, status: number, requestId: string): void {
+    const entry: AccessEntry = {
+      request_id: requestId,
+      client_ip: socket.remoteAddress,
+      method: undefined,
+      path: '',
+      status,
+      latency_ms: 0,
+      upstream_latency_ms: undefined,
+      gateway_latency_ms: 0,
+      bytes_in: 0,
+      bytes_out: 0,
+      route: undefined,
+      service: undefined,
+      consumer: undefined,
+      reason: 'bad request',
+    };
+    if (this.unrouted.series !== undefined) this.metrics!.record(this.unrouted.series, entry, false, undefined);
+    this.accessLog?.write(entry);
+  }
+
+  flush(): void {
+    this.accessLog?.flush();
+  }
+
+  private labelsOf(runtime: RouteRuntime): RouteLabels {
+    let labels = this.routes.get(runtime);
+    if (labels === undefined) {
+      // Kong's labels: the route's name else its id, the service's name else its host.
+      const route = runtime.route.name ?? runtime.route.id;
+      const service = runtime.service === undefined ? undefined : (runtime.service.name ?? runtime.service.host);
+      labels = { route, service, series: this.metrics?.seriesFor(service ?? '', route) };
+      this.routes.set(runtime, labels);
+    }
+    return labels;
+  }
+}
