@@ -101,8 +101,8 @@ async function startServer(kind, core, target) {
 }
 
 /** Starts the gateway through its CLI on `core`; `onLog` sees every stderr chunk (reload lines). */
-async function startGateway(configFile, core, name, extraNodeArgs = []) {
-  const proc = spawnOn(core, [...extraNodeArgs, GATEWAY_BIN, 'start', '-c', configFile, '--proxy-listen', '127.0.0.1:0', '--admin-listen', 'off', '--access-log', 'off']);
+async function startGateway(configFile, core, name, extraNodeArgs = [], bin = GATEWAY_BIN) {
+  const proc = spawnOn(core, [...extraNodeArgs, bin, 'start', '-c', configFile, '--proxy-listen', '127.0.0.1:0', '--admin-listen', 'off', '--access-log', 'off']);
   const m = await waitForLine(proc, 'stderr', /"msg":"gateway listening","proxy":"[^"]*:(\d+)"/, `gateway (${name})`, 180_000);
   const gw = handle(proc, Number(m[1]), name);
   gw.logs = '';

@@ -29,7 +29,8 @@ const USAGE = `usage: npm run bench -- [options]
   --cpu-prof            run the gateways under node --cpu-prof (profiles in bench-results/profiles/;
                         summarize one with node bench/profile-summary.js FILE)
   --out FILE            JSON results (default bench-results/bench-<time>.json)
-Environment: BENCH_GATEWAY_BIN=path/to/bin/gateway measures another checkout (before/after comparisons).`;
+Environment: BENCH_GATEWAY_BIN=path/to/bin/gateway measures another checkout (before/after comparisons);
+BENCH_OTHER_GATEWAY_BIN=path/to/bin/gateway[,…] adds cases a-other1, …: case (a) on those checkouts, in the same run.`;
 
 const TARGETS = {
   pipe: { label: 'node:http pipe (alternative)', server: 'pipe' },
@@ -40,6 +41,9 @@ const TARGETS = {
   d: { label: '(d) basic-auth (bcrypt), cache warm', config: configs.basicAuth },
   e: { label: '(e) 100,000 consumers with keys', config: configs.manyConsumers },
 };
+for (const [i, bin] of (process.env.BENCH_OTHER_GATEWAY_BIN ?? '').split(',').filter(Boolean).entries()) {
+  TARGETS[`a-other${i + 1}`] = { label: `(a) on ${bin}`, config: configs.plain, bin };
+}
 const BASELINE_LABEL = 'http-proxy, keep-alive agent (baseline)';
 
 function options() {
@@ -135,7 +139,7 @@ async function prepareGatewayCase(id, def, ctx) {
     if (!checked.valid) return { skip: `its generated config is invalid: ${checked.issues[0]?.message}` };
   }
   const nodeArgs = ctx.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(proc.ROOT, 'bench-results', 'profiles'), '--cpu-prof-name', `case-${id}-${Date.now()}.cpuprofile`] : [];
-  const gateway = await proc.startGateway(file, proc.CORES.proxy, id, nodeArgs);
+  const gateway = await proc.startGateway(file, proc.CORES.proxy, id, nodeArgs, def.bin);
   return { server: gateway, requests: generated.requests, file, config: generated.config, validateMs: checked.ms, notes };
 }
 

@@ -1,8 +1,6 @@
 import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import { Readable } from 'node:stream';
-import type { Socket } from 'node:net';
-import httpProxy from 'http-proxy';
+import { isIP, type Socket } from 'node:net';
 import type { RequestContext } from './context';
 import { MESSAGES, sendError } from './respond';
 import { hasBody } from './client-limits';
@@ -14,14 +12,16 @@ const agentOptions = { keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' 
 const httpAgent = new http.Agent(agentOptions);
 const httpsAgent = new https.Agent(agentOptions);
 
-const CONTEXT = Symbol('gateway.context');
-interface TaggedRequest extends IncomingMessage {
-  [CONTEXT]?: ForwardState;
-}
-
 /** One request's way to its upstream, across attempts. */
 interface ForwardState {
   ctx: RequestContext;
+  /** The request line's target sent upstream. */
+  path: string;
+  headers: Array<string | string[]>;
+  /** TLS server name (https upstreams): node:https takes it from a Host it can read back, which a header list is not. */
+  servername: string | undefined;
+  /** The client's request body is streamed upstream (so it cannot be sent twice). */
+  streamsBody: boolean;
   /** Attempts made so far; the current one is number `attempts`. */
   attempts: number;
   /** Failed attempts counted against the service's `retries`. */
@@ -32,8 +32,10 @@ interface ForwardState {
 }
 
 interface Attempt {
+  state: ForwardState;
+  n: number;
   proxyReq: ClientRequest;
-  socket: Socket;
+  socket: Socket | undefined;
   /** The connection was established (or came from the pool). */
   connected: boolean;
   /** The connection came from the keep-alive pool. */
@@ -41,76 +43,98 @@ interface Attempt {
   /** socket.bytesRead when this attempt got the socket: no byte came back while it has not moved. */
   bytesReadBefore: number;
   timedOut: 'connect timeout' | 'read timeout' | undefined;
+  failed: boolean;
 }
 
+// Listeners shared by every request; each finds its attempt or response through these tags.
+const ATTEMPT = Symbol('gateway.attempt');
+interface UpstreamRequest extends ClientRequest {
+  [ATTEMPT]: Attempt;
+}
 const RESPONSE = Symbol('gateway.response');
-interface TaggedResponse extends IncomingMessage {
+interface UpstreamResponse extends IncomingMessage {
   [RESPONSE]?: ServerResponse;
 }
+const STATE = Symbol('gateway.forward');
+interface ClientResponse extends ServerResponse {
+  [STATE]?: ForwardState;
+}
 
-const proxy = httpProxy.createProxyServer({ toProxy: true, xfwd: false, ws: false });
-
-// http-proxy emits this from the upstream request's 'socket' event.
-proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
-  const state = (req as TaggedRequest)[CONTEXT];
-  if (state === undefined) return;
-  const upstream = state.ctx.runtime.upstream!;
-  const socket = proxyReq.socket!;
-  const attempt: Attempt = {
-    proxyReq,
-    socket,
-    connected: !socket.connecting,
-    reused: proxyReq.reusedSocket,
-    bytesReadBefore: socket.bytesRead,
-    timedOut: undefined,
-  };
-  state.current = attempt;
-  // An idle timeout: Kong's read_timeout is the longest wait between two reads from the upstream.
-  proxyReq.setTimeout(upstream.readTimeout, () => {
-    attempt.timedOut = 'read timeout';
-    proxyReq.destroy(new Error('upstream read timed out'));
-  });
-  if (socket.connecting) {
-    const timer = setTimeout(() => {
-      attempt.timedOut = 'connect timeout';
-      proxyReq.destroy(new Error('upstream connect timed out'));
-    }, upstream.connectTimeout);
-    socket.once('connect', () => {
-      attempt.connected = true;
-      clearTimeout(timer);
-    });
-    socket.once('close', () => clearTimeout(timer));
+function onUpstreamSocket(this: UpstreamRequest, socket: Socket): void {
+  const attempt = this[ATTEMPT];
+  attempt.socket = socket;
+  attempt.reused = this.reusedSocket;
+  attempt.bytesReadBefore = socket.bytesRead;
+  if (!socket.connecting) {
+    attempt.connected = true;
+    return;
   }
-});
+  const timer = setTimeout(onConnectTimeout, attempt.state.ctx.runtime.upstream!.connectTimeout, attempt);
+  socket.once('connect', () => {
+    attempt.connected = true;
+    clearTimeout(timer);
+  });
+  socket.once('close', () => clearTimeout(timer));
+}
 
-proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
-  const state = (req as TaggedRequest)[CONTEXT];
-  if (state === undefined) return;
-  const ctx = state.ctx;
+function onConnectTimeout(attempt: Attempt): void {
+  attempt.timedOut = 'connect timeout';
+  attempt.proxyReq.destroy(new Error('upstream connect timed out'));
+}
+
+/**
+ * An idle timeout: Kong's read_timeout is the longest wait between two reads from the upstream. The socket's idle
+ * timer (the request's `timeout` option) also runs while connecting, which is connect_timeout's business.
+ */
+function onReadTimeout(this: UpstreamRequest): void {
+  const attempt = this[ATTEMPT];
+  if (!attempt.connected) return;
+  attempt.timedOut = 'read timeout';
+  this.destroy(new Error('upstream read timed out'));
+}
+
+function onUpstreamError(this: UpstreamRequest, err: NodeJS.ErrnoException): void {
+  onAttemptFailed(this[ATTEMPT], err);
+}
+
+/**
+ * Writes the upstream's status and headers (hop-by-hop ones removed, Kong's added) in one `writeHead` with a
+ * flat list, then streams the body.
+ */
+function onUpstreamResponse(this: UpstreamRequest, upRes: UpstreamResponse): void {
+  const ctx = this[ATTEMPT].state.ctx;
+  const res = ctx.res;
   // An upstream that dies mid-body (reset, short of its Content-Length, read timeout) must cut the client's
   // stream too: left alone, the client would wait for the rest forever.
-  (proxyRes as TaggedResponse)[RESPONSE] = res;
-  proxyRes.once('close', cutIfIncomplete);
-  const h = proxyRes.headers;
-  dropHopByHop(h);
-  // The client connection's fate is the client's and the gateway's business, not the upstream's.
-  h['connection'] = res.shouldKeepAlive ? 'keep-alive' : 'close';
-  const now = Date.now();
-  h['via'] = h['via'] === undefined ? VIA_TOKEN : `${h['via']}, ${VIA_TOKEN}`;
-  h['x-kong-upstream-latency'] = String(now - ctx.forwardedAt);
-  h['x-kong-proxy-latency'] = String(ctx.forwardedAt - ctx.startedAt);
-  h['x-kong-request-id'] = ctx.requestId;
-  h['x-request-id'] = ctx.requestId;
-  ctx.upstreamRespondedAt = now;
-});
+  upRes[RESPONSE] = res;
+  upRes.once('close', cutIfIncomplete);
+  const list = clientHeaders(ctx, upRes);
+  if (upRes.statusMessage) res.writeHead(upRes.statusCode!, upRes.statusMessage, list);
+  else res.writeHead(upRes.statusCode!, list);
+  upRes.on('data', relayChunk);
+  upRes.once('end', relayEnd);
+}
 
-function cutIfIncomplete(this: TaggedResponse): void {
+// The body is relayed by hand rather than with pipe(), which adds and removes half a dozen listeners per response.
+function relayChunk(this: UpstreamResponse, chunk: Buffer): void {
+  const res = this[RESPONSE]!;
+  if (!res.write(chunk)) {
+    this.pause();
+    res.once('drain', () => this.resume());
+  }
+}
+
+function relayEnd(this: UpstreamResponse): void {
+  this[RESPONSE]!.end();
+}
+
+function cutIfIncomplete(this: UpstreamResponse): void {
   if (!this.complete) this[RESPONSE]?.destroy();
 }
 
 /** A client that leaves before its answer is complete: the upstream request is dropped rather than left to run. */
-function dropUpstreamIfUnfinished(this: ServerResponse): void {
-  if (!this.writableFinished) (this.req as TaggedRequest)[CONTEXT]?.current?.proxyReq.destroy();
+function dropUpstreamIfUnfinished(this: ClientResponse): void {
+  if (!this.writableFinished) this[STATE]?.current?.proxyReq.destroy();
 }
 
 // Methods a client may expect to be sent twice without harm (RFC 9110 9.2.2).
@@ -123,14 +147,14 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
  * only, since the request was written). A request body that was streamed cannot be sent again, so only requests
  * without one (or with a body a plugin already read) are retried.
  */
-function shouldRetry(state: ForwardState, attempt: Attempt | undefined, err: NodeJS.ErrnoException): 'retry' | 'stale' | false {
+function shouldRetry(state: ForwardState, attempt: Attempt, err: NodeJS.ErrnoException): 'retry' | 'stale' | false {
   const ctx = state.ctx;
-  if (ctx.body === undefined && hasBody(ctx.req.headers)) return false;
-  if (attempt === undefined || !attempt.connected) return state.retried < ctx.runtime.upstream!.retries ? 'retry' : false;
+  if (state.streamsBody) return false;
+  if (!attempt.connected) return state.retried < ctx.runtime.upstream!.retries ? 'retry' : false;
   const stale =
     attempt.reused &&
     attempt.timedOut === undefined &&
-    attempt.socket.bytesRead === attempt.bytesReadBefore &&
+    attempt.socket!.bytesRead === attempt.bytesReadBefore &&
     (err.code === 'ECONNRESET' || err.code === 'EPIPE') &&
     IDEMPOTENT.has(ctx.req.method ?? 'GET');
   if (!stale) return false;
@@ -138,31 +162,32 @@ function shouldRetry(state: ForwardState, attempt: Attempt | undefined, err: Nod
   return state.retried < ctx.runtime.upstream!.retries ? 'retry' : false;
 }
 
-function onAttemptFailed(state: ForwardState, n: number, err: NodeJS.ErrnoException): void {
+function onAttemptFailed(attempt: Attempt, err: NodeJS.ErrnoException): void {
+  const state = attempt.state;
+  if (attempt.failed || attempt.n !== state.attempts) return; // a late error from an attempt already given up on
+  attempt.failed = true;
   const ctx = state.ctx;
-  const attempt = state.current;
-  if (n !== state.attempts) return; // a late error from an attempt already given up on
   const res = ctx.res;
   if (res.headersSent) {
     // The status line is gone: all that is left is to cut the stream so the client sees it is incomplete.
     res.destroy();
     return;
   }
-  if (res.destroyed) return; // the client is gone: nothing to answer
+  if (res.destroyed || ctx.req.socket.destroyed) return; // the client is gone: nothing to answer
   const retry = shouldRetry(state, attempt, err);
   const upstream = ctx.runtime.upstream!;
   log('warn', 'upstream request failed', {
     request_id: ctx.requestId,
     upstream: `${upstream.host}:${upstream.port}`,
-    attempt: n,
-    error: attempt?.timedOut ?? err.code ?? err.message,
+    attempt: attempt.n,
+    error: attempt.timedOut ?? err.code ?? err.message,
     stale: retry === 'stale',
     retry: retry !== false,
   });
   if (retry === 'stale') state.staleRetried = true;
   else if (retry === 'retry') state.retried++;
   if (retry !== false) return send(state);
-  const timedOut = attempt?.timedOut !== undefined || err.code === 'ETIMEDOUT';
+  const timedOut = attempt.timedOut !== undefined || err.code === 'ETIMEDOUT';
   ctx.refusal = timedOut ? 'upstream timeout' : 'upstream error';
   sendError(ctx.req, res, timedOut ? 504 : 502, timedOut ? MESSAGES.timeout : MESSAGES.badGateway, ctx.requestId, 'text');
 }
@@ -170,68 +195,159 @@ function onAttemptFailed(state: ForwardState, n: number, err: NodeJS.ErrnoExcept
 /** Tries the upstream once more (or for the first time). */
 function send(state: ForwardState): void {
   const ctx = state.ctx;
+  const req = ctx.req;
   const upstream = ctx.runtime.upstream!;
-  const n = ++state.attempts;
-  state.current = undefined;
-  // http-proxy adds an 'error' and an 'aborted' listener to the request per attempt.
-  if (n > 4) ctx.req.setMaxListeners(n + 8);
-  proxy.web(
-    ctx.req,
-    ctx.res,
-    {
-      target: upstream as unknown as httpProxy.ProxyTargetUrl,
-      agent: upstream.protocol === 'https:' ? httpsAgent : httpAgent,
-      buffer: ctx.body === undefined ? undefined : Readable.from([ctx.body]),
-    },
-    (err) => onAttemptFailed(state, n, err as NodeJS.ErrnoException),
-  );
+  const isHttps = upstream.protocol === 'https:';
+  const options: https.RequestOptions = {
+    host: upstream.host,
+    port: upstream.port,
+    method: req.method,
+    path: state.path,
+    headers: state.headers as unknown as http.OutgoingHttpHeaders,
+    agent: isHttps ? httpsAgent : httpAgent,
+    // Given here rather than through setTimeout(), which adds two listeners and two closures per request.
+    timeout: upstream.readTimeout,
+  };
+  if (isHttps) options.servername = state.servername;
+  const proxyReq = (isHttps ? https : http).request(options) as UpstreamRequest;
+  const attempt: Attempt = {
+    state,
+    n: ++state.attempts,
+    proxyReq,
+    socket: undefined,
+    connected: false,
+    reused: false,
+    bytesReadBefore: 0,
+    timedOut: undefined,
+    failed: false,
+  };
+  proxyReq[ATTEMPT] = attempt;
+  state.current = attempt;
+  proxyReq.once('socket', onUpstreamSocket);
+  proxyReq.on('timeout', onReadTimeout);
+  proxyReq.on('error', onUpstreamError);
+  proxyReq.once('response', onUpstreamResponse);
+  if (ctx.body !== undefined) proxyReq.end(ctx.body);
+  else if (state.streamsBody) req.pipe(proxyReq);
+  else proxyReq.end();
 }
-
-// A client that goes away mid-request: nothing to answer, nothing to crash on.
-proxy.on('econnreset', () => {});
 
 // `expect` too: the client already had its 100 Continue from the gateway (nginx drops it as well).
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy', 'proxy-connection', 'upgrade', 'te', 'trailer', 'expect'];
 // Framing is redone by the gateway on each side: never dropped because a Connection header names it.
 const FRAMING = new Set(['', 'host', 'content-length', 'transfer-encoding']);
+// Headers not copied from the client to the upstream: hop-by-hop, or set by the gateway below.
+const NOT_COPIED_UPSTREAM = new Set([
+  ...HOP_BY_HOP,
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-path',
+  'x-forwarded-prefix',
+  'x-real-ip',
+  'via',
+  'x-kong-request-id',
+]);
+// Headers not copied from the upstream's response to the client: hop-by-hop, or set by the gateway below.
+const NOT_COPIED_DOWNSTREAM = new Set([...HOP_BY_HOP, 'via', 'x-kong-upstream-latency', 'x-kong-proxy-latency', 'x-kong-request-id', 'x-request-id']);
 
-/** Removes the hop-by-hop headers of one side (those named in its Connection header and the standard ones). */
-function dropHopByHop(h: IncomingHttpHeaders): void {
-  const connection = h['connection'];
-  if (connection !== undefined) {
-    for (const name of connection.split(',')) {
-      const n = name.trim().toLowerCase();
-      if (!FRAMING.has(n)) delete h[n];
-    }
+/** The other headers a Connection header names as hop-by-hop; undefined when it names none (the usual case). */
+function namedHopByHop(connection: string | undefined): Set<string> | undefined {
+  if (connection === undefined || connection === 'keep-alive' || connection === 'close') return undefined;
+  const named = new Set<string>();
+  for (const name of connection.split(',')) {
+    const n = name.trim().toLowerCase();
+    if (!FRAMING.has(n)) named.add(n);
   }
-  for (const name of HOP_BY_HOP) if (h[name] !== undefined) delete h[name];
+  return named;
 }
 
-/** Rewrites the request's headers into what the upstream gets, as Kong does. */
-function upstreamHeaders(ctx: RequestContext): void {
+/** A header's value, unless the Connection header named it hop-by-hop. */
+function endToEnd(h: IncomingHttpHeaders, name: string, named: Set<string> | undefined): string | undefined {
+  return named !== undefined && named.has(name) ? undefined : (h[name] as string | undefined);
+}
+
+/**
+ * Copies `h` into the flat [name, value, …] list node:http writes without a setHeader (validation, a header map)
+ * per header, leaving out `skipped` and what the Connection header names.
+ */
+function copyHeaders(h: IncomingHttpHeaders, skipped: Set<string>, named: Set<string> | undefined, list: Array<string | string[]>): void {
+  for (const name in h) {
+    if (skipped.has(name) || (named !== undefined && named.has(name))) continue;
+    const value = h[name];
+    if (value !== undefined) list.push(name, value);
+  }
+}
+
+/**
+ * A body-less DELETE or OPTIONS is framed explicitly (Content-Length: 0), so the upstream does not wait for a body.
+ * A chunked one keeps its body (http-proxy, used before, sent the chunks after a Content-Length: 0).
+ */
+function framedEmpty(req: IncomingMessage): boolean {
+  const h = req.headers;
+  return (req.method === 'DELETE' || req.method === 'OPTIONS') && !h['content-length'] && h['transfer-encoding'] === undefined;
+}
+
+/** The headers the upstream gets, as Kong sends them. */
+function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<string | string[]> {
   const req = ctx.req;
   const h = req.headers;
+  const named = namedHopByHop(h['connection']);
+  const list: Array<string | string[]> = [];
+  if (emptyBody) {
+    const { 'content-length': _length, ...rest } = h;
+    copyHeaders(rest, NOT_COPIED_UPSTREAM, named, list);
+    list.push('content-length', '0');
+  } else copyHeaders(h, NOT_COPIED_UPSTREAM, named, list);
   const te = h['te'] as string | undefined;
-  dropHopByHop(h);
-  if (te !== undefined && /\btrailers\b/i.test(te)) h['te'] = 'trailers';
+  if (te !== undefined && /\btrailers\b/i.test(te)) list.push('te', 'trailers');
 
   const ip = req.socket.remoteAddress ?? '';
-  const xff = h['x-forwarded-for'];
-  h['x-forwarded-for'] = xff === undefined ? ip : `${xff}, ${ip}`;
-  h['x-forwarded-proto'] = 'http';
+  const xff = endToEnd(h, 'x-forwarded-for', named);
   const host = h.host;
-  if (host !== undefined) h['x-forwarded-host'] = stripPort(host);
-  else delete h['x-forwarded-host'];
-  h['x-forwarded-port'] = String(req.socket.localPort);
-  h['x-forwarded-path'] = ctx.rawPath;
+  list.push('x-forwarded-for', xff === undefined ? ip : `${xff}, ${ip}`, 'x-forwarded-proto', 'http');
+  if (host !== undefined) list.push('x-forwarded-host', stripPort(host));
+  list.push('x-forwarded-port', String(req.socket.localPort), 'x-forwarded-path', ctx.rawPath);
   const prefix = ctx.match.strippedPrefix;
-  if (prefix !== '' && prefix !== '/') h['x-forwarded-prefix'] = prefix;
-  else if (h['x-forwarded-prefix'] !== undefined) delete h['x-forwarded-prefix'];
-  h['x-real-ip'] = ip;
-  const via = h['via'];
-  h['via'] = via === undefined ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`;
-  h['x-kong-request-id'] = ctx.requestId;
-  if (!ctx.match.route.preserve_host || host === undefined) h.host = ctx.runtime.upstream!.hostHeader;
+  if (prefix !== '' && prefix !== '/') list.push('x-forwarded-prefix', prefix);
+  const via = endToEnd(h, 'via', named);
+  list.push('x-real-ip', ip, 'via', via === undefined ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`, 'x-kong-request-id', ctx.requestId);
+  list.push('host', upstreamHost(ctx));
+  return list;
+}
+
+/** The headers the client gets: the upstream's end-to-end ones and Kong's. */
+function clientHeaders(ctx: RequestContext, upRes: IncomingMessage): Array<string | string[]> {
+  const res = ctx.res;
+  const h = upRes.headers;
+  const named = namedHopByHop(h['connection']);
+  const list: Array<string | string[]> = [];
+  // The framing towards an HTTP/1.0 client is the end of the connection, never chunks.
+  if (ctx.req.httpVersionMinor === 0 && h['transfer-encoding'] !== undefined) {
+    const { 'transfer-encoding': _te, ...rest } = h;
+    copyHeaders(rest, NOT_COPIED_DOWNSTREAM, named, list);
+  } else copyHeaders(h, NOT_COPIED_DOWNSTREAM, named, list);
+  const via = endToEnd(h, 'via', named);
+  const now = Date.now();
+  ctx.upstreamRespondedAt = now;
+  list.push(
+    // The client connection's fate is the client's and the gateway's business, not the upstream's.
+    'connection',
+    res.shouldKeepAlive ? 'keep-alive' : 'close',
+    'via',
+    via === undefined ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`,
+    'x-kong-upstream-latency',
+    String(now - ctx.forwardedAt),
+    'x-kong-proxy-latency',
+    String(ctx.forwardedAt - ctx.startedAt),
+    'x-kong-request-id',
+    ctx.requestId,
+    'x-request-id',
+    ctx.requestId,
+  );
+  return list;
 }
 
 function stripPort(host: string): string {
@@ -243,14 +359,36 @@ function stripPort(host: string): string {
   return colon === -1 ? host : host.slice(0, colon);
 }
 
+/** The Host header sent upstream. */
+function upstreamHost(ctx: RequestContext): string {
+  const host = ctx.req.headers.host;
+  return ctx.match.route.preserve_host && host !== undefined ? host : ctx.runtime.upstream!.hostHeader;
+}
+
+/** The TLS server name: the Host header sent upstream, port removed; none for an IP address (as node:https). */
+function serverName(hostHeader: string): string {
+  const host = stripPort(hostHeader);
+  const name = host.startsWith('[') ? host.slice(1, -1) : host;
+  return isIP(name) === 0 ? name : '';
+}
+
 /** Sends the request to the route's service and streams the answer back. */
 export function forward(ctx: RequestContext): void {
-  const req = ctx.req as TaggedRequest;
-  upstreamHeaders(ctx);
-  req.url = ctx.rawQuery === null ? ctx.match.upstreamPath : `${ctx.match.upstreamPath}?${ctx.rawQuery}`;
-  const state: ForwardState = { ctx, attempts: 0, retried: 0, staleRetried: false, current: undefined };
-  req[CONTEXT] = state;
-  ctx.res.once('close', dropUpstreamIfUnfinished);
+  const emptyBody = framedEmpty(ctx.req);
+  const state: ForwardState = {
+    ctx,
+    path: ctx.rawQuery === null ? ctx.match.upstreamPath : `${ctx.match.upstreamPath}?${ctx.rawQuery}`,
+    headers: upstreamHeaders(ctx, emptyBody),
+    servername: ctx.runtime.upstream!.protocol === 'https:' ? serverName(upstreamHost(ctx)) : undefined,
+    streamsBody: ctx.body === undefined && !emptyBody && hasBody(ctx.req.headers),
+    attempts: 0,
+    retried: 0,
+    staleRetried: false,
+    current: undefined,
+  };
+  const res = ctx.res as ClientResponse;
+  res[STATE] = state;
+  res.once('close', dropUpstreamIfUnfinished);
   ctx.forwardedAt = Date.now();
   send(state);
 }

@@ -78,6 +78,9 @@ t.test('a body-less DELETE or OPTIONS reaches the upstream framed with Content-L
   }
   const withBody = await request(gw.proxyPort, '/echo', { method: 'DELETE', body: 'abc', headers: { 'Content-Length': '3' } });
   t.equal(withBody.json().headers['content-length'], '3');
+  const chunked = await request(gw.proxyPort, '/echo', { method: 'DELETE', headers: { 'Transfer-Encoding': 'chunked' }, chunks: ['ab', 'c'] });
+  t.equal(chunked.json().headers['transfer-encoding'], 'chunked', 'a chunked body is not reframed as empty');
+  t.equal(upstream.seen.at(-1)!.body, 'abc');
 });
 
 t.test('repeated upstream headers and the reason phrase reach the client', async (t) => {
