@@ -26,7 +26,7 @@ const USAGE = `usage: npm run bench -- [options]
   --latency-duration S  seconds of the steady-load measurement (default 5; 0 skips it)
   --cases LIST          any of a,b,c,d,e,pipe,undici (default: all)
   --consumers-e N       consumers in case (e) (default 100000)
-  --cpu-prof            run the gateways under node --cpu-prof (profiles in bench-results/profiles/;
+  --cpu-prof            run the gateways under node --cpu-prof (profiles in bench-results/profiles/case-ID-TIME/,
                         summarize one with node bench/profile-summary.js FILE)
   --out FILE            JSON results (default bench-results/bench-<time>.json)
 Environment: BENCH_GATEWAY_BIN=path/to/bin/gateway measures another checkout (before/after comparisons);
@@ -138,7 +138,8 @@ async function prepareGatewayCase(id, def, ctx) {
     checked = proc.validateConfig(file);
     if (!checked.valid) return { skip: `its generated config is invalid: ${checked.issues[0]?.message}` };
   }
-  const nodeArgs = ctx.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(proc.ROOT, 'bench-results', 'profiles'), '--cpu-prof-name', `case-${id}-${Date.now()}.cpuprofile`] : [];
+  // One directory per case: Node names each thread's profile itself (bcrypt worker threads write their own).
+  const nodeArgs = ctx.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(proc.ROOT, 'bench-results', 'profiles', `case-${id}-${Date.now()}`)] : [];
   const gateway = await proc.startGateway(file, proc.CORES.proxy, id, nodeArgs, def.bin);
   return { server: gateway, requests: generated.requests, file, config: generated.config, validateMs: checked.ms, notes };
 }
