@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { Composer, CST, Lexer, LineCounter, Parser, isMap, isSeq, isScalar, isPair, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { ConfigError, type ConfigIssue, type PathSegment } from './errors';
 import { parseJsonObject, valueDepth } from './json-text';
@@ -28,9 +29,22 @@ export function readConfigText(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot read file (${code ?? String(err)})` }]);
+    throw unreadable(file, err);
   }
+}
+
+/** The file's bytes, read without holding the event loop; an unreadable file is the same ConfigError. */
+export async function readConfigBytes(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw unreadable(file, err);
+  }
+}
+
+function unreadable(file: string, err: unknown): ConfigError {
+  const code = (err as NodeJS.ErrnoException).code;
+  return new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot read file (${code ?? String(err)})` }]);
 }
 
 /**

@@ -1,0 +1,69 @@
+'use strict';
+// How long a reload holds the event loop, and the memory it takes, for one config file:
+//   node bench/reload-delay.js FILE [--reloads N]
+// Starts a gateway on FILE in this process (no traffic), then reloads it N times (default 3, as SIGHUP does) while a
+// 1 ms timer measures the longest gap between its ticks (what a request arriving then would wait) and RSS is sampled
+// every 5 ms (the worker thread's memory is this process's too). Prints one JSON line per step.
+
+const { join } = require('node:path');
+const { parseArgs } = require('node:util');
+const { monitorEventLoopDelay } = require('node:perf_hooks');
+
+const { Gateway } = require(join(__dirname, '..', 'dist', 'gateway'));
+const { setLogLevel } = require(join(__dirname, '..', 'dist', 'log'));
+
+const mb = (bytes) => Math.round(bytes / 1024 / 1024);
+
+/** Runs `fn` while watching the event loop and RSS; returns what it saw. */
+async function watched(fn) {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  let last = performance.now();
+  let longestGap = 0;
+  let peakRss = process.memoryUsage.rss();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    longestGap = Math.max(longestGap, now - last);
+    last = now;
+  }, 1);
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 5);
+  const started = performance.now();
+  const cpuBefore = process.cpuUsage();
+  delay.enable();
+  const value = await fn();
+  delay.disable();
+  const cpu = process.cpuUsage(cpuBefore);
+  clearInterval(ticker);
+  clearInterval(sampler);
+  return {
+    value,
+    ms: Math.round(performance.now() - started),
+    cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
+    max_event_loop_delay_ms: Math.round(Math.max(delay.max / 1e6, longestGap)),
+    peak_rss_mb: mb(Math.max(peakRss, process.memoryUsage.rss())),
+  };
+}
+
+async function main() {
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { reloads: { type: 'string', default: '3' } } });
+  const file = positionals[0];
+  if (!file) throw new Error('usage: node bench/reload-delay.js FILE [--reloads N]');
+  setLogLevel('error');
+  const start = await watched(() => Gateway.start({ configFile: file, proxyListen: { host: '127.0.0.1', port: 0 }, adminListen: null }));
+  const gateway = start.value;
+  const settle = () => new Promise((r) => setTimeout(r, 200));
+  await settle();
+  const say = (step, w) => process.stdout.write(`${JSON.stringify({ step, ms: w.ms, cpu_ms: w.cpu_ms, max_event_loop_delay_ms: w.max_event_loop_delay_ms, peak_rss_mb: w.peak_rss_mb, rss_after_mb: mb(process.memoryUsage.rss()) })}\n`);
+  say('start', start);
+  for (let i = 1; i <= Number(values.reloads); i++) {
+    const w = await watched(() => gateway.reload());
+    if (!w.value.accepted) throw new Error(`reload rejected: ${w.value.errors.join('\n')}`);
+    await settle();
+    say(`reload ${i}`, w);
+  }
+  await gateway.stop(0);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err.stack ?? err}\n`);
+  process.exit(1);
+});
