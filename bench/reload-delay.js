@@ -43,6 +43,11 @@ async function watched(fn) {
   };
 }
 
+function memoryAfter() {
+  const m = process.memoryUsage();
+  return { rss_after_mb: mb(m.rss), heap_used_mb: mb(m.heapUsed), heap_total_mb: mb(m.heapTotal), external_mb: mb(m.external) };
+}
+
 async function main() {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { reloads: { type: 'string', default: '3' } } });
   const file = positionals[0];
@@ -52,7 +57,7 @@ async function main() {
   const gateway = start.value;
   const settle = () => new Promise((r) => setTimeout(r, 200));
   await settle();
-  const say = (step, w) => process.stdout.write(`${JSON.stringify({ step, ms: w.ms, cpu_ms: w.cpu_ms, max_event_loop_delay_ms: w.max_event_loop_delay_ms, peak_rss_mb: w.peak_rss_mb, rss_after_mb: mb(process.memoryUsage.rss()) })}\n`);
+  const say = (step, w) => process.stdout.write(`${JSON.stringify({ step, ms: w.ms, cpu_ms: w.cpu_ms, max_event_loop_delay_ms: w.max_event_loop_delay_ms, peak_rss_mb: w.peak_rss_mb, ...memoryAfter() })}\n`);
   say('start', start);
   for (let i = 1; i <= Number(values.reloads); i++) {
     const w = await watched(() => gateway.reload());
