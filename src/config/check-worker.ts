@@ -1,6 +1,8 @@
 // Worker-thread side of loadConfigBytesOffThread: parses, validates and normalizes one file's bytes, then posts
 // the entities serialized in batches (moved, not copied) and ends, so that its heap is gone before they are read.
 import { parentPort, workerData } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { constants, setPriority } from 'node:os';
 import { serialize } from 'node:v8';
 import { checkConfigText } from './load';
 import { ConfigError } from './errors';
@@ -14,7 +16,21 @@ function post(message: CheckMessage, transfer: ArrayBuffer[] = []): void {
   parentPort!.postMessage(message, transfer);
 }
 
+/**
+ * Requests come first: this thread takes the lowest scheduling priority (Linux sets it per thread), so on a
+ * busy or single core it runs on the time the event loop leaves, and a reload slows down instead of requests.
+ */
+function yieldToServing(): void {
+  try {
+    const thread = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    setPriority(thread, constants.priority.PRIORITY_LOW);
+  } catch {
+    // elsewhere: this thread keeps the process's priority
+  }
+}
+
 function run(): void {
+  yieldToServing();
   const { bytes, file } = workerData as { bytes: Uint8Array; file: string };
   const { entities, hash, warnings } = checkConfigText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), file);
   const batches: EntityBatch[] = [];
