@@ -190,7 +190,7 @@ export class Gateway {
     const hash = configHash(bytes);
     if (!force && hash === this.fileState) return undefined;
     this.fileState = hash;
-    return (await this.apply((previous) => loadConfigBytes(bytes, file, previous), source, file)).record;
+    return (await this.apply((previous) => loadConfigBytes(bytes, file, previous, true), source, file)).record;
   }
 
   /** POST /config: a config given as text goes live in memory only (the next file change wins). */
@@ -274,9 +274,12 @@ export class Gateway {
   }
 }
 
-/** A config file's bytes to a snapshot: in a worker thread when large, here when small (quicker to set up). */
-function loadConfigBytes(bytes: Uint8Array, file: string, previous?: () => Snapshot): LoadedOffThread | Promise<LoadedOffThread> {
-  if (bytes.byteLength >= OFF_THREAD_BYTES) return loadConfigBytesOffThread(bytes, file, previous);
+/**
+ * A config file's bytes to a snapshot: in a worker thread when large (behind the requests being served, on a
+ * reload), here when small (quicker to set up).
+ */
+function loadConfigBytes(bytes: Uint8Array, file: string, previous?: () => Snapshot, reload = false): LoadedOffThread | Promise<LoadedOffThread> {
+  if (bytes.byteLength >= OFF_THREAD_BYTES) return loadConfigBytesOffThread(bytes, file, previous, reload);
   return loadConfigText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), file, previous?.());
 }
 

@@ -17,21 +17,22 @@ function post(message: CheckMessage, transfer: ArrayBuffer[] = []): void {
 }
 
 /**
- * Requests come first: this thread takes the lowest scheduling priority (Linux sets it per thread), so on a
- * busy or single core it runs on the time the event loop leaves, and a reload slows down instead of requests.
+ * Requests come first: this thread takes a lower scheduling priority (Linux sets it per thread), so on a busy
+ * or single core the event loop gets about nine tenths of the time when both want it, and a reload slows down
+ * instead of requests. Not the lowest: against other busy processes the reload must still make progress.
  */
 function yieldToServing(): void {
   try {
     const thread = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    setPriority(thread, constants.priority.PRIORITY_LOW);
+    setPriority(thread, constants.priority.PRIORITY_BELOW_NORMAL);
   } catch {
     // elsewhere: this thread keeps the process's priority
   }
 }
 
 function run(): void {
-  yieldToServing();
-  const { bytes, file } = workerData as { bytes: Uint8Array; file: string };
+  const { bytes, file, behindRequests } = workerData as { bytes: Uint8Array; file: string; behindRequests: boolean };
+  if (behindRequests) yieldToServing();
   const { entities, hash, warnings } = checkConfigText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), file);
   const batches: EntityBatch[] = [];
   for (const kind of Object.keys(entities) as Array<keyof EntitySet>) {

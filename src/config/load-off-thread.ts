@@ -37,10 +37,17 @@ export async function loadConfigFileOffThread(file: string, previous?: () => Sna
  * task at a time, with I/O between them, filling the snapshot's lookups as they go; only the rest of the
  * snapshot is built in one piece. `bytes` is handed over to the worker (empty here afterwards). `previous` is
  * asked for when the snapshot is built: what is live then is what unchanged plugin state carries over from.
+ * `behindRequests`: the worker runs at a lower scheduling priority, so that on a busy core the requests this
+ * process serves meanwhile come first (a reload); without, it runs as fast as it can (a start).
  * Rejects with ConfigError exactly as loadConfigText throws it.
  */
-export async function loadConfigBytesOffThread(bytes: Uint8Array, file: string, previous?: () => Snapshot | undefined): Promise<LoadedOffThread> {
-  const outcome = await check(bytes, file);
+export async function loadConfigBytesOffThread(
+  bytes: Uint8Array,
+  file: string,
+  previous?: () => Snapshot | undefined,
+  behindRequests = false,
+): Promise<LoadedOffThread> {
+  const outcome = await check(bytes, file, behindRequests);
   if (outcome.type === 'invalid') throw new ConfigError(outcome.issues);
   if (outcome.type === 'failed') throw new Error(outcome.message);
   const entities: EntitySet = { services: [], routes: [], consumers: [], plugins: [], keyauth_credentials: [], basicauth_credentials: [], acls: [] };
@@ -65,12 +72,12 @@ export function ownBuffer(bytes: Uint8Array): Uint8Array {
 }
 
 /** Runs the worker on `bytes`; resolves with its one message once it has exited. */
-function check(bytes: Uint8Array, file: string): Promise<CheckMessage> {
+function check(bytes: Uint8Array, file: string, behindRequests: boolean): Promise<CheckMessage> {
   const own = ownBuffer(bytes);
   return new Promise((resolve, reject) => {
     let outcome: CheckMessage | undefined;
     let failure: Error | undefined;
-    const worker = new Worker(WORKER_FILE, { workerData: { bytes: own, file }, transferList: [own.buffer as ArrayBuffer] });
+    const worker = new Worker(WORKER_FILE, { workerData: { bytes: own, file, behindRequests }, transferList: [own.buffer as ArrayBuffer] });
     worker.on('message', (m: CheckMessage) => (outcome = m));
     worker.on('error', (err) => (failure = err));
     worker.on('exit', (code) => {

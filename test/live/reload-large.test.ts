@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startGateway } from '../helpers/cli';
+import { runCli, startGateway } from '../helpers/cli';
 import { request, type Reply } from '../helpers/http';
 import { count, waitFor, writeByRename } from '../helpers/wait';
 
@@ -23,7 +23,7 @@ function largeConfig(version: string): string {
 }
 
 t.test('a large config reloads under a steady trickle of requests: every request answered, then the new config', async (t) => {
-  const gw = await startGateway(largeConfig('v1'), { args: ['--access-log', 'off'] });
+  const gw = await startGateway(largeConfig('v1'), { args: ['--access-log', 'off'], startTimeoutMs: 60_000 });
   t.teardown(() => gw.stop());
   const ask = (key: string) => request(gw.proxyPort, '/', { headers: { apikey: key } });
   t.equal((await ask('v1-key-9999')).body, 'v1');
@@ -57,4 +57,19 @@ t.test('a large config reloads under a steady trickle of requests: every request
   const [line] = gw.logs().split('\n').filter((l) => l.includes('"msg":"config reloaded"')).map((l) => JSON.parse(l));
   t.match(line, { source: 'file', consumers: CONSUMERS, credentials: CONSUMERS });
   t.equal(gw.proc.exitCode, null, 'the process stays up');
+});
+
+t.test('a large config with an error is rejected with the messages of `gateway validate`; the old one keeps serving', async (t) => {
+  const gw = await startGateway(largeConfig('v1'), { args: ['--access-log', 'off'], startTimeoutMs: 60_000 });
+  t.teardown(() => gw.stop());
+  // Two errors deep in the file: a consumer with neither username nor custom_id, and a key given twice.
+  const broken = largeConfig('v2').replace('  - username: user-9000\n', '  - tags: [x]\n').replace('v2-key-9001}', 'v2-key-9002}');
+  writeByRename(gw.configFile, broken);
+  await waitFor('the rejection to be logged', () => (count(gw.logs(), /"msg":"config rejected/) > 0 ? true : undefined), 60_000);
+  const [line] = gw.logs().split('\n').filter((l) => l.includes('"msg":"config rejected')).map((l) => JSON.parse(l));
+  const expected = runCli(['validate', gw.configFile]).stderr.trim().split('\n');
+  t.equal(expected.length, 2, 'validate reports both errors');
+  t.same(line.errors, expected, 'the same file, line, column, field path and message as validate');
+  t.notMatch(line.errors.join('\n'), /v2-key-9002/, 'the repeated key is not shown');
+  t.equal((await request(gw.proxyPort, '/', { headers: { apikey: 'v1-key-9000' } })).body, 'v1', 'the old config keeps serving');
 });
