@@ -84,6 +84,8 @@ export class Gateway {
   private reloading: Promise<ReloadRecord | undefined> | undefined;
   /** The one reload to run after it, standing for every request made meanwhile. */
   private reloadNext: { source: ReloadSource; force: boolean; done: Promise<ReloadRecord | undefined> } | undefined;
+  /** Set by stop(): a reload that finishes afterwards is not served. */
+  private stopped = false;
 
   private constructor(readonly options: GatewayOptions, loaded: LoadedOffThread) {
     const accessLog = createAccessLog(options.accessLog ?? 'off', options.accessLogFormat ?? 'json');
@@ -219,6 +221,11 @@ export class Gateway {
     } catch (err) {
       return this.reject(err, source, name, started);
     }
+    if (this.stopped) {
+      // Loaded in a worker while the gateway stopped: its plugin state is released, never served.
+      retireSnapshot(loaded.snapshot, undefined);
+      return { record: { at: started.at, source, accepted: false, ms: started.ms(), errors: ['the gateway stopped while this config was loading'] } };
+    }
     return this.accept(loaded, source, started);
   }
 
@@ -251,6 +258,7 @@ export class Gateway {
 
   /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes what is left. */
   async stop(graceMs = 10_000): Promise<void> {
+    this.stopped = true;
     await this.watcher?.close();
     const servers = [this.proxy.server, this.admin].filter((s): s is http.Server => s !== undefined);
     const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));

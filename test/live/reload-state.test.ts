@@ -55,3 +55,15 @@ t.test('one reload at a time: those asked for while one runs make one more run a
   t.not(a, b, 'it ran after the first, not instead of it');
   t.equal(await gateway.reloadFile('file', false), undefined, 'nothing runs again for an unchanged file');
 });
+
+t.test('a reload still loading when the gateway stops is never served', async (t) => {
+  // Large enough to load in a worker thread, so the reload is still running when stop() is called.
+  const consumers = Array.from({ length: 4000 }, (_, i) => `  - {username: user-${i}, keyauth_credentials: [{key: key-${i}}]}`);
+  const file = tempFile('kong.yml', `${config('one', 'two')}consumers:\n${consumers.join('\n')}\n`);
+  const gateway = await Gateway.start({ configFile: file, proxyListen: { host: '127.0.0.1', port: 0 }, adminListen: null });
+  const live = gateway.proxy.current;
+  const reloading = gateway.reloadFile('signal', true);
+  await gateway.stop();
+  t.match(await reloading, { accepted: false, errors: ['the gateway stopped while this config was loading'] });
+  t.equal(gateway.proxy.current, live, 'the stopped gateway kept the snapshot it had');
+});
