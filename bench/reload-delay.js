@@ -4,7 +4,8 @@
 // Starts a gateway on FILE in this process (no traffic), then reloads it N times (default 3, as SIGHUP does) while a
 // 1 ms timer measures the longest gap between its ticks (what a request arriving then would wait) and RSS is sampled
 // every 5 ms (the worker thread's memory is this process's too). cpu_ms counts every thread of the process,
-// main_thread_cpu_ms the event loop's thread only (Linux; 10 ms resolution). Prints one JSON line per step.
+// main_thread_cpu_ms the event loop's thread only, main_thread_waiting_for_cpu_ms the time that thread was ready
+// to run but other threads or processes had the CPU (Linux). Prints one JSON line per step.
 
 const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
@@ -16,13 +17,13 @@ const { setLogLevel } = require(join(__dirname, '..', 'dist', 'log'));
 
 const mb = (bytes) => Math.round(bytes / 1024 / 1024);
 
-/** CPU time of this (the main) thread so far, from /proc (Linux: clock ticks of 10 ms). */
-function mainThreadCpuMs() {
+/** This (the main) thread's CPU time and time spent runnable but waiting for a CPU, so far (Linux /proc). */
+function mainThreadTimes() {
   try {
-    const fields = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime
+    const [cpuNs, waitNs] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
+    return { cpu: cpuNs / 1e6, wait: waitNs / 1e6 };
   } catch {
-    return NaN;
+    return { cpu: NaN, wait: NaN };
   }
 }
 
@@ -40,19 +41,20 @@ async function watched(fn) {
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 5);
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
-  const mainBefore = mainThreadCpuMs();
+  const mainBefore = mainThreadTimes();
   delay.enable();
   const value = await fn();
   delay.disable();
   const cpu = process.cpuUsage(cpuBefore);
-  const mainCpu = mainThreadCpuMs() - mainBefore;
+  const mainAfter = mainThreadTimes();
   clearInterval(ticker);
   clearInterval(sampler);
   return {
     value,
     ms: Math.round(performance.now() - started),
     cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
-    main_thread_cpu_ms: mainCpu,
+    main_thread_cpu_ms: Math.round(mainAfter.cpu - mainBefore.cpu),
+    main_thread_waiting_for_cpu_ms: Math.round(mainAfter.wait - mainBefore.wait),
     max_event_loop_delay_ms: Math.round(Math.max(delay.max / 1e6, longestGap)),
     peak_rss_mb: mb(Math.max(peakRss, process.memoryUsage.rss())),
   };
@@ -72,7 +74,7 @@ async function main() {
   const gateway = start.value;
   const settle = () => new Promise((r) => setTimeout(r, 200));
   await settle();
-  const say = (step, w) => process.stdout.write(`${JSON.stringify({ step, ms: w.ms, cpu_ms: w.cpu_ms, main_thread_cpu_ms: w.main_thread_cpu_ms, max_event_loop_delay_ms: w.max_event_loop_delay_ms, peak_rss_mb: w.peak_rss_mb, ...memoryAfter() })}\n`);
+  const say = (step, w) => process.stdout.write(`${JSON.stringify({ step, ms: w.ms, cpu_ms: w.cpu_ms, main_thread_cpu_ms: w.main_thread_cpu_ms, main_thread_waiting_for_cpu_ms: w.main_thread_waiting_for_cpu_ms, max_event_loop_delay_ms: w.max_event_loop_delay_ms, peak_rss_mb: w.peak_rss_mb, ...memoryAfter() })}\n`);
   say('start', start);
   for (let i = 1; i <= Number(values.reloads); i++) {
     const w = await watched(() => gateway.reload());
