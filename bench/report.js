@@ -109,15 +109,17 @@ function largeConfigTable(e) {
     row('peak RSS while loading (in-process)', (f) => `${int(f.load.peak_rss_mb)} MB`),
     row('`gateway validate` (whole command, node start included)', (f) => `${int(f.validate_ms)} ms`),
     row('**gateway RSS after start**', (f) => `**${int(f.rss_after_start_mb)} MB**`),
+    row('gateway peak RSS while starting (VmHWM)', (f) => `${int(f.peak_rss_start_mb)} MB`),
     row('loadConfigFileOffThread: load time', (f) => `${int(f.load.off_thread_ms)} ms`),
     row('**loadConfigFileOffThread: longest event-loop delay**', (f) => `**${ms1(f.load.off_thread_max_delay_ms)} ms**`),
   ];
   if (e.formats[formats[0]].reloads.length > 0) {
     const rate = e.formats[formats[0]].reloads[0].rate;
-    rows.push(row(`SIGHUP reload (Gateway.reload, in the event loop) under ${rate} req/s: reload time (median)`, (f) => `${int(median(reloads(f, (r) => r.reload_ms)))} ms`));
+    rows.push(row(`SIGHUP reload (Gateway.reload; a worker thread parses files ≥ 256 KB) under ${rate} req/s: reload time (median)`, (f) => `${int(median(reloads(f, (r) => r.reload_ms)))} ms`));
     rows.push(row('**longest wait of a request during the reload** (median / worst)', (f) => `**${int(median(reloads(f, (r) => r.max_latency_ms)))} ms** / ${int(Math.max(...reloads(f, (r) => r.max_latency_ms)))} ms`));
     rows.push(row('requests that waited over 100 ms (median)', (f) => int(median(reloads(f, (r) => r.over_100ms)))));
     rows.push(row('gateway RSS after the reloads', (f) => `${int(f.rss_after_reloads_mb)} MB`));
+    rows.push(row('**gateway peak RSS, start and reloads (VmHWM)**', (f) => `**${int(f.peak_rss_reloads_mb)} MB**`));
   }
   return table([`(e) ${e.consumers.toLocaleString('en-US')} consumers with keys`, ...formats.map((f) => f.toUpperCase())], rows);
 }

@@ -269,7 +269,11 @@ async function main() {
           json: { gateway: jsonGateway, load: timeConfigLoad(jsonFile, 'json'), validate_ms: proc.validateConfig(jsonFile).ms, reloads: [] },
         },
       };
-      for (const f of Object.values(large.formats)) f.rss_after_start_mb = proc.memoryMB(f.gateway.server.pid)?.rss;
+      for (const f of Object.values(large.formats)) {
+        const m = proc.memoryMB(f.gateway.server.pid);
+        f.rss_after_start_mb = m?.rss;
+        f.peak_rss_start_mb = m?.peak;
+      }
       delete targets.e.config; // 100,000 consumers as objects: not needed any more
     }
 
@@ -304,7 +308,9 @@ async function main() {
     }
     if (large) {
       for (const f of Object.values(large.formats)) {
-        f.rss_after_reloads_mb = proc.memoryMB(f.gateway.server.pid)?.rss;
+        const m = proc.memoryMB(f.gateway.server.pid);
+        f.rss_after_reloads_mb = m?.rss;
+        f.peak_rss_reloads_mb = m?.peak;
         delete f.gateway;
       }
     }

@@ -1,7 +1,8 @@
 import type http from 'node:http';
-import { configHash, loadConfigFile, loadConfigText, type LoadedConfig } from './config/load';
+import { configHash, loadConfigText } from './config/load';
+import { loadConfigBytesOffThread, type LoadedOffThread } from './config/load-off-thread';
 import { ConfigError, formatIssue } from './config/errors';
-import { readConfigText } from './config/source';
+import { readConfigBytes } from './config/source';
 import { retireSnapshot, type Snapshot } from './config/snapshot';
 import { watchConfigFile, type ConfigWatcher } from './config/watch';
 import type { EntitySet } from './config/entities';
@@ -47,9 +48,12 @@ export interface ReloadRecord {
   errors?: string[];
 }
 
+/** Files this large or larger are loaded in a worker thread: requests keep being served meanwhile. */
+export const OFF_THREAD_BYTES = 256 * 1024;
+
 export interface ApplyOutcome {
   record: ReloadRecord;
-  loaded?: LoadedConfig;
+  loaded?: LoadedOffThread;
   /** The located errors of a rejected config. */
   error?: ConfigError;
 }
@@ -76,8 +80,14 @@ export class Gateway {
   private watcher: ConfigWatcher | undefined;
   /** Hash of the file text last tried (or why it could not be read): an event that changes neither is skipped. */
   private fileState: string;
+  /** The reload running now, if any. */
+  private reloading: Promise<ReloadRecord | undefined> | undefined;
+  /** The one reload to run after it, standing for every request made meanwhile. */
+  private reloadNext: { source: ReloadSource; force: boolean; done: Promise<ReloadRecord | undefined> } | undefined;
+  /** Set by stop(): a reload that finishes afterwards is not served. */
+  private stopped = false;
 
-  private constructor(readonly options: GatewayOptions, loaded: LoadedConfig) {
+  private constructor(readonly options: GatewayOptions, loaded: LoadedOffThread) {
     const accessLog = createAccessLog(options.accessLog ?? 'off', options.accessLogFormat ?? 'json');
     if (options.metrics !== false && options.adminListen) {
       this.metrics = new GatewayMetrics({
@@ -98,15 +108,15 @@ export class Gateway {
   /** Loads the file (throws ConfigError before any port is opened), starts listening and watching the file. */
   static async start(options: GatewayOptions): Promise<Gateway> {
     if (options.adminListen) checkAdminExposure(options.adminListen.host, options.adminToken);
-    const loaded = loadConfigFile(options.configFile);
+    const loaded = await loadConfigBytes(await readConfigBytes(options.configFile), options.configFile);
     const gateway = new Gateway(options, loaded);
     await listen(gateway.proxy.server, options.proxyListen);
     if (options.adminListen) {
       gateway.admin = createAdminServer(gateway);
       await listen(gateway.admin, options.adminListen);
     }
-    gateway.watcher = await watchConfigFile(options.configFile, () => {
-      gateway.reloadFile('file', false);
+    gateway.watcher = await watchConfigFile(options.configFile, async () => {
+      await gateway.reloadFile('file', false);
     });
     // Warnings never stop a start; they are said once here (`gateway validate --strict` makes them errors).
     if (loaded.warnings.length > 0) log('warn', 'config warnings', { warnings: loaded.warnings.map(formatIssue) });
@@ -129,60 +139,100 @@ export class Gateway {
   }
 
   /** SIGHUP: re-reads the file even when unchanged; a bad file is rejected and the live snapshot keeps serving. */
-  reload(): ReloadRecord {
-    return this.reloadFile('signal', true)!;
+  async reload(): Promise<ReloadRecord> {
+    return (await this.reloadFile('signal', true))!;
   }
 
-  /** Re-reads the file; unless `force`, does nothing when its text is what was last tried. */
-  reloadFile(source: ReloadSource, force: boolean): ReloadRecord | undefined {
+  /**
+   * Re-reads the file; unless `force`, does nothing (undefined) when its text is what was last tried. One reload
+   * runs at a time: asked for while one runs, it runs once after it, however often it was asked for meanwhile
+   * (forced if any of those asked so), and every one of those callers gets that run's record.
+   */
+  reloadFile(source: ReloadSource, force: boolean): Promise<ReloadRecord | undefined> {
+    const next = this.reloadNext;
+    if (next !== undefined) {
+      next.source = source;
+      next.force ||= force;
+      return next.done;
+    }
+    if (this.reloading === undefined) return this.startReload(source, force);
+    const queued = { source, force } as { source: ReloadSource; force: boolean; done: Promise<ReloadRecord | undefined> };
+    const after = () => {
+      this.reloadNext = undefined;
+      return this.startReload(queued.source, queued.force);
+    };
+    queued.done = this.reloading.then(after, after);
+    this.reloadNext = queued;
+    return queued.done;
+  }
+
+  private startReload(source: ReloadSource, force: boolean): Promise<ReloadRecord | undefined> {
+    const running = this.reloadNow(source, force).finally(() => {
+      if (this.reloading === running) this.reloading = undefined;
+    });
+    this.reloading = running;
+    return running;
+  }
+
+  private async reloadNow(source: ReloadSource, force: boolean): Promise<ReloadRecord | undefined> {
     const file = this.options.configFile;
-    let text: string;
+    let bytes: Uint8Array;
     try {
-      text = readConfigText(file);
+      bytes = await readConfigBytes(file);
     } catch (err) {
       const state = `unreadable: ${(err as Error).message}`;
       if (!force && state === this.fileState) return undefined;
       this.fileState = state;
-      return this.apply(() => {
-        throw err;
-      }, source, file).record;
+      return (
+        await this.apply(() => {
+          throw err;
+        }, source, file)
+      ).record;
     }
-    const hash = configHash(text);
+    const hash = configHash(bytes);
     if (!force && hash === this.fileState) return undefined;
     this.fileState = hash;
-    return this.apply((previous) => loadConfigText(text, file, previous), source, file).record;
+    return (await this.apply((previous) => loadConfigBytes(bytes, file, previous, true), source, file)).record;
   }
 
   /** POST /config: a config given as text goes live in memory only (the next file change wins). */
   applyConfigText(text: string, name: string): ApplyOutcome {
-    return this.apply((previous) => loadConfigText(text, name, previous), 'admin', name);
+    const started = stopwatch();
+    try {
+      return this.accept(loadConfigText(text, name, this.proxy.current), 'admin', started);
+    } catch (err) {
+      return this.reject(err, 'admin', name, started);
+    }
   }
 
   /**
    * Load, validate and compile beside the serving path, then swap in one assignment. Requests already running
    * finish on the snapshot they started with. Logs one line either way.
    */
-  private apply(load: (previous: Snapshot) => LoadedConfig, source: ReloadSource, name: string): ApplyOutcome {
-    const started = process.hrtime.bigint();
-    const elapsed = () => Number((process.hrtime.bigint() - started) / 1000n) / 1000;
-    const old = this.proxy.current;
-    const at = new Date().toISOString();
-    let loaded: LoadedConfig;
+  private async apply(
+    load: (previous: () => Snapshot) => LoadedOffThread | Promise<LoadedOffThread>,
+    source: ReloadSource,
+    name: string,
+  ): Promise<ApplyOutcome> {
+    const started = stopwatch();
+    let loaded: LoadedOffThread;
     try {
-      loaded = load(old);
+      loaded = await load(() => this.proxy.current);
     } catch (err) {
-      // Anything thrown while compiling rejects the config too: the process never exits on a bad edit.
-      const error = err instanceof ConfigError ? err : new ConfigError([{ file: name, line: 1, col: 1, path: '', message: String((err as Error).message) }]);
-      const errors = error.issues.filter((i) => i.severity !== 'warning').map(formatIssue);
-      const record: ReloadRecord = { at, source, accepted: false, ms: elapsed(), errors };
-      this.lastReload = record;
-      this.lastReloadError = record;
-      this.metrics?.configApplied(source, false);
-      log('error', 'config rejected; previous config keeps serving', { source, ms: record.ms, errors });
-      return { record, error };
+      return this.reject(err, source, name, started);
     }
+    if (this.stopped) {
+      // Loaded in a worker while the gateway stopped: its plugin state is released, never served.
+      retireSnapshot(loaded.snapshot, undefined);
+      return { record: { at: started.at, source, accepted: false, ms: started.ms(), errors: ['the gateway stopped while this config was loading'] } };
+    }
+    return this.accept(loaded, source, started);
+  }
+
+  private accept(loaded: LoadedOffThread, source: ReloadSource, started: Stopwatch): ApplyOutcome {
+    const old = this.proxy.current;
     this.proxy.setSnapshot(loaded.snapshot);
-    const record: ReloadRecord = { at, source, accepted: true, ms: elapsed(), configuration_hash: loaded.hash };
+    const record: ReloadRecord = { at: started.at, source, accepted: true, ms: started.ms(), configuration_hash: loaded.hash };
     this.lastReload = record;
     this.metrics?.configApplied(source, true);
     log('info', 'config reloaded', { source, configuration_hash: loaded.hash, ms: record.ms, ...counts(loaded.entities) });
@@ -194,8 +244,21 @@ export class Gateway {
     return { record, loaded };
   }
 
+  private reject(err: unknown, source: ReloadSource, name: string, started: Stopwatch): ApplyOutcome {
+    // Anything thrown while compiling rejects the config too: the process never exits on a bad edit.
+    const error = err instanceof ConfigError ? err : new ConfigError([{ file: name, line: 1, col: 1, path: '', message: String((err as Error).message) }]);
+    const errors = error.issues.filter((i) => i.severity !== 'warning').map(formatIssue);
+    const record: ReloadRecord = { at: started.at, source, accepted: false, ms: started.ms(), errors };
+    this.lastReload = record;
+    this.lastReloadError = record;
+    this.metrics?.configApplied(source, false);
+    log('error', 'config rejected; previous config keeps serving', { source, ms: record.ms, errors });
+    return { record, error };
+  }
+
   /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes what is left. */
   async stop(graceMs = 10_000): Promise<void> {
+    this.stopped = true;
     await this.watcher?.close();
     const servers = [this.proxy.server, this.admin].filter((s): s is http.Server => s !== undefined);
     const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
@@ -217,6 +280,27 @@ export class Gateway {
     closeUpstreamConnections();
     this.observer?.flush();
   }
+}
+
+/**
+ * A config file's bytes to a snapshot: in a worker thread when large (behind the requests being served, on a
+ * reload), here when small (quicker to set up).
+ */
+function loadConfigBytes(bytes: Uint8Array, file: string, previous?: () => Snapshot, reload = false): LoadedOffThread | Promise<LoadedOffThread> {
+  if (bytes.byteLength >= OFF_THREAD_BYTES) return loadConfigBytesOffThread(bytes, file, previous, reload);
+  return loadConfigText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), file, previous?.());
+}
+
+interface Stopwatch {
+  /** When it started, as a reload record says it. */
+  at: string;
+  /** Milliseconds since then. */
+  ms(): number;
+}
+
+function stopwatch(): Stopwatch {
+  const started = process.hrtime.bigint();
+  return { at: new Date().toISOString(), ms: () => Number((process.hrtime.bigint() - started) / 1000n) / 1000 };
 }
 
 function listen(server: http.Server, at: ListenAddress): Promise<void> {

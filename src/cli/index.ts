@@ -99,7 +99,8 @@ function startCommand(): Command {
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
-      process.on('SIGHUP', () => gateway.reload());
+      // A reload never rejects (a bad file is logged and the live config keeps serving).
+      process.on('SIGHUP', () => void gateway.reload());
     });
 }
 

@@ -1,14 +1,22 @@
 import { Worker } from 'node:worker_threads';
 import { extname, join } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { deserialize } from 'node:v8';
 import { ConfigError, type ConfigIssue } from './errors';
-import { buildSnapshot, type Snapshot } from './snapshot';
+import { buildSnapshot, EntityIndexes, type Snapshot } from './snapshot';
+import { readConfigBytes } from './source';
 import type { EntitySet } from './entities';
 import type { LoadedConfig } from './load';
 
-/** What the checking worker posts: entity batches, then one outcome. */
+/** One batch of entities of one kind, serialized by the worker. */
+export interface EntityBatch {
+  kind: keyof EntitySet;
+  data: Uint8Array;
+}
+
+/** What the checking worker posts: one outcome. */
 export type CheckMessage =
-  | { type: 'entities'; kind: keyof EntitySet; items: unknown[] }
-  | { type: 'done'; hash: string; warnings: ConfigIssue[] }
+  | { type: 'done'; hash: string; warnings: ConfigIssue[]; batches: EntityBatch[] }
   | { type: 'invalid'; issues: ConfigIssue[] }
   | { type: 'failed'; message: string };
 
@@ -17,40 +25,64 @@ export type LoadedOffThread = Omit<LoadedConfig, 'source' | 'router'>;
 // The worker runs the same module format as this one (compiled JavaScript, or TypeScript under a loader).
 const WORKER_FILE = join(__dirname, `check-worker${extname(__filename)}`);
 
+/** loadConfigBytesOffThread for a file: read without holding the event loop, then checked in a worker. */
+export async function loadConfigFileOffThread(file: string, previous?: () => Snapshot | undefined): Promise<LoadedOffThread> {
+  return loadConfigBytesOffThread(await readConfigBytes(file), file, previous);
+}
+
 /**
- * loadConfigFile without holding the event loop: parsing, schema validation and normalization run in a
- * worker thread; the entities arrive in batches (each one a short task on this thread) and only the
- * snapshot is built here. Rejects with ConfigError exactly as loadConfigFile throws it.
+ * loadConfigText without holding the event loop. Parsing, schema validation and normalization run in a worker
+ * thread, which hands back the entities serialized in batches and exits: its heap (the parsed document, the
+ * biggest thing a load makes) is gone before the snapshot is built here. The batches are then read one short
+ * task at a time, with I/O between them, filling the snapshot's lookups as they go; only the rest of the
+ * snapshot is built in one piece. `bytes` is handed over to the worker (empty here afterwards). `previous` is
+ * asked for when the snapshot is built: what is live then is what unchanged plugin state carries over from.
+ * `behindRequests`: the worker runs at a lower scheduling priority, so that on a busy core the requests this
+ * process serves meanwhile come first (a reload); without, it runs as fast as it can (a start).
+ * Rejects with ConfigError exactly as loadConfigText throws it.
  */
-export function loadConfigFileOffThread(file: string, previous?: Snapshot): Promise<LoadedOffThread> {
+export async function loadConfigBytesOffThread(
+  bytes: Uint8Array,
+  file: string,
+  previous?: () => Snapshot | undefined,
+  behindRequests = false,
+): Promise<LoadedOffThread> {
+  const outcome = await check(bytes, file, behindRequests);
+  if (outcome.type === 'invalid') throw new ConfigError(outcome.issues);
+  if (outcome.type === 'failed') throw new Error(outcome.message);
+  const entities: EntitySet = { services: [], routes: [], consumers: [], plugins: [], keyauth_credentials: [], basicauth_credentials: [], acls: [] };
+  const indexes = new EntityIndexes();
+  const { batches } = outcome;
+  for (let b = 0; b < batches.length; b++) {
+    const { kind, data } = batches[b];
+    batches[b] = undefined!; // each batch's bytes can go as soon as it is read
+    const items = deserialize(data) as unknown[];
+    const list = entities[kind] as unknown[];
+    for (let i = 0; i < items.length; i++) list.push(items[i]);
+    indexes.add(kind, items);
+    await nextTurn();
+  }
+  const snapshot = buildSnapshot(entities, outcome.hash, previous?.(), { indexes });
+  return { entities, hash: outcome.hash, warnings: outcome.warnings, snapshot };
+}
+
+/** `bytes` if they are the whole of their buffer (which can then move to another thread), else a copy that is. */
+export function ownBuffer(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
+}
+
+/** Runs the worker on `bytes`; resolves with its one message once it has exited. */
+function check(bytes: Uint8Array, file: string, behindRequests: boolean): Promise<CheckMessage> {
+  const own = ownBuffer(bytes);
   return new Promise((resolve, reject) => {
-    const entities: EntitySet = { services: [], routes: [], consumers: [], plugins: [], keyauth_credentials: [], basicauth_credentials: [], acls: [] };
-    let settled = false;
-    const settle = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      fn();
-    };
-    const worker = new Worker(WORKER_FILE, { workerData: { file } });
-    worker.on('message', (m: CheckMessage) => {
-      if (m.type === 'entities') {
-        const list = entities[m.kind] as unknown[];
-        for (let i = 0; i < m.items.length; i++) list.push(m.items[i]);
-      } else if (m.type === 'done') {
-        settle(() => {
-          try {
-            resolve({ entities, hash: m.hash, warnings: m.warnings, snapshot: buildSnapshot(entities, m.hash, previous) });
-          } catch (err) {
-            reject(err);
-          }
-        });
-      } else if (m.type === 'invalid') {
-        settle(() => reject(new ConfigError(m.issues)));
-      } else {
-        settle(() => reject(new Error(m.message)));
-      }
+    let outcome: CheckMessage | undefined;
+    let failure: Error | undefined;
+    const worker = new Worker(WORKER_FILE, { workerData: { bytes: own, file, behindRequests }, transferList: [own.buffer as ArrayBuffer] });
+    worker.on('message', (m: CheckMessage) => (outcome = m));
+    worker.on('error', (err) => (failure = err));
+    worker.on('exit', (code) => {
+      if (outcome !== undefined) resolve(outcome);
+      else reject(failure ?? new Error(`config worker exited with ${code} before answering`));
     });
-    worker.on('error', (err) => settle(() => reject(err)));
-    worker.on('exit', (code) => settle(() => reject(new Error(`config worker exited with ${code} before answering`))));
   });
 }

@@ -31,8 +31,8 @@ export function checkSource(source: ConfigSource): CheckedConfig {
   return { source, entities, warnings, hash: configHash(source.text), router };
 }
 
-/** Kong's configuration_hash: the md5 of the config text. */
-export function configHash(text: string): string {
+/** Kong's configuration_hash: the md5 of the config text (or of its bytes, the same for UTF-8 text). */
+export function configHash(text: string | Uint8Array): string {
   return createHash('md5').update(text).digest('hex');
 }
 

@@ -24,6 +24,11 @@ type Raw = Record<string, any>;
 /** Where each flattened entity came from in the file, for error messages. */
 export type EntityLocations = Map<object, PathSegment[]>;
 
+/** Entities by id and by name, for resolving references. */
+interface ReferenceIndex {
+  get(key: string): { id: string } | undefined;
+}
+
 /**
  * Turns a schema-valid document into flat entities: nesting undone, url shorthands expanded, references
  * resolved to ids, ids filled in, and every cross-entity rule checked. Issues are collected, not thrown.
@@ -40,8 +45,8 @@ class Normalizer {
   };
   private readonly doc: Raw;
   private readonly routeAt = new Map<string, RouteEntity>();
-  /** Entities whose id was derived, not written: a clash there is already reported on the natural key. */
-  private readonly derivedIds = new Set<object>();
+  /** Entities whose id is written in the file: only those can clash on id (a derived id clashes on its natural key). */
+  private readonly writtenIds = new Set<object>();
   private readonly pluginAt = new Map<string, PluginEntity>();
   private readonly legacyPaths: boolean;
 
@@ -140,9 +145,9 @@ class Normalizer {
     return { entities: this.entities, issues: this.issues, locations: this.locations };
   }
 
-  private place<T extends object>(entity: T, path: PathSegment[], raw?: Raw): T {
+  private place<T extends object>(entity: T, path: PathSegment[], raw: Raw): T {
     this.locations.set(entity, path);
-    if (raw !== undefined && raw.id === undefined) this.derivedIds.add(entity);
+    if (raw.id !== undefined) this.writtenIds.add(entity);
     return entity;
   }
 
@@ -150,17 +155,22 @@ class Normalizer {
     return this.routeAt.get(formatPath(path));
   }
 
-  private index<T extends { id: string }>(list: T[], key: keyof T): Map<string, T> {
-    const m = new Map<string, T>();
-    for (const e of list) {
-      m.set(e.id, e);
-      const k = e[key];
-      if (typeof k === 'string' && !m.has(k)) m.set(k, e);
-    }
-    return m;
+  /** Built on the first reference to resolve: a large file that nests everything never needs one. */
+  private index<T extends { id: string }>(list: T[], key: keyof T): ReferenceIndex {
+    let m: Map<string, T> | undefined;
+    const build = () => {
+      m = new Map<string, T>();
+      for (const e of list) {
+        m.set(e.id, e);
+        const k = e[key];
+        if (typeof k === 'string' && !m.has(k)) m.set(k, e);
+      }
+      return m;
+    };
+    return { get: (k) => (m ?? build()).get(k) };
   }
 
-  private resolve(ref: unknown, index: Map<string, { id: string }>, field: string, entity: string, path: PathSegment[]): string | undefined {
+  private resolve(ref: unknown, index: ReferenceIndex, field: string, entity: string, path: PathSegment[]): string | undefined {
     const key = typeof ref === 'string' ? ref : (ref as { id: string }).id;
     const found = index.get(key);
     if (!found) {
@@ -172,10 +182,11 @@ class Normalizer {
   }
 
   private checkUnique<T extends object>(entity: string, field: keyof T & string, list: T[], secret = false): void {
+    if (field === 'id' && this.writtenIds.size === 0) return;
     const seen = new Map<unknown, T>();
     for (const e of list) {
       const v = e[field];
-      if (v === undefined || (field === 'id' && this.derivedIds.has(e))) continue;
+      if (v === undefined || (field === 'id' && !this.writtenIds.has(e))) continue;
       const first = seen.get(v);
       if (first === undefined) {
         seen.set(v, e);
@@ -302,7 +313,7 @@ class Normalizer {
     p: Raw,
     path: PathSegment[],
     parent: Partial<Record<'service' | 'route' | 'consumer', string>>,
-    idx: { services: Map<string, { id: string }>; routes: Map<string, { id: string }>; consumers: Map<string, { id: string }> },
+    idx: { services: ReferenceIndex; routes: ReferenceIndex; consumers: ReferenceIndex },
   ): void {
     const scope = { ...parent };
     const nested = Object.keys(parent).length > 0;

@@ -63,13 +63,51 @@ export interface Snapshot {
   readonly compiledPlugins: ReadonlyMap<string, { readonly configKey: string; readonly conf: unknown }>;
 }
 
-function mapBy<T, K extends keyof T>(list: readonly T[], key: K): Map<string, T> {
-  const m = new Map<string, T>();
-  for (const e of list) {
+function mapBy<T, K extends keyof T>(list: readonly T[], key: K, m = new Map<string, T>()): Map<string, T> {
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i];
     const k = e[key];
     if (typeof k === 'string') m.set(k, e);
   }
   return m;
+}
+
+/**
+ * The snapshot's lookups over consumers and credentials, the part of a build that grows with their number.
+ * Filled as entities arrive (in file order, so the same entries win as in one pass), a build of a large config
+ * is a series of short tasks instead of one long one.
+ */
+export class EntityIndexes {
+  readonly consumersById = new Map<string, ConsumerEntity>();
+  readonly consumersByUsername = new Map<string, ConsumerEntity>();
+  readonly consumersByCustomId = new Map<string, ConsumerEntity>();
+  readonly keyAuthByKey = new Map<string, KeyAuthCredentialEntity>();
+  readonly aclsByConsumer = new Map<string, AclEntity[]>();
+
+  static of(entities: EntitySet): EntityIndexes {
+    const indexes = new EntityIndexes();
+    indexes.add('consumers', entities.consumers);
+    indexes.add('keyauth_credentials', entities.keyauth_credentials);
+    indexes.add('acls', entities.acls);
+    return indexes;
+  }
+
+  add(kind: keyof EntitySet, items: readonly unknown[]): void {
+    if (kind === 'consumers') {
+      const consumers = items as ConsumerEntity[];
+      mapBy(consumers, 'id', this.consumersById);
+      mapBy(consumers, 'username', this.consumersByUsername);
+      mapBy(consumers, 'custom_id', this.consumersByCustomId);
+    } else if (kind === 'keyauth_credentials') {
+      mapBy(items as KeyAuthCredentialEntity[], 'key', this.keyAuthByKey);
+    } else if (kind === 'acls') {
+      for (const acl of items as AclEntity[]) {
+        const list = this.aclsByConsumer.get(acl.consumer);
+        if (list) list.push(acl);
+        else this.aclsByConsumer.set(acl.consumer, [acl]);
+      }
+    }
+  }
 }
 
 function upstreamOf(s: ServiceEntity): UpstreamTarget {
@@ -93,18 +131,13 @@ export interface BuildOptions {
   offline?: boolean;
   /** The router already built for these entities (config checks build one). */
   router?: Router;
+  /** The consumer and credential lookups, already built for these entities. */
+  indexes?: EntityIndexes;
 }
 
 export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snapshot, options: BuildOptions = {}): Snapshot {
-  const consumersById = mapBy(entities.consumers, 'id');
-  const consumersByUsername = mapBy(entities.consumers, 'username');
+  const { consumersById, consumersByUsername, consumersByCustomId, keyAuthByKey, aclsByConsumer } = options.indexes ?? EntityIndexes.of(entities);
   const servicesById = mapBy(entities.services, 'id');
-  const aclsByConsumer = new Map<string, AclEntity[]>();
-  for (const acl of entities.acls) {
-    const list = aclsByConsumer.get(acl.consumer);
-    if (list) list.push(acl);
-    else aclsByConsumer.set(acl.consumer, [acl]);
-  }
 
   const compiledPlugins = new Map<string, { configKey: string; conf: unknown }>();
   const entries = new Map<PluginEntity, ChainEntry>();
@@ -149,8 +182,8 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
     routes,
     consumersById,
     consumersByUsername,
-    consumersByCustomId: mapBy(entities.consumers, 'custom_id'),
-    keyAuthByKey: mapBy(entities.keyauth_credentials, 'key'),
+    consumersByCustomId,
+    keyAuthByKey,
     basicAuthByUsername: indexCredentials(entities.basicauth_credentials, previous),
     aclsByConsumer,
     compiledPlugins,

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { Composer, CST, Lexer, LineCounter, Parser, isMap, isSeq, isScalar, isPair, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { ConfigError, type ConfigIssue, type PathSegment } from './errors';
 import { parseJsonObject, valueDepth } from './json-text';
+import { readPlainYaml } from './fast-yaml';
 
 /** A parsed declarative file that can say where any field path stands in the text. */
 export interface ConfigSource {
@@ -28,9 +30,22 @@ export function readConfigText(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot read file (${code ?? String(err)})` }]);
+    throw unreadable(file, err);
   }
+}
+
+/** The file's bytes, read without holding the event loop; an unreadable file is the same ConfigError. */
+export async function readConfigBytes(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw unreadable(file, err);
+  }
+}
+
+function unreadable(file: string, err: unknown): ConfigError {
+  const code = (err as NodeJS.ErrnoException).code;
+  return new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot read file (${code ?? String(err)})` }]);
 }
 
 /**
@@ -97,7 +112,9 @@ function keyIssues(node: unknown, issue: (offset: number, message: string) => Co
 }
 
 /**
- * Parses YAML or JSON (JSON is read by the same parser, so both get line numbers).
+ * Parses YAML or JSON (JSON is read by the same parser, so both get line numbers). A JSON object, or a plain YAML
+ * document, is read by a fast parser first (json-text.ts, fast-yaml.ts); the YAML reading that knows positions runs
+ * only when that one steps aside or when something has to be located.
  * YAML 1.1 scalars, as Kong reads them: yes/no/on/off are booleans.
  * Hostile files are refused before they can cost much: more than MAX_CONFIG_BYTES, nesting deeper than
  * MAX_DEPTH (measured before the recursive part of the parser runs), more than MAX_ALIAS_COUNT alias expansions.
@@ -106,16 +123,16 @@ export function parseConfigText(text: string, file: string): ConfigSource {
   const issue = (line: number, col: number, message: string): ConfigIssue => ({ file, line, col, path: '', message });
   if (text.length > MAX_CONFIG_BYTES) throw new ConfigError([issue(1, 1, 'file is too large')]);
   const json = parseJsonObject(text);
-  if (json !== undefined) {
-    if (valueDepth(json, 0, MAX_DEPTH) > MAX_DEPTH) throw new ConfigError([issue(1, 1, `nesting deeper than ${MAX_DEPTH} levels is not accepted`)]);
-    // Positions only matter once there is a problem to report: the YAML reading that knows them runs then.
-    let located: ConfigSource | undefined;
-    return { file, text, data: json, locate: (path, atKey) => (located ??= parseYamlText(text, file, issue)).locate(path, atKey) };
-  }
-  return parseYamlText(text, file, issue);
+  if (json !== undefined && valueDepth(json, 0, MAX_DEPTH) > MAX_DEPTH) throw new ConfigError([issue(1, 1, TOO_DEEP)]);
+  const data = json ?? readPlainYaml(text, MAX_DEPTH);
+  if (data === undefined || valueDepth(data, 0, MAX_DEPTH) > MAX_DEPTH) return readYamlWithPositions(text, file);
+  // Positions only matter once there is a problem to report: the YAML reading that knows them runs then.
+  let located: ConfigSource | undefined;
+  return { file, text, data, locate: (path, atKey) => (located ??= readYamlWithPositions(text, file)).locate(path, atKey) };
 }
 
-function parseYamlText(text: string, file: string, _issue: (line: number, col: number, message: string) => ConfigIssue): ConfigSource {
+/** The YAML 1.1 reading, which knows where every node stands (and reports errors with their positions). */
+export function readYamlWithPositions(text: string, file: string): ConfigSource {
   const lineCounter = new LineCounter();
   const at = (offset: number, message: string): ConfigIssue => {
     const p = lineCounter.linePos(offset);

@@ -49,7 +49,15 @@ export interface RunningGateway {
 /** Starts the real CLI on ephemeral loopback ports and waits for its "listening" line. */
 export function startGateway(
   config: string,
-  opts: { args?: string[]; env?: NodeJS.ProcessEnv; file?: string; /** false: leave the admin address to the environment */ adminFlag?: boolean } = {},
+  opts: {
+    args?: string[];
+    env?: NodeJS.ProcessEnv;
+    file?: string;
+    /** false: leave the admin address to the environment */
+    adminFlag?: boolean;
+    /** How long loading may take before the start counts as failed (default 15 s). */
+    startTimeoutMs?: number;
+  } = {},
 ): Promise<RunningGateway> {
   const configFile = opts.file ?? tempFile('kong.yml', config);
   const adminArgs = opts.adminFlag === false ? [] : ['--admin-listen', '127.0.0.1:0'];
@@ -62,7 +70,7 @@ export function startGateway(
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
       reject(new Error(`gateway did not start in time:\n${stderr}${stdout}`));
-    }, 15_000);
+    }, opts.startTimeoutMs ?? 15_000);
     let listening = false;
     proc.stderr!.on('data', (d) => {
       stderr += d;
