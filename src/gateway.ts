@@ -12,13 +12,17 @@ import { createAdminServer } from './admin/server';
 import { checkAdminExposure } from './admin/token';
 import { formatListen, type ListenAddress } from './cli/listen';
 import { log, type LogFormat } from './log';
-import { createAccessLog, type AccessLogTarget } from './observe/access-log';
+import { createAccessLog, type AccessLogTarget, type AccessSink } from './observe/access-log';
 import { GatewayMetrics } from './observe/metrics';
 import { Observer } from './observe/observer';
+import type { WorkerPool } from './cluster/pool';
 
 export interface GatewayOptions {
   configFile: string;
-  proxyListen: ListenAddress;
+  /** The file's text when already read (a worker gets it from its primary); configFile then names it. */
+  configText?: string;
+  /** null: this process serves no traffic itself (a worker pool's primary). */
+  proxyListen: ListenAddress | null;
   adminListen: ListenAddress | null;
   /** Required on every Admin API request when set; mandatory when the admin address is not loopback. */
   adminToken?: string;
@@ -27,12 +31,16 @@ export interface GatewayOptions {
   /** Show key-auth keys and other secrets in Admin API output (masked by default). */
   adminShowSecrets?: boolean;
   /** `off` (default here; the CLI defaults to stdout), `stdout`, or a file to append to. */
-  accessLog?: AccessLogTarget;
+  accessLog?: AccessLogTarget | AccessSink;
   accessLogFormat?: LogFormat;
   /** Prometheus metrics on the Admin API's /metrics (default on; nothing is counted without an Admin API). */
   metrics?: boolean;
   /** Kong's `per_consumer`: a consumer label on request and bandwidth metrics. */
   metricsPerConsumer?: boolean;
+  /** A pool's primary: every accepted config goes to these workers; /status and /metrics add up theirs. */
+  workers?: WorkerPool;
+  /** One of a pool's workers: its primary watches the file, logs reloads and serves the Admin API. */
+  isWorker?: boolean;
 }
 
 /** What asked for a new config: the file watcher, SIGHUP, or POST /config. */
@@ -79,9 +87,11 @@ export class Gateway {
 
   private constructor(readonly options: GatewayOptions, loaded: LoadedConfig) {
     const accessLog = createAccessLog(options.accessLog ?? 'off', options.accessLogFormat ?? 'json');
-    if (options.metrics !== false && options.adminListen) {
+    if (options.metrics !== false && (options.adminListen || options.isWorker)) {
       this.metrics = new GatewayMetrics({
         perConsumer: options.metricsPerConsumer === true,
+        // The config and its reloads are the primary's to count, once.
+        node: options.isWorker !== true,
         stats: () => this.proxy.stats,
         configHash: () => this.proxy.current.hash,
       });
@@ -98,26 +108,34 @@ export class Gateway {
   /** Loads the file (throws ConfigError before any port is opened), starts listening and watching the file. */
   static async start(options: GatewayOptions): Promise<Gateway> {
     if (options.adminListen) checkAdminExposure(options.adminListen.host, options.adminToken);
-    const loaded = loadConfigFile(options.configFile);
+    const loaded = options.configText !== undefined ? loadConfigText(options.configText, options.configFile) : loadConfigFile(options.configFile);
     const gateway = new Gateway(options, loaded);
-    await listen(gateway.proxy.server, options.proxyListen);
+    if (options.proxyListen) await listen(gateway.proxy.server, options.proxyListen);
     if (options.adminListen) {
       gateway.admin = createAdminServer(gateway);
       await listen(gateway.admin, options.adminListen);
     }
+    if (options.isWorker) return gateway;
     gateway.watcher = await watchConfigFile(options.configFile, () => {
       gateway.reloadFile('file', false);
     });
     // Warnings never stop a start; they are said once here (`gateway validate --strict` makes them errors).
     if (loaded.warnings.length > 0) log('warn', 'config warnings', { warnings: loaded.warnings.map(formatIssue) });
-    log('info', 'gateway listening', {
-      proxy: formatListen(gateway.proxyAddress),
-      admin: gateway.adminAddress ? formatListen(gateway.adminAddress) : 'off',
-      config: options.configFile,
-      configuration_hash: loaded.hash,
-      ...counts(loaded.entities),
-    });
+    if (options.proxyListen) gateway.announce(gateway.proxyAddress);
     return gateway;
+  }
+
+  /** The start line, once the proxy is listening (a pool's primary says it when its workers are). */
+  announce(proxy: ListenAddress, extra: Record<string, unknown> = {}): void {
+    const snapshot = this.proxy.current;
+    log('info', 'gateway listening', {
+      proxy: formatListen(proxy),
+      admin: this.adminAddress ? formatListen(this.adminAddress) : 'off',
+      config: this.options.configFile,
+      configuration_hash: snapshot.hash,
+      ...counts(snapshot.entities),
+      ...extra,
+    });
   }
 
   get proxyAddress(): ListenAddress {
@@ -154,8 +172,8 @@ export class Gateway {
   }
 
   /** POST /config: a config given as text goes live in memory only (the next file change wins). */
-  applyConfigText(text: string, name: string): ApplyOutcome {
-    return this.apply((previous) => loadConfigText(text, name, previous), 'admin', name);
+  applyConfigText(text: string, name: string, source: ReloadSource = 'admin'): ApplyOutcome {
+    return this.apply((previous) => loadConfigText(text, name, previous), source, name);
   }
 
   /**
@@ -185,7 +203,8 @@ export class Gateway {
     const record: ReloadRecord = { at, source, accepted: true, ms: elapsed(), configuration_hash: loaded.hash };
     this.lastReload = record;
     this.metrics?.configApplied(source, true);
-    log('info', 'config reloaded', { source, configuration_hash: loaded.hash, ms: record.ms, ...counts(loaded.entities) });
+    this.options.workers?.configure(loaded.source.text, name, source);
+    if (!this.options.isWorker) log('info', 'config reloaded', { source, configuration_hash: loaded.hash, ms: record.ms, ...counts(loaded.entities) });
     try {
       retireSnapshot(old, loaded.snapshot);
     } catch (err) {
