@@ -35,6 +35,8 @@ export type ToWorker =
 
 /** Worker → primary. */
 export type ToPrimary =
+  /** Listening for messages: what is sent before this is lost. */
+  | { type: 'up' }
   | { type: 'ready'; proxy: ListenAddress }
   | { type: 'failed'; error: string }
   | { type: 'configured'; hash: string }

@@ -21,6 +21,8 @@ const SETTLE_TIMEOUT_MS = 10_000;
 /** One place in the pool: its worker process, replaced when it dies. */
 class Slot {
   worker: Worker | undefined;
+  /** The worker listens for messages (before that, they are lost). */
+  up = false;
   calls: Calls | undefined;
   startedAt = new Date();
   ready = false;
@@ -33,7 +35,7 @@ class Slot {
   constructor(readonly id: number) {}
 
   send(message: ToWorker): void {
-    if (this.worker?.isConnected()) this.worker.send(message);
+    if (this.up && this.worker?.isConnected()) this.worker.send(message);
   }
 }
 
@@ -87,7 +89,8 @@ export class WorkerPool {
   configure(text: string, name: string, source: ReloadSource): void {
     this.text = text;
     for (const slot of this.slots) {
-      if (slot.worker === undefined) continue;
+      // A worker not up yet gets the latest config with its start.
+      if (!slot.up) continue;
       slot.sent++;
       slot.send({ type: 'config', text, name, source });
     }
@@ -154,12 +157,17 @@ export class WorkerPool {
     slot.worker = worker;
     slot.calls = new Calls((m) => worker.send(m), CALL_TIMEOUT_MS);
     slot.startedAt = new Date();
+    slot.up = false;
     slot.ready = false;
     slot.sent = 0;
     slot.applied = 0;
     const calls = slot.calls;
     worker.on('message', (message: ToPrimary) => {
       switch (message.type) {
+        case 'up':
+          slot.up = true;
+          slot.send({ type: 'start', settings: this.settings, text: this.text });
+          return;
         case 'ready':
           slot.ready = true;
           starting?.ready(message.proxy);
@@ -184,6 +192,7 @@ export class WorkerPool {
       calls.failAll('the worker exited');
       if (slot.worker === worker) {
         slot.worker = undefined;
+        slot.up = false;
         slot.ready = false;
       }
       this.checkSettled();
@@ -194,7 +203,6 @@ export class WorkerPool {
       if (this.stopping) return;
       this.replace(slot, worker, code, signal);
     });
-    worker.send({ type: 'start', settings: this.settings, text: this.text } satisfies ToWorker);
   }
 
   private replace(slot: Slot, dead: Worker, code: number | null, signal: string | null): void {
@@ -216,7 +224,7 @@ export class WorkerPool {
   }
 
   private isSettled(): boolean {
-    return this.slots.every((s) => s.worker === undefined || s.applied >= s.sent);
+    return this.slots.every((s) => !s.up || s.applied >= s.sent);
   }
 
   private checkSettled(): void {

@@ -107,3 +107,5 @@ process.on('disconnect', () => {
     queue = queue.then(() => stop(10_000));
   }
 });
+
+send({ type: 'up' });
