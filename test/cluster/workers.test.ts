@@ -8,6 +8,7 @@ import { request, startUpstream, type Upstream } from '../helpers/http';
 import { runCli, startGateway, tempFile, type RunningGateway } from '../helpers/cli';
 import { yaml } from '../helpers/config';
 import { waitFor, writeByRename } from '../helpers/wait';
+import { roomInWindow } from '../helpers/windows';
 
 let upstream: Upstream;
 let gw: RunningGateway;
@@ -55,6 +56,7 @@ async function many(path: string, n: number, parallel: number) {
 }
 
 t.before(async () => {
+  await roomInWindow('hour', 60_000); // the limit's counters must not roll over mid-test
   upstream = await startUpstream();
   accessLog = join(mkdtempSync(join(tmpdir(), 'gateway-workers-')), 'access.log');
   gw = await startGateway(config(30), { args: ['--workers', '2', '--access-log', accessLog] });
