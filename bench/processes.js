@@ -13,17 +13,19 @@ const GATEWAY_BIN = process.env.BENCH_GATEWAY_BIN || join(ROOT, 'bin', 'gateway'
 const SERVERS = join(__dirname, 'servers.js');
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
-/** The core the proxy under test runs on, and the one for the load generator and upstream. */
-const CORES = { proxy: 0, load: 1 };
+const CPU_COUNT = os.cpus().length;
 
-/** The CPUs of a gateway with `workers` workers: 0..N-1 (on a machine with few cores, the load's core too). */
+/** The core the proxy under test runs on, and the one for the load generator and upstream (the last one). */
+const CORES = { proxy: 0, load: Math.max(1, CPU_COUNT - 1) };
+
+/** The CPUs of a gateway with `workers` workers: 0..N-1, leaving the load's core alone unless there are only 2. */
 function gatewayCores(workers) {
-  const n = Math.min(workers, os.cpus().length);
+  const n = Math.min(workers, CPU_COUNT > 2 ? CPU_COUNT - 1 : CPU_COUNT);
   return n <= 1 ? CORES.proxy : `0-${n - 1}`;
 }
 
 function hasTaskset() {
-  return process.platform === 'linux' && os.cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
+  return process.platform === 'linux' && CPU_COUNT >= 2 && spawnSync('taskset', ['-V']).status === 0;
 }
 
 const PINNING = hasTaskset();

@@ -1,7 +1,7 @@
-import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Gateway, type GatewayOptions } from '../gateway';
-import { MAX_WORKERS, startPool, WORKERS_ENV, type Serving } from '../cluster/primary';
+import type { Serving } from '../cluster/primary';
+import { workerCount, WORKERS_ENV } from './workers';
 import { ConfigError, formatIssue } from '../config/errors';
 import { parseListen } from './listen';
 import { validateCommand } from './validate';
@@ -15,14 +15,6 @@ function milliseconds(value: string): number {
   const ms = Number(value);
   if (!/^\d+$/.test(value) || ms < 1 || ms > 2_147_483_647) throw new InvalidArgumentError('expected a whole number of milliseconds, at least 1');
   return ms;
-}
-
-/** `--workers`: a count, or `auto` for one per core. */
-function workerCount(value: string): number {
-  if (value === 'auto') return Math.min(MAX_WORKERS, availableParallelism());
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > MAX_WORKERS) throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_WORKERS}, or 'auto'`);
-  return n;
 }
 
 import { configureLog, defaultFormat, log, LOG_LEVELS, type LogFormat, type LogLevel } from '../log';
@@ -100,7 +92,8 @@ function startCommand(): Command {
           metrics: opts.metrics,
           metricsPerConsumer: opts.metricsPerConsumer === true,
         };
-        gateway = opts.workers > 1 ? await startPool(options, opts.workers, eventLog) : await Gateway.start(options);
+        // One worker is the single process as it always was: nothing of the pool is even loaded.
+        gateway = opts.workers > 1 ? await (await import('../cluster/primary')).startPool(options, opts.workers, eventLog) : await Gateway.start(options);
       } catch (err) {
         if (err instanceof ConfigError) {
           for (const issue of err.issues) process.stderr.write(`${formatIssue(issue)}\n`);

@@ -173,6 +173,7 @@ export class WorkerPool {
           starting?.ready(message.proxy);
           return;
         case 'failed':
+          if (starting === undefined) log('error', 'worker could not start', { worker: slot.id, error: message.error });
           starting?.failed(new Error(message.error));
           starting = undefined;
           return;

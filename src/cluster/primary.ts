@@ -5,10 +5,6 @@ import type { LogFormat, LogLevel } from '../log';
 import { openAccessSink } from '../observe/access-log';
 import { WorkerPool } from './pool';
 
-/** Kong's nginx worker_processes setting, as an environment variable. */
-export const WORKERS_ENV = 'KONG_NGINX_WORKER_PROCESSES';
-export const MAX_WORKERS = 1024;
-
 /** What `gateway start` runs: one process, or a pool's primary. */
 export interface Serving {
   /** SIGHUP. */

@@ -9,6 +9,8 @@ import { runCli, startGateway, tempFile, type RunningGateway } from '../helpers/
 import { yaml } from '../helpers/config';
 import { waitFor, writeByRename } from '../helpers/wait';
 import { roomInWindow } from '../helpers/windows';
+import { availableParallelism } from 'node:os';
+import { workerCount } from '../../src/cli/workers';
 
 let upstream: Upstream;
 let gw: RunningGateway;
@@ -104,7 +106,7 @@ t.test('a reload reaches every worker; a bad edit is rejected and both keep serv
   writeByRename(gw.configFile, 'services: [\n');
   await waitFor('the rejection', async () => ((await status()).last_reload_error ? true : undefined));
   const ws = await workers();
-  t.ok(ws.every((w) => w.configuration_hash === hash), 'workers keep the previous config', { ws, hash, logs: gw.logs() } as any);
+  t.ok(ws.every((w) => w.configuration_hash === hash), 'workers keep the previous config', { ws, hash, logs: gw.logs() } as object);
   t.ok((await many('/added', 6, 3)).every((r) => r.status === 200));
 });
 
@@ -147,6 +149,8 @@ t.test('SIGTERM drains the workers and exits 0', async (t) => {
 });
 
 t.test('--workers is checked before anything starts', async (t) => {
+  t.equal(workerCount('auto'), availableParallelism(), 'auto: one per core');
+  t.equal(workerCount('3'), 3);
   const file = tempFile('kong.yml', yaml('_format_version: "3.0"'));
   for (const bad of ['0', '1025', 'two', '1.5']) {
     const r = runCli(['start', '-c', file, '--workers', bad]);
