@@ -45,7 +45,7 @@ export type ToPrimary =
   | Call
   | Reply;
 
-/** A request that expects one reply with the same id: `stats`, `metrics` (primary → worker), `lease` (worker → primary). */
+/** A request that expects one reply with the same id: `stats`, `metrics` (primary → worker), `leases` (worker → primary). */
 export interface Call {
   type: 'call';
   id: number;

@@ -220,7 +220,10 @@ export class WorkerPool {
   }
 
   private answer(name: string, body: unknown): unknown {
-    if (name === 'lease') return grantLease(body as LeaseRequest, this.size, Date.now());
+    if (name === 'leases') {
+      const now = Date.now();
+      return (body as LeaseRequest[]).map((request) => grantLease(request, this.size, now));
+    }
     throw new Error(`unknown call ${name}`);
   }
 

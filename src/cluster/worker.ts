@@ -18,10 +18,35 @@ let gateway: Gateway | undefined;
 let queue: Promise<void> = Promise.resolve();
 let stopping = false;
 
+interface Asked {
+  request: LeaseRequest;
+  resolve(lease: Lease): void;
+  reject(err: Error): void;
+}
+
+let asked: Asked[] = [];
+
+/** The lease requests of one turn of the event loop go to the primary as one message. */
+function leaseBatched(request: LeaseRequest): Promise<Lease> {
+  return new Promise((resolve, reject) => {
+    if (asked.length === 0) setImmediate(askForLeases);
+    asked.push({ request, resolve, reject });
+  });
+}
+
+function askForLeases(): void {
+  const batch = asked;
+  asked = [];
+  toPrimary.call<Lease[]>('leases', batch.map((a) => a.request)).then(
+    (leases) => batch.forEach((a, i) => a.resolve(leases[i])),
+    (err: Error) => batch.forEach((a) => a.reject(err)),
+  );
+}
+
 async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   const s = message.settings;
   configureLog({ level: s.logLevel, format: s.logFormat });
-  leaseThrough((request: LeaseRequest) => toPrimary.call<Lease>('lease', request));
+  leaseThrough(leaseBatched);
   try {
     gateway = await Gateway.start({
       configFile: s.configFile,

@@ -73,6 +73,8 @@ interface Held {
 }
 
 const SWEEP_EVERY_MS = 5_000;
+const live = new Set<LeasedCounters>();
+let sweeper: NodeJS.Timeout | undefined;
 
 /**
  * A worker's side of one local-policy plugin instance: the leases it holds, by identifier. A request takes a
@@ -83,13 +85,17 @@ const SWEEP_EVERY_MS = 5_000;
 export class LeasedCounters {
   private readonly held = new Map<string, Held>();
   private readonly asking = new Map<string, Promise<void>>();
-  private readonly sweeper: NodeJS.Timeout;
 
   constructor(
     private readonly scope: string,
     private readonly transport: LeaseTransport,
   ) {
-    this.sweeper = setInterval(() => this.sweep(Date.now()), SWEEP_EVERY_MS).unref();
+    live.add(this);
+    // Leases of identifiers not seen again are dropped once they end, so they do not linger.
+    sweeper ??= setInterval(() => {
+      const now = Date.now();
+      for (const l of live) l.sweep(now);
+    }, SWEEP_EVERY_MS).unref();
   }
 
   /** From a lease held here: true (counted; `usage` set), false (refused; `usage` set), undefined (ask). */
@@ -121,8 +127,12 @@ export class LeasedCounters {
   }
 
   close(): void {
-    clearInterval(this.sweeper);
     this.held.clear();
+    live.delete(this);
+    if (live.size === 0) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
   }
 
   private async ask(identifier: string, periods: readonly PeriodIndex[], limits: readonly number[]): Promise<void> {
@@ -131,7 +141,7 @@ export class LeasedCounters {
     this.held.set(identifier, { from: lease.from, until: lease.until, left: lease.granted, refused: lease.granted === 0, usage: lease.usage });
   }
 
-  private sweep(now: number): void {
+  sweep(now: number): void {
     for (const [identifier, h] of this.held) if (now >= h.until) this.held.delete(identifier);
   }
 }
