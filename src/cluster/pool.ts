@@ -142,8 +142,9 @@ export class WorkerPool {
         const worker = s.worker!;
         return new Promise<void>((resolve) => {
           worker.once('exit', () => resolve());
-          if (worker.isConnected()) worker.send({ type: 'stop', graceMs } satisfies ToWorker);
-          else worker.kill('SIGTERM');
+          // A worker not listening for messages yet would miss the word: it gets the signal instead.
+          if (s.up && worker.isConnected()) worker.send({ type: 'stop', graceMs } satisfies ToWorker);
+          else worker.process.kill('SIGTERM');
           // A worker that does not finish its drain in time is ended.
           setTimeout(() => worker.process.kill('SIGKILL'), graceMs + 2_000).unref();
         });
