@@ -27,7 +27,7 @@ export interface WorkerStats {
 
 /** Primary → worker. */
 export type ToWorker =
-  | { type: 'start'; settings: WorkerSettings; text: string }
+  | { type: 'start'; id: number; settings: WorkerSettings; text: string }
   | { type: 'config'; text: string; name: string; source: ReloadSource }
   | { type: 'stop'; graceMs: number }
   | Call

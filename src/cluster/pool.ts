@@ -167,7 +167,7 @@ export class WorkerPool {
       switch (message.type) {
         case 'up':
           slot.up = true;
-          slot.send({ type: 'start', settings: this.settings, text: this.text });
+          slot.send({ type: 'start', id: slot.id, settings: this.settings, text: this.text });
           return;
         case 'ready':
           slot.ready = true;

@@ -45,7 +45,7 @@ function askForLeases(): void {
 
 async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   const s = message.settings;
-  configureLog({ level: s.logLevel, format: s.logFormat });
+  configureLog({ level: s.logLevel, format: s.logFormat, fields: { worker: message.id } });
   leaseThrough(leaseBatched);
   try {
     gateway = await Gateway.start({
