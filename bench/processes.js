@@ -3,7 +3,7 @@
 // what they print, their CPU time and memory read from /proc.
 
 const { spawn, spawnSync } = require('node:child_process');
-const { readFileSync } = require('node:fs');
+const { readdirSync, readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const os = require('node:os');
 
@@ -13,11 +13,19 @@ const GATEWAY_BIN = process.env.BENCH_GATEWAY_BIN || join(ROOT, 'bin', 'gateway'
 const SERVERS = join(__dirname, 'servers.js');
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
-/** The core the proxy under test runs on, and the one for the load generator and upstream. */
-const CORES = { proxy: 0, load: 1 };
+const CPU_COUNT = os.cpus().length;
+
+/** The core the proxy under test runs on, and the one for the load generator and upstream (the last one). */
+const CORES = { proxy: 0, load: Math.max(1, CPU_COUNT - 1) };
+
+/** The CPUs of a gateway with `workers` workers: 0..N-1, leaving the load's core alone unless there are only 2. */
+function gatewayCores(workers) {
+  const n = Math.min(workers, CPU_COUNT > 2 ? CPU_COUNT - 1 : CPU_COUNT);
+  return n <= 1 ? CORES.proxy : `0-${n - 1}`;
+}
 
 function hasTaskset() {
-  return process.platform === 'linux' && os.cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
+  return process.platform === 'linux' && CPU_COUNT >= 2 && spawnSync('taskset', ['-V']).status === 0;
 }
 
 const PINNING = hasTaskset();
@@ -100,9 +108,10 @@ async function startServer(kind, core, target) {
   return handle(proc, Number(m[1]), kind);
 }
 
-/** Starts the gateway through its CLI on `core`; `onLog` sees every stderr chunk (reload lines). */
-async function startGateway(configFile, core, name, extraNodeArgs = [], bin = GATEWAY_BIN) {
-  const proc = spawnOn(core, [...extraNodeArgs, bin, 'start', '-c', configFile, '--proxy-listen', '127.0.0.1:0', '--admin-listen', 'off', '--access-log', 'off']);
+/** Starts the gateway through its CLI on `core` (a taskset CPU list); `onLog` sees every stderr chunk (reload lines). */
+async function startGateway(configFile, core, name, extraNodeArgs = [], bin = GATEWAY_BIN, workers = 1) {
+  const workerArgs = workers > 1 ? ['--workers', String(workers)] : [];
+  const proc = spawnOn(core, [...extraNodeArgs, bin, 'start', '-c', configFile, '--proxy-listen', '127.0.0.1:0', '--admin-listen', 'off', '--access-log', 'off', ...workerArgs]);
   const m = await waitForLine(proc, 'stderr', /"msg":"gateway listening","proxy":"[^"]*:(\d+)"/, `gateway (${name})`, 180_000);
   const gw = handle(proc, Number(m[1]), name);
   gw.logs = '';
@@ -138,6 +147,30 @@ function cpuSeconds(pid) {
   }
 }
 
+/** The process and its direct children (a gateway's workers), from /proc. */
+function processTree(pid) {
+  const pids = [pid];
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) pids.push(Number(entry));
+      } catch {
+        // exited meanwhile
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return pids;
+}
+
+/** CPU seconds used so far by a process and its children alive now (a gateway with workers counts whole). */
+function treeCpuSeconds(pid) {
+  return processTree(pid).reduce((sum, p) => sum + (cpuSeconds(p) ?? 0), 0);
+}
+
 /** Resident memory of a process in MB (VmRSS), and its peak (VmHWM). */
 function memoryMB(pid) {
   try {
@@ -166,15 +199,15 @@ function machineBusySeconds() {
  */
 function cpuMeter(proxyPid, otherOwnPids) {
   return () => {
-    const own = () => [proxyPid, ...otherOwnPids].reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
+    const own = () => treeCpuSeconds(proxyPid) + otherOwnPids.reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
     const self0 = process.cpuUsage();
-    const proxy0 = cpuSeconds(proxyPid);
+    const proxy0 = treeCpuSeconds(proxyPid);
     const own0 = own();
     const busy0 = machineBusySeconds();
     const wall0 = process.hrtime.bigint();
     return (requests) => {
       const seconds = Number(process.hrtime.bigint() - wall0) / 1e9;
-      const proxy = cpuSeconds(proxyPid) - proxy0;
+      const proxy = treeCpuSeconds(proxyPid) - proxy0;
       const self = process.cpuUsage(self0);
       const ours = own() - own0 + (self.user + self.system) / 1e6;
       return {
@@ -197,4 +230,4 @@ function machine() {
   return { cores: os.cpus().length, cpu, node: process.version, platform: `${process.platform} ${os.release()}`, pinning: PINNING ? `taskset: proxy on CPU ${CORES.proxy}, load generator and upstream on CPU ${CORES.load}` : 'none (taskset missing or fewer than 2 cores)' };
 }
 
-module.exports = { CORES, PINNING, ROOT, pinSelf, spawnOn, startServer, startGateway, validateConfig, cpuSeconds, cpuMeter, memoryMB, machine };
+module.exports = { CORES, gatewayCores, PINNING, ROOT, pinSelf, spawnOn, startServer, startGateway, validateConfig, cpuSeconds, cpuMeter, memoryMB, machine };

@@ -25,6 +25,8 @@ const USAGE = `usage: npm run bench -- [options]
   --rate N              requests/s of the steady-load latency measurement (default 1000)
   --latency-duration S  seconds of the steady-load measurement (default 5; 0 skips it)
   --cases LIST          any of a,b,c,d,e,pipe,undici (default: all)
+  --workers LIST        worker counts for the gateway cases a-d, e.g. 1,2: a count N > 1 adds case <id>-wN,
+                        the gateway started with --workers N on CPUs 0..N-1 (default 1)
   --consumers-e N       consumers in case (e) (default 100000)
   --cpu-prof            run the gateways under node --cpu-prof (profiles in bench-results/profiles/case-ID-TIME/,
                         summarize one with node bench/profile-summary.js FILE)
@@ -57,6 +59,7 @@ function options() {
       'latency-duration': { type: 'string', default: '5' },
       cases: { type: 'string', default: Object.keys(TARGETS).join(',') },
       'consumers-e': { type: 'string', default: '100000' },
+      workers: { type: 'string', default: '1' },
       out: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -71,8 +74,21 @@ function options() {
     if (!Number.isFinite(n) || n < min) throw new Error(`--${name}: expected a number ≥ ${min}, got '${values[name]}'`);
     return n;
   };
-  const cases = values.cases.split(',').map((c) => c.trim()).filter(Boolean);
-  for (const c of cases) if (!(c in TARGETS)) throw new Error(`--cases: unknown case '${c}' (known: ${Object.keys(TARGETS).join(', ')})`);
+  const workers = values.workers.split(',').map(Number);
+  if (workers.some((w) => !Number.isInteger(w) || w < 1)) throw new Error(`--workers: expected worker counts such as 1,2, got '${values.workers}'`);
+  const cases = [];
+  for (const c of values.cases.split(',').map((c) => c.trim()).filter(Boolean)) {
+    if (!(c in TARGETS)) throw new Error(`--cases: unknown case '${c}' (known: ${Object.keys(TARGETS).join(', ')})`);
+    const scalable = TARGETS[c].config !== undefined && c !== 'e' && !c.startsWith('a-other');
+    for (const w of scalable ? workers : [1]) {
+      if (w === 1) {
+        cases.push(c);
+        continue;
+      }
+      TARGETS[`${c}-w${w}`] = { ...TARGETS[c], label: `${TARGETS[c].label}, ${w} workers`, workers: w };
+      cases.push(`${c}-w${w}`);
+    }
+  }
   return {
     rounds: num('rounds', 1),
     duration: num('duration', 1),
@@ -140,7 +156,8 @@ async function prepareGatewayCase(id, def, ctx) {
   }
   // One directory per case: Node names each thread's profile itself (bcrypt worker threads write their own).
   const nodeArgs = ctx.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(proc.ROOT, 'bench-results', 'profiles', `case-${id}-${Date.now()}`)] : [];
-  const gateway = await proc.startGateway(file, proc.CORES.proxy, id, nodeArgs, def.bin);
+  const workers = def.workers ?? 1;
+  const gateway = await proc.startGateway(file, proc.gatewayCores(workers), id, nodeArgs, def.bin, workers);
   return { server: gateway, requests: generated.requests, file, config: generated.config, validateMs: checked.ms, notes };
 }
 

@@ -13,13 +13,17 @@ import { createAdminServer } from './admin/server';
 import { checkAdminExposure } from './admin/token';
 import { formatListen, type ListenAddress } from './cli/listen';
 import { log, type LogFormat } from './log';
-import { createAccessLog, type AccessLogTarget } from './observe/access-log';
+import { createAccessLog, type AccessLogTarget, type AccessSink } from './observe/access-log';
 import { GatewayMetrics } from './observe/metrics';
 import { Observer } from './observe/observer';
+import type { WorkerPool } from './cluster/pool';
 
 export interface GatewayOptions {
   configFile: string;
-  proxyListen: ListenAddress;
+  /** The file's text when already read (a worker gets it from its primary); configFile then names it. */
+  configText?: string;
+  /** null: this process serves no traffic itself (a worker pool's primary). */
+  proxyListen: ListenAddress | null;
   adminListen: ListenAddress | null;
   /** Required on every Admin API request when set; mandatory when the admin address is not loopback. */
   adminToken?: string;
@@ -28,12 +32,16 @@ export interface GatewayOptions {
   /** Show key-auth keys and other secrets in Admin API output (masked by default). */
   adminShowSecrets?: boolean;
   /** `off` (default here; the CLI defaults to stdout), `stdout`, or a file to append to. */
-  accessLog?: AccessLogTarget;
+  accessLog?: AccessLogTarget | AccessSink;
   accessLogFormat?: LogFormat;
   /** Prometheus metrics on the Admin API's /metrics (default on; nothing is counted without an Admin API). */
   metrics?: boolean;
   /** Kong's `per_consumer`: a consumer label on request and bandwidth metrics. */
   metricsPerConsumer?: boolean;
+  /** A pool's primary: every accepted config goes to these workers; /status and /metrics add up theirs. */
+  workers?: WorkerPool;
+  /** One of a pool's workers: its primary watches the file, logs reloads and serves the Admin API. */
+  isWorker?: boolean;
 }
 
 /** What asked for a new config: the file watcher, SIGHUP, or POST /config. */
@@ -89,9 +97,11 @@ export class Gateway {
 
   private constructor(readonly options: GatewayOptions, loaded: LoadedOffThread) {
     const accessLog = createAccessLog(options.accessLog ?? 'off', options.accessLogFormat ?? 'json');
-    if (options.metrics !== false && options.adminListen) {
+    if (options.metrics !== false && (options.adminListen || options.isWorker)) {
       this.metrics = new GatewayMetrics({
         perConsumer: options.metricsPerConsumer === true,
+        // The config and its reloads are the primary's to count, once.
+        node: options.isWorker !== true,
         stats: () => this.proxy.stats,
         configHash: () => this.proxy.current.hash,
       });
@@ -108,26 +118,35 @@ export class Gateway {
   /** Loads the file (throws ConfigError before any port is opened), starts listening and watching the file. */
   static async start(options: GatewayOptions): Promise<Gateway> {
     if (options.adminListen) checkAdminExposure(options.adminListen.host, options.adminToken);
-    const loaded = await loadConfigBytes(await readConfigBytes(options.configFile), options.configFile);
+    const bytes = options.configText !== undefined ? Buffer.from(options.configText) : await readConfigBytes(options.configFile);
+    const loaded = await loadConfigBytes(bytes, options.configFile);
     const gateway = new Gateway(options, loaded);
-    await listen(gateway.proxy.server, options.proxyListen);
+    if (options.proxyListen) await listen(gateway.proxy.server, options.proxyListen);
     if (options.adminListen) {
       gateway.admin = createAdminServer(gateway);
       await listen(gateway.admin, options.adminListen);
     }
+    if (options.isWorker) return gateway;
     gateway.watcher = await watchConfigFile(options.configFile, async () => {
       await gateway.reloadFile('file', false);
     });
     // Warnings never stop a start; they are said once here (`gateway validate --strict` makes them errors).
     if (loaded.warnings.length > 0) log('warn', 'config warnings', { warnings: loaded.warnings.map(formatIssue) });
-    log('info', 'gateway listening', {
-      proxy: formatListen(gateway.proxyAddress),
-      admin: gateway.adminAddress ? formatListen(gateway.adminAddress) : 'off',
-      config: options.configFile,
-      configuration_hash: loaded.hash,
-      ...counts(loaded.entities),
-    });
+    if (options.proxyListen) gateway.announce(gateway.proxyAddress);
     return gateway;
+  }
+
+  /** The start line, once the proxy is listening (a pool's primary says it when its workers are). */
+  announce(proxy: ListenAddress, extra: Record<string, unknown> = {}): void {
+    const snapshot = this.proxy.current;
+    log('info', 'gateway listening', {
+      proxy: formatListen(proxy),
+      admin: this.adminAddress ? formatListen(this.adminAddress) : 'off',
+      config: this.options.configFile,
+      configuration_hash: snapshot.hash,
+      ...counts(snapshot.entities),
+      ...extra,
+    });
   }
 
   get proxyAddress(): ListenAddress {
@@ -184,25 +203,36 @@ export class Gateway {
       if (!force && state === this.fileState) return undefined;
       this.fileState = state;
       return (
-        await this.apply(() => {
-          throw err;
-        }, source, file)
+        await this.apply(
+          () => {
+            throw err;
+          },
+          source,
+          file,
+          '',
+        )
       ).record;
     }
     const hash = configHash(bytes);
     if (!force && hash === this.fileState) return undefined;
     this.fileState = hash;
-    return (await this.apply((previous) => loadConfigBytes(bytes, file, previous, true), source, file)).record;
+    return (await this.apply((previous) => loadConfigBytes(bytes, file, previous, true), source, file, bytes)).record;
   }
 
   /** POST /config: a config given as text goes live in memory only (the next file change wins). */
   applyConfigText(text: string, name: string): ApplyOutcome {
     const started = stopwatch();
     try {
-      return this.accept(loadConfigText(text, name, this.proxy.current), 'admin', started);
+      return this.accept(loadConfigText(text, name, this.proxy.current), 'admin', name, started, text);
     } catch (err) {
       return this.reject(err, 'admin', name, started);
     }
+  }
+
+  /** A pool's worker: the config its primary accepted, loaded off the event loop when large, as the primary did. */
+  applyAcceptedConfig(text: string, name: string, source: ReloadSource): Promise<ApplyOutcome> {
+    const bytes = Buffer.from(text);
+    return this.apply((previous) => loadConfigBytes(bytes, name, previous, true), source, name, text);
   }
 
   /**
@@ -213,6 +243,7 @@ export class Gateway {
     load: (previous: () => Snapshot) => LoadedOffThread | Promise<LoadedOffThread>,
     source: ReloadSource,
     name: string,
+    content: Uint8Array | string,
   ): Promise<ApplyOutcome> {
     const started = stopwatch();
     let loaded: LoadedOffThread;
@@ -226,16 +257,17 @@ export class Gateway {
       retireSnapshot(loaded.snapshot, undefined);
       return { record: { at: started.at, source, accepted: false, ms: started.ms(), errors: ['the gateway stopped while this config was loading'] } };
     }
-    return this.accept(loaded, source, started);
+    return this.accept(loaded, source, name, started, content);
   }
 
-  private accept(loaded: LoadedOffThread, source: ReloadSource, started: Stopwatch): ApplyOutcome {
+  private accept(loaded: LoadedOffThread, source: ReloadSource, name: string, started: Stopwatch, content: Uint8Array | string): ApplyOutcome {
     const old = this.proxy.current;
     this.proxy.setSnapshot(loaded.snapshot);
     const record: ReloadRecord = { at: started.at, source, accepted: true, ms: started.ms(), configuration_hash: loaded.hash };
     this.lastReload = record;
     this.metrics?.configApplied(source, true);
-    log('info', 'config reloaded', { source, configuration_hash: loaded.hash, ms: record.ms, ...counts(loaded.entities) });
+    this.options.workers?.configure(typeof content === 'string' ? content : Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('utf8'), name, source);
+    if (!this.options.isWorker) log('info', 'config reloaded', { source, configuration_hash: loaded.hash, ms: record.ms, ...counts(loaded.entities) });
     try {
       retireSnapshot(old, loaded.snapshot);
     } catch (err) {

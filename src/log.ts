@@ -26,10 +26,11 @@ function eventLogger(level: LogLevel, format: LogFormat): pino.Logger {
 let format: LogFormat = 'json';
 let logger = eventLogger('info', format);
 
-/** Sets the level and format of event lines (stderr). */
-export function configureLog(options: { level?: LogLevel; format?: LogFormat }): void {
+/** Sets the level and format of event lines (stderr), and fields every line carries (a pool worker's id). */
+export function configureLog(options: { level?: LogLevel; format?: LogFormat; fields?: Record<string, unknown> }): void {
   format = options.format ?? format;
   logger = eventLogger(options.level ?? (logger.level as LogLevel), format);
+  if (options.fields !== undefined) logger = logger.child(options.fields);
 }
 
 export function setLogLevel(level: LogLevel): void {

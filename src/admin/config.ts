@@ -56,7 +56,9 @@ export function addConfigRoutes(router: AdminRouter): void {
         r.res.writeHead(304).end();
         return;
       }
-      const outcome = r.gateway.applyConfigText(text, 'POST /config');
+      const outcome = await r.gateway.applyConfigText(text, 'POST /config');
+      // With workers, the answer waits until they serve it too.
+      if (outcome.loaded) await r.gateway.options.workers?.settled();
       if (outcome.loaded) return sendJson(r.res, 201, flattened(outcome.loaded.entities, r.revealSecrets));
       const flatten = r.query.get('flatten_errors') === '1' ? text : undefined;
       sendJson(r.res, 400, declarativeConfigError(outcome.error!.issues, flatten));

@@ -25,19 +25,26 @@ export function addInfoRoutes(router: AdminRouter): void {
   });
 
   router.add('/status', {
-    GET: (r) => {
+    GET: async (r) => {
+      const pool = r.gateway.options.workers;
+      const workers = pool === undefined ? undefined : await pool.workers();
+      // Read after the workers answered, so the config and last reload below are of one moment.
+      const snapshot = r.gateway.proxy.current;
       const s = r.gateway.proxy.stats;
+      const server = { connections_accepted: s.connectionsAccepted, connections_active: s.connectionsActive, total_requests: s.totalRequests };
+      // A pool's primary serves no traffic itself: its server counters are its workers' added up.
+      for (const w of workers ?? []) {
+        server.connections_accepted += w.connections_accepted ?? 0;
+        server.connections_active += w.connections_active ?? 0;
+        server.total_requests += w.total_requests ?? 0;
+      }
       sendJson(r.res, 200, {
-        server: {
-          connections_accepted: s.connectionsAccepted,
-          connections_active: s.connectionsActive,
-          connections_handled: s.connectionsAccepted,
-          total_requests: s.totalRequests,
-        },
-        configuration_hash: r.snapshot.hash,
-        configuration_loaded_at: r.snapshot.loadedAt.toISOString(),
+        server: { ...server, connections_handled: server.connections_accepted },
+        configuration_hash: snapshot.hash,
+        configuration_loaded_at: snapshot.loadedAt.toISOString(),
         last_reload: r.gateway.lastReload ?? null,
         last_reload_error: r.gateway.lastReloadError ?? null,
+        ...(workers === undefined ? {} : { workers }),
       });
     },
   });

@@ -7,7 +7,8 @@ export function addMetricsRoutes(router: AdminRouter): void {
     GET: async (r) => {
       const metrics = r.gateway.metrics;
       if (metrics === undefined) return notFound(r);
-      const text = await metrics.render();
+      const pool = r.gateway.options.workers;
+      const text = pool === undefined ? await metrics.render() : await pool.metrics(metrics);
       r.res.writeHead(200, { 'Content-Type': metrics.contentType, 'Content-Length': Buffer.byteLength(text) });
       r.res.end(text);
     },

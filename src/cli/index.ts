@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Gateway } from '../gateway';
+import { Gateway, type GatewayOptions } from '../gateway';
+import type { Serving } from '../cluster/primary';
+import { workerCount, WORKERS_ENV } from './workers';
 import { ConfigError, formatIssue } from '../config/errors';
 import { parseListen } from './listen';
 import { validateCommand } from './validate';
@@ -31,6 +33,7 @@ interface StartOptions {
   metricsPerConsumer?: boolean;
   clientHeaderTimeout: number;
   clientBodyTimeout: number;
+  workers: number;
 }
 
 /** Kong's log_level names that this gateway's four levels stand for. */
@@ -58,6 +61,12 @@ function startCommand(): Command {
     .addOption(new Option('--log-format <format>', 'log line format (default: pretty on a terminal, else json)').choices(['json', 'pretty']))
     .addOption(new Option('--access-log <target>', "access log: 'off', 'stdout' or a FILE to append to").default('stdout'))
     .addOption(new Option('--no-metrics', 'no Prometheus metrics on the Admin API'))
+    .addOption(
+      new Option('--workers <n>', "processes serving the proxy: a number, or 'auto' for one per core")
+        .env(WORKERS_ENV)
+        .argParser(workerCount)
+        .default(1),
+    )
     .addOption(new Option('--metrics-per-consumer', 'add a consumer label to request and bandwidth metrics (Kong per_consumer)'))
     .action(async (opts: StartOptions) => {
       if (!opts.conf) {
@@ -65,12 +74,13 @@ function startCommand(): Command {
         process.exit(2);
       }
       const format = opts.logFormat as LogFormat | undefined;
-      configureLog({ level: KONG_LOG_LEVELS[opts.logLevel] ?? (opts.logLevel as LogLevel), format: format ?? defaultFormat(2) });
-      let gateway: Gateway;
+      const eventLog = { level: KONG_LOG_LEVELS[opts.logLevel] ?? (opts.logLevel as LogLevel), format: format ?? defaultFormat(2) };
+      configureLog(eventLog);
+      let gateway: Serving;
       try {
         const proxyListen = parseListen(opts.proxyListen, '--proxy-listen');
         if (proxyListen === null) throw new Error('--proxy-listen: the proxy cannot be off');
-        gateway = await Gateway.start({
+        const options: GatewayOptions = {
           configFile: opts.conf,
           proxyListen,
           adminListen: parseListen(opts.adminListen, '--admin-listen'),
@@ -81,7 +91,9 @@ function startCommand(): Command {
           accessLogFormat: format ?? (opts.accessLog === 'stdout' ? defaultFormat(1) : 'json'),
           metrics: opts.metrics,
           metricsPerConsumer: opts.metricsPerConsumer === true,
-        });
+        };
+        // One worker is the single process as it always was: nothing of the pool is even loaded.
+        gateway = opts.workers > 1 ? await (await import('../cluster/primary')).startPool(options, opts.workers, eventLog) : await Gateway.start(options);
       } catch (err) {
         if (err instanceof ConfigError) {
           for (const issue of err.issues) process.stderr.write(`${formatIssue(issue)}\n`);

@@ -84,13 +84,18 @@ class Batch {
   };
 }
 
+/** Where formatted access lines go: a file or stdout here, or the primary that writes a pool's lines. */
+export interface AccessSink {
+  write(text: string): unknown;
+  /** Writes out what is buffered (on shutdown). */
+  flush(): void;
+}
+
 /**
- * The access log: pino on a SonicBoom destination in asynchronous mode, so a request only pays for serializing
- * its line; lines are written in batches, off the request path. The file is opened now, so a bad path fails the
- * start.
+ * A SonicBoom destination in asynchronous mode on a file (appended to) or stdout. The file is opened now, so a
+ * bad path fails the start.
  */
-export function createAccessLog(target: AccessLogTarget, format: LogFormat): AccessLog | undefined {
-  if (target === 'off') return undefined;
+export function openAccessSink(target: AccessLogTarget): AccessSink {
   const fd = target === 'stdout' ? 1 : openSync(target, 'a');
   const destination = pino.destination({ fd, sync: false });
   let failed = false;
@@ -100,7 +105,26 @@ export function createAccessLog(target: AccessLogTarget, format: LogFormat): Acc
     failed = true;
     log('error', 'access log write failed', { target, error: err.message });
   });
-  const batch = new Batch(destination);
+  const flush = () => {
+    try {
+      destination.flushSync();
+    } catch {
+      // nothing buffered, or the destination is gone: nothing more to do
+    }
+  };
+  // Whatever way the process ends, the lines still buffered are written first.
+  process.on('exit', flush);
+  return { write: (text) => destination.write(text), flush };
+}
+
+/**
+ * The access log: pino formatting into batches handed to the sink, so a request only pays for serializing its
+ * line; lines are written off the request path. `off`: none.
+ */
+export function createAccessLog(target: AccessLogTarget | AccessSink, format: LogFormat): AccessLog | undefined {
+  if (target === 'off') return undefined;
+  const sink = typeof target === 'string' ? openAccessSink(target) : target;
+  const batch = new Batch(sink);
   const logger = pino(
     {
       ...PINO_BASE,
@@ -112,11 +136,7 @@ export function createAccessLog(target: AccessLogTarget, format: LogFormat): Acc
   );
   const flush = () => {
     batch.drain();
-    try {
-      destination.flushSync();
-    } catch {
-      // nothing buffered, or the destination is gone: nothing more to do
-    }
+    sink.flush();
   };
   // Whatever way the process ends, the lines still collected are written first.
   process.on('exit', flush);

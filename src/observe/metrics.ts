@@ -15,6 +15,8 @@ const AUTH_FAILURES: ReadonlySet<Refusal> = new Set<Refusal>(['no credentials', 
 export interface MetricsOptions {
   /** Kong's `per_consumer`: a consumer label on requests and bandwidth. Off by default: one series per consumer. */
   perConsumer: boolean;
+  /** The node as a whole: its info, config and reloads (false in a pool's worker: its primary has them). */
+  node: boolean;
   stats(): ProxyStats;
   configHash(): string;
 }
@@ -121,7 +123,7 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly series = new Map<string, RouteSeries>();
   private readonly authFailures: Counter<string>;
-  private readonly configReloads: Counter<string>;
+  private readonly configReloads: Counter<string> | undefined;
 
   constructor(private readonly options: MetricsOptions) {
     const registers = [this.registry];
@@ -174,10 +176,6 @@ export class GatewayMetrics {
         this.set({ node_id: NODE_ID, subsystem: 'http' }, stats().totalRequests);
       },
     });
-    new Gauge({ name: 'kong_node_info', help: 'Kong Node metadata information', labelNames: ['node_id', 'version'], registers }).set(
-      { node_id: NODE_ID, version: VERSION },
-      1,
-    );
     this.authFailures = new Counter({
       name: 'gateway_auth_failures_total',
       help: 'Requests refused by an authentication or acl plugin, by plugin and reason',
@@ -187,23 +185,29 @@ export class GatewayMetrics {
     add('gateway_rate_limit_rejections_total', 'Requests refused by rate-limiting, per service/route', 'counter', (s, out) => {
       if (s.rateLimited > 0) out.push({ labels: s.labels, value: s.rateLimited });
     });
-    this.configReloads = new Counter({
-      name: 'gateway_config_reloads_total',
-      help: 'Configurations tried, by what asked (file, signal, admin) and result (accepted, rejected)',
-      labelNames: ['source', 'result'],
-      registers,
-    });
-    const configHash = options.configHash;
-    new Gauge({
-      name: 'gateway_config_info',
-      help: 'The live configuration, by its hash (configuration_hash in the Admin API)',
-      labelNames: ['configuration_hash'],
-      registers,
-      collect() {
-        this.reset();
-        this.set({ configuration_hash: configHash() }, 1);
-      },
-    });
+    if (options.node) {
+      new Gauge({ name: 'kong_node_info', help: 'Kong Node metadata information', labelNames: ['node_id', 'version'], registers }).set(
+        { node_id: NODE_ID, version: VERSION },
+        1,
+      );
+      this.configReloads = new Counter({
+        name: 'gateway_config_reloads_total',
+        help: 'Configurations tried, by what asked (file, signal, admin) and result (accepted, rejected)',
+        labelNames: ['source', 'result'],
+        registers,
+      });
+      const configHash = options.configHash;
+      new Gauge({
+        name: 'gateway_config_info',
+        help: 'The live configuration, by its hash (configuration_hash in the Admin API)',
+        labelNames: ['configuration_hash'],
+        registers,
+        collect() {
+          this.reset();
+          this.set({ configuration_hash: configHash() }, 1);
+        },
+      });
+    }
     collectDefaultMetrics({ register: this.registry });
   }
 
@@ -238,7 +242,7 @@ export class GatewayMetrics {
   }
 
   configApplied(source: string, accepted: boolean): void {
-    this.configReloads.inc({ source, result: accepted ? 'accepted' : 'rejected' });
+    this.configReloads?.inc({ source, result: accepted ? 'accepted' : 'rejected' });
   }
 
   get contentType(): string {

@@ -4,6 +4,7 @@ import { MESSAGES } from '../../proxy/respond';
 import { identify, type IdentifyBy, type LimitBy } from './identify';
 import { writeRateLimitHeaders, type HeaderPlan } from './headers';
 import { acquireCounters, releaseCounters, type ScopeCounters } from './local-counters';
+import { LeasedCounters, leaseTransport } from './leases';
 import { acquireRedis, releaseRedis, type RedisSettings, type SharedRedis } from './redis-counters';
 import { CurrentWindows, PERIODS, secondsLeft, type Period, type PeriodIndex, type Window } from './windows';
 import configSchema from './schema.json';
@@ -39,6 +40,8 @@ export interface CompiledRateLimit extends HeaderPlan {
   errorMessage: string;
   /** local policy: this scope's counters in this process. */
   local: ScopeCounters | undefined;
+  /** local policy in a pool's worker: permits leased from the primary's counters. */
+  leased: LeasedCounters | undefined;
   /** redis policy: the shared client, and Kong's key prefix `ratelimit:<route id>:<service id>:`. */
   redis: SharedRedis | undefined;
   keyPrefix: string;
@@ -162,6 +165,13 @@ async function takeFromRedis(ctx: RequestContext, c: CompiledRateLimit, identifi
   conclude(ctx, c, usage, c.clock.at(c.periods, now), isAllowed(c, usage), now);
 }
 
+async function takeLeased(ctx: RequestContext, c: CompiledRateLimit, identifier: string): Promise<void> {
+  const usage = c.periods.map(() => 0);
+  const allowed = await c.leased!.take(identifier, c.periods, c.limits, usage);
+  const now = Date.now();
+  conclude(ctx, c, usage, c.clock.at(c.periods, now), allowed, now);
+}
+
 export const rateLimiting: PluginDefinition<RateLimitingConfig, CompiledRateLimit> = {
   name: 'rate-limiting',
   priority: 910,
@@ -181,6 +191,7 @@ export const rateLimiting: PluginDefinition<RateLimitingConfig, CompiledRateLimi
     const limits = periods.map((i) => config[PERIODS[i]]!);
     // Offline (explain), a redis policy counts in this process: nothing is taken from the shared counters.
     const redis = config.policy === 'redis' && build.offline !== true;
+    const transport = redis || build.offline === true ? undefined : leaseTransport();
     return {
       periods,
       limits,
@@ -190,7 +201,8 @@ export const rateLimiting: PluginDefinition<RateLimitingConfig, CompiledRateLimi
       faultTolerant: config.fault_tolerant,
       errorCode: config.error_code,
       errorMessage: config.error_message,
-      local: redis ? undefined : acquireCounters(scope),
+      local: redis || transport !== undefined ? undefined : acquireCounters(scope),
+      leased: transport === undefined ? undefined : new LeasedCounters(scope, transport),
       redis: redis ? acquireRedis(redisSettings(config)) : undefined,
       keyPrefix: `ratelimit:${scope}:`,
       usage: periods.map(() => 0),
@@ -204,10 +216,16 @@ export const rateLimiting: PluginDefinition<RateLimitingConfig, CompiledRateLimi
       const allowed = c.local.take(identifier, c.periods, c.limits, now, c.usage);
       return conclude(ctx, c, c.usage, c.local.windows, allowed, now);
     }
+    if (c.leased !== undefined) {
+      const held = c.leased.takeHeld(identifier, now, c.usage);
+      if (held !== undefined) return conclude(ctx, c, c.usage, c.clock.at(c.periods, now), held, now);
+      return takeLeased(ctx, c, identifier);
+    }
     return takeFromRedis(ctx, c, identifier, now);
   },
   dispose(c) {
     if (c.local !== undefined) releaseCounters(c.local);
+    c.leased?.close();
     if (c.redis !== undefined) releaseRedis(c.redis);
   },
 };

@@ -45,19 +45,28 @@ export class ScopeCounters {
    * A refused request is not counted.
    */
   take(identifier: string, periods: readonly PeriodIndex[], limits: readonly number[], now: number, usage: number[]): boolean {
-    let allowed = true;
+    return this.takeBlock(identifier, periods, limits, now, usage, ONE) > 0;
+  }
+
+  /**
+   * As `take`, for several requests at once (a pool worker's lease): `block` is given the smallest room left
+   * over the periods and says how many to count. Returns how many were counted, 0 when a period is used up.
+   */
+  takeBlock(identifier: string, periods: readonly PeriodIndex[], limits: readonly number[], now: number, usage: number[], block: (room: number) => number): number {
+    let room = Infinity;
     for (let i = 0; i < periods.length; i++) {
       const used = this.window(periods[i], now).counts.get(identifier) ?? 0;
       usage[i] = used;
-      if (limits[i] - used <= 0) allowed = false;
+      if (limits[i] - used < room) room = limits[i] - used;
     }
-    if (!allowed) return false;
+    if (room <= 0) return 0;
+    const n = Math.max(1, Math.min(room, block(room)));
     for (let i = 0; i < periods.length; i++) {
       const counts = this.windows[periods[i]].counts;
       if (usage[i] === 0 && counts.size >= MAX_IDENTIFIERS_PER_WINDOW) counts.delete(counts.keys().next().value!);
-      counts.set(identifier, usage[i] + 1);
+      counts.set(identifier, usage[i] + n);
     }
-    return true;
+    return n;
   }
 
   /** Drops windows that have ended, so counts of idle scopes do not linger until the next request. */
@@ -68,6 +77,8 @@ export class ScopeCounters {
     }
   }
 }
+
+const ONE = () => 1;
 
 const scopes = new Map<string, ScopeCounters>();
 let sweeper: NodeJS.Timeout | undefined;
@@ -89,6 +100,11 @@ export function acquireCounters(scope: string): ScopeCounters {
     sweeper.unref();
   }
   return counters;
+}
+
+/** The counters of `scope` while some config uses it. */
+export function countersOf(scope: string): ScopeCounters | undefined {
+  return scopes.get(scope);
 }
 
 export function releaseCounters(counters: ScopeCounters): void {
