@@ -51,8 +51,11 @@ function keyAuth({ upstreamPort }) {
   return { config: doc([service(upstreamPort, plugins)], consumers), requests: fixedRequest({ [KEY_HEADER]: keyFor(0) }) };
 }
 
-/** (c) key-auth + acl + local rate-limiting (never reached), the key rotating over every consumer. */
-function keyAuthAclRateLimit({ upstreamPort, consumers: count = 1000 }) {
+/**
+ * (c) key-auth + acl + local rate-limiting (never reached), the key rotating over every consumer; without
+ * `rateLimiting`, the same minus the rate-limiting plugin (what the plugin costs is the difference).
+ */
+function keyAuthAclRateLimit({ upstreamPort, consumers: count = 1000, rateLimiting = true }) {
   const consumers = [];
   const requests = [];
   for (let i = 0; i < count; i++) {
@@ -62,8 +65,8 @@ function keyAuthAclRateLimit({ upstreamPort, consumers: count = 1000 }) {
   const plugins = [
     { name: 'key-auth', config: { key_names: [KEY_HEADER] } },
     { name: 'acl', config: { allow: ['bench'] } },
-    { name: 'rate-limiting', config: { second: UNREACHABLE_LIMIT, policy: 'local', limit_by: 'consumer' } },
   ];
+  if (rateLimiting) plugins.push({ name: 'rate-limiting', config: { second: UNREACHABLE_LIMIT, policy: 'local', limit_by: 'consumer' } });
   return { config: doc([service(upstreamPort, plugins)], consumers), requests };
 }
 
@@ -103,4 +106,4 @@ function configText(config, format = 'yaml') {
   return stringify(config, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-module.exports = { ROUTE_PATH, plain, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, configText, keyFor };
+module.exports = { ROUTE_PATH, UNREACHABLE_LIMIT, plain, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, configText, keyFor };

@@ -100,11 +100,16 @@ async function startServer(kind, core, target) {
   return handle(proc, Number(m[1]), kind);
 }
 
-/** Starts the gateway through its CLI on `core`; `onLog` sees every stderr chunk (reload lines). */
-async function startGateway(configFile, core, name, extraNodeArgs = [], bin = GATEWAY_BIN) {
-  const proc = spawnOn(core, [...extraNodeArgs, bin, 'start', '-c', configFile, '--proxy-listen', '127.0.0.1:0', '--admin-listen', 'off', '--access-log', 'off']);
-  const m = await waitForLine(proc, 'stderr', /"msg":"gateway listening","proxy":"[^"]*:(\d+)"/, `gateway (${name})`, 180_000);
+/**
+ * Starts the gateway through its CLI on `core`, without Admin API or access log unless `args` (more `start`
+ * options) turn them on: a repeated option's last value wins. `adminPort` is set when the Admin API listens.
+ */
+async function startGateway(configFile, core, name, { nodeArgs = [], bin = GATEWAY_BIN, args = [] } = {}) {
+  const cli = [bin, 'start', '-c', configFile, '--proxy-listen', '127.0.0.1:0', '--admin-listen', 'off', '--access-log', 'off', ...args];
+  const proc = spawnOn(core, [...nodeArgs, ...cli]);
+  const m = await waitForLine(proc, 'stderr', /"msg":"gateway listening","proxy":"[^"]*:(\d+)","admin":"(?:off|[^"]*:(\d+))"/, `gateway (${name})`, 180_000);
   const gw = handle(proc, Number(m[1]), name);
+  gw.adminPort = m[2] === undefined ? undefined : Number(m[2]);
   gw.logs = '';
   proc.stderr.on('data', (d) => {
     gw.logs += d;

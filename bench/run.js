@@ -4,8 +4,9 @@
 // Measures the gateway against a bare http-proxy (keep-alive agent) forwarding to the same minimal upstream,
 // on loopback: the proxy under test on one core, the load generator and the upstream on the other (taskset).
 // Rounds interleave baseline and target; the tables report medians. Writes bench-results/bench-<time>.json.
+// Pairs of cases that differ by one feature (c and c-norl: rate limiting) also give that feature's cost.
 
-const { mkdirSync, mkdtempSync, writeFileSync, statSync, rmSync } = require('node:fs');
+const { mkdirSync, mkdtempSync, readFileSync, writeFileSync, statSync, rmSync } = require('node:fs');
 const { join } = require('node:path');
 const { tmpdir } = require('node:os');
 const { spawnSync } = require('node:child_process');
@@ -24,7 +25,7 @@ const USAGE = `usage: npm run bench -- [options]
   --connections N       autocannon connections (default 50)
   --rate N              requests/s of the steady-load latency measurement (default 1000)
   --latency-duration S  seconds of the steady-load measurement (default 5; 0 skips it)
-  --cases LIST          any of a,b,c,d,e,pipe,undici (default: all)
+  --cases LIST          any of a,b,c,d,e,pipe,undici,c-norl,a-obs,c-obs (default: all)
   --consumers-e N       consumers in case (e) (default 100000)
   --cpu-prof            run the gateways under node --cpu-prof (profiles in bench-results/profiles/;
                         summarize one with node bench/profile-summary.js FILE)
@@ -32,15 +33,32 @@ const USAGE = `usage: npm run bench -- [options]
 Environment: BENCH_GATEWAY_BIN=path/to/bin/gateway measures another checkout (before/after comparisons);
 BENCH_OTHER_GATEWAY_BIN=path/to/bin/gateway[,…] adds cases a-other1, …: case (a) on those checkouts, in the same run.`;
 
+/** The access log to a file and the Admin API on a free loopback port, its metrics on (the default). */
+const observed = {
+  gatewayArgs: (files) => ['--access-log', files.accessLog, '--admin-listen', '127.0.0.1:0'],
+  check: checkAccessLogAndMetrics,
+};
+const withoutRateLimiting = (params) => configs.keyAuthAclRateLimit({ ...params, rateLimiting: false });
+
+// rateLimited: whether the first request's response must carry the rate-limiting headers (true) or none (false).
 const TARGETS = {
   pipe: { label: 'node:http pipe (alternative)', server: 'pipe' },
   undici: { label: 'undici stream (alternative)', server: 'undici' },
   a: { label: '(a) gateway, one route, no plugins', config: configs.plain },
   b: { label: '(b) key-auth, one consumer', config: configs.keyAuth },
-  c: { label: '(c) key-auth + acl + rate-limiting, 1000 consumers', config: configs.keyAuthAclRateLimit },
+  c: { label: '(c) key-auth + acl + rate-limiting, 1000 consumers', config: configs.keyAuthAclRateLimit, rateLimited: true },
   d: { label: '(d) basic-auth (bcrypt), cache warm', config: configs.basicAuth },
   e: { label: '(e) 100,000 consumers with keys', config: configs.manyConsumers },
+  'c-norl': { label: '(c) without rate-limiting', config: withoutRateLimiting, rateLimited: false },
+  'a-obs': { label: '(a) with access log (file) and metrics', config: configs.plain, ...observed },
+  'c-obs': { label: '(c) with access log (file) and metrics', config: configs.keyAuthAclRateLimit, rateLimited: true, ...observed },
 };
+/** What one feature costs: the case with it (on) against the same case without (off), when both ran. */
+const COSTS = [
+  { feature: 'local rate limiting', on: 'c', off: 'c-norl', target: 0.05 },
+  { feature: 'access log + metrics', on: 'a-obs', off: 'a', target: 0.1 },
+  { feature: 'access log + metrics, with (c)', on: 'c-obs', off: 'c', target: 0.1 },
+];
 for (const [i, bin] of (process.env.BENCH_OTHER_GATEWAY_BIN ?? '').split(',').filter(Boolean).entries()) {
   TARGETS[`a-other${i + 1}`] = { label: `(a) on ${bin}`, config: configs.plain, bin };
 }
@@ -91,17 +109,73 @@ function say(line) {
   process.stdout.write(`${line}\n`);
 }
 
-/** One request through `port` with the target's first request shape: [status, body]. */
-function probe(port, r) {
+/** One request to `port`: [status, body, headers]. */
+function get(port, r) {
   return new Promise((resolve) => {
     const req = http.request({ host: '127.0.0.1', port, method: r.method, path: r.path, headers: r.headers, agent: false }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
-      res.on('end', () => resolve([res.statusCode, body]));
+      res.on('end', () => resolve([res.statusCode, body, res.headers]));
     });
-    req.on('error', (err) => resolve([0, err.message]));
+    req.on('error', (err) => resolve([0, err.message, {}]));
     req.end();
   });
+}
+
+/** Throws unless the response carries rate-limiting headers with the limit far from reached, or none when `expected` is false. */
+function checkRateLimitHeaders(id, expected, headers) {
+  const remaining = headers['x-ratelimit-remaining-second'];
+  if (!expected) {
+    if (remaining !== undefined) throw new Error(`(${id}) should not be rate limited, but answered X-RateLimit-Remaining-Second: ${remaining}`);
+    return;
+  }
+  if (remaining === undefined) throw new Error(`(${id}) should be rate limited, but its response has no X-RateLimit-Remaining-Second`);
+  if (!(Number(remaining) > configs.UNREACHABLE_LIMIT / 2)) throw new Error(`(${id}): X-RateLimit-Remaining-Second is ${remaining}, the limit should be out of reach`);
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Lines in a file (a missing file has none). */
+function lineCount(file) {
+  let text;
+  try {
+    text = readFileSync(file, 'latin1');
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** The sum of every kong_http_requests_total sample of the gateway's /metrics. */
+async function requestsCounted(gw) {
+  const [status, text] = await get(gw.adminPort, { method: 'GET', path: '/metrics' });
+  if (status !== 200) throw new Error(`GET /metrics on the Admin API answered ${status}`);
+  let sum = 0;
+  for (const m of text.matchAll(/^kong_http_requests_total\{[^}]*\} (\S+)$/gm)) sum += Number(m[1]);
+  return sum;
+}
+
+const LOG_SETTLE_MS = 5000;
+
+/**
+ * Observed cases must really log and count every request: the access log has one line per request the load
+ * generators saw answered (at least; requests cut off when a measurement stops are logged too), and /metrics
+ * counts exactly as many requests as there are lines. Lines are written in batches: waits for them to settle.
+ */
+async function checkAccessLogAndMetrics(t) {
+  const deadline = Date.now() + LOG_SETTLE_MS;
+  let lines;
+  let counted;
+  do {
+    await sleep(100);
+    counted = await requestsCounted(t.server);
+    lines = lineCount(t.files.accessLog);
+  } while (lines !== counted && Date.now() < deadline);
+  if (lines !== counted) throw new Error(`access log and metrics disagree: ${lines} lines in ${t.files.accessLog}, /metrics counts ${counted} requests`);
+  if (lines < t.answered) throw new Error(`${lines} access log lines for ${t.answered} requests answered: lines are missing`);
+  return `${lines} access log lines = ${counted} requests in /metrics, ≥ ${t.answered} answered`;
 }
 
 /** Plugins the gateway's validate names as not implemented, or null when the config has other problems. */
@@ -139,8 +213,10 @@ async function prepareGatewayCase(id, def, ctx) {
     if (!checked.valid) return { skip: `its generated config is invalid: ${checked.issues[0]?.message}` };
   }
   const nodeArgs = ctx.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(proc.ROOT, 'bench-results', 'profiles'), '--cpu-prof-name', `case-${id}-${Date.now()}.cpuprofile`] : [];
-  const gateway = await proc.startGateway(file, proc.CORES.proxy, id, nodeArgs, def.bin);
-  return { server: gateway, requests: generated.requests, file, config: generated.config, validateMs: checked.ms, notes };
+  const files = { accessLog: join(ctx.dir, `access-${id}.log`) };
+  const args = def.gatewayArgs?.(files) ?? [];
+  const gateway = await proc.startGateway(file, proc.CORES.proxy, id, { nodeArgs, bin: def.bin, args });
+  return { server: gateway, requests: generated.requests, file, files, config: generated.config, validateMs: checked.ms, notes };
 }
 
 /** In-process timing of each load step, in a fresh process per file. */
@@ -239,13 +315,15 @@ async function main() {
         continue;
       }
       running.push(t.server);
-      const [status, body] = await probe(t.server.port, t.requests[0]);
+      const [status, body, headers] = await get(t.server.port, t.requests[0]);
       if (status < 200 || status > 299) {
         skipped[id] = `a first request got ${status}: ${body.slice(0, 200)}`;
         say(`  skipped: ${skipped[id]}`);
         await t.server.stop();
         continue;
       }
+      if (def.rateLimited !== undefined) checkRateLimitHeaders(id, def.rateLimited, headers);
+      t.answered = 1;
       if (t.notes?.length) {
         notes[id] = t.notes;
         for (const n of t.notes) say(`  note: ${n}`);
@@ -279,6 +357,7 @@ async function main() {
         process.stdout.write(`round ${round}/${opts.rounds} ${id}: `);
         const b = await measure(baseline, t.requests, ctx);
         const m = await measure(t.server, t.requests, ctx);
+        t.answered += m.warmup_requests + m.requests;
         (thr[id] ??= []).push({ baseline: b, target: m });
         process.stdout.write(`baseline ${Math.round(b.rps)} req/s, target ${Math.round(m.rps)} req/s (${((m.rps / b.rps) * 100).toFixed(1)}%)`);
         if (m.non2xx + m.errors > 0) process.stdout.write(` [${m.non2xx} non-2xx, ${m.errors} errors]`);
@@ -286,6 +365,7 @@ async function main() {
           const pace = { rate: opts.rate, duration: opts.latencyDuration };
           const bl = await paced(baseline.port, t.requests, pace, proc.cpuMeter(baseline.pid, [ctx.upstream.pid]));
           const ml = await paced(t.server.port, t.requests, pace, proc.cpuMeter(t.server.pid, [ctx.upstream.pid]));
+          t.answered += ml.latency.count;
           delete bl.timeline;
           delete ml.timeline;
           (lat[id] ??= []).push({ baseline: bl, target: ml });
@@ -298,6 +378,7 @@ async function main() {
             process.stdout.write(`; ${format} reload ${r.reload_ms} ms, longest wait ${r.max_latency_ms.toFixed(1)} ms`);
           }
         }
+        if (TARGETS[id].check) process.stdout.write(`; checked: ${await TARGETS[id].check(t)}`);
         process.stdout.write('\n');
       }
     }
@@ -311,6 +392,7 @@ async function main() {
     const labels = Object.fromEntries(Object.keys(TARGETS).map((id) => [id, TARGETS[id].label]));
     const throughputSummary = report.summarizeThroughput(thr);
     const latencySummary = report.summarizeLatency(lat);
+    const costSummary = report.summarizeCosts(thr, COSTS);
     const sections = [];
     const foreign = report.median(Object.values(throughputSummary).map((s) => s.foreign_cpu));
     sections.push(
@@ -318,6 +400,12 @@ async function main() {
         `${report.throughputTable(throughputSummary, BASELINE_LABEL, labels)}\n\n` +
         `Other processes used ${Number.isFinite(foreign) ? foreign.toFixed(2) : '?'} cores on average while measuring${foreign > 0.1 ? ': requests/s are disturbed, CPU µs/req much less' : ''}.`,
     );
+    if (costSummary.length > 0) {
+      sections.push(
+        `Cost of a feature: the case with it against the same case without, both measured in each round; ratios and differences per round, then the median of ${opts.rounds} rounds:\n\n` +
+          report.costTable(costSummary),
+      );
+    }
     if (opts.latencyDuration > 0) sections.push(`At a steady ${opts.rate} req/s, median of ${opts.rounds} rounds (added: over the baseline measured just before; CPU µs/req at a fixed rate is the steadiest measure of the work per request):\n\n${report.latencyTable(latencySummary, BASELINE_LABEL, labels)}`);
     if (large) sections.push(report.largeConfigTable(large));
     const skippedLines = Object.entries(skipped).map(([id, why]) => `- ${TARGETS[id].label}: skipped, ${why}`);
@@ -331,7 +419,7 @@ async function main() {
     mkdirSync(join(out, '..'), { recursive: true });
     writeFileSync(
       out,
-      `${JSON.stringify({ date: started.toISOString(), command, machine, options: opts, throughput: throughputSummary, latency: latencySummary, large_config: large, skipped, notes, rounds: { throughput: thr, latency: lat } }, null, 2)}\n`,
+      `${JSON.stringify({ date: started.toISOString(), command, machine, options: opts, throughput: throughputSummary, costs: costSummary, latency: latencySummary, large_config: large, skipped, notes, rounds: { throughput: thr, latency: lat } }, null, 2)}\n`,
     );
     say(`results written to ${out}`);
   } finally {
