@@ -1,8 +1,9 @@
 import { openSync } from 'node:fs';
 import pino from 'pino';
 import type { LogFormat } from '../log';
-import { log, PINO_BASE } from '../log';
-import { prettyDestination } from './pretty';
+import { log } from '../log';
+import { accessLine } from './access-line';
+import { prettyLine } from './pretty';
 import type { Refusal } from '../proxy/context';
 
 /**
@@ -85,9 +86,8 @@ class Batch {
 }
 
 /**
- * The access log: pino on a SonicBoom destination in asynchronous mode, so a request only pays for serializing
- * its line; lines are written in batches, off the request path. The file is opened now, so a bad path fails the
- * start.
+ * The access log: lines built as strings (accessLine), written in batches to pino's SonicBoom destination in
+ * asynchronous mode, off the request path. The file is opened now, so a bad path fails the start.
  */
 export function createAccessLog(target: AccessLogTarget, format: LogFormat): AccessLog | undefined {
   if (target === 'off') return undefined;
@@ -101,15 +101,6 @@ export function createAccessLog(target: AccessLogTarget, format: LogFormat): Acc
     log('error', 'access log write failed', { target, error: err.message });
   });
   const batch = new Batch(destination);
-  const logger = pino(
-    {
-      ...PINO_BASE,
-      // Access lines carry no level: the time comes first (pino takes the returned text as the line's first field).
-      timestamp: time,
-      formatters: { level: () => ({}) },
-    },
-    format === 'pretty' ? prettyDestination(batch) : batch,
-  );
   const flush = () => {
     batch.drain();
     try {
@@ -120,5 +111,6 @@ export function createAccessLog(target: AccessLogTarget, format: LogFormat): Acc
   };
   // Whatever way the process ends, the lines still collected are written first.
   process.on('exit', flush);
-  return { write: (entry) => logger.info(entry), flush };
+  const write = format === 'pretty' ? (entry: AccessEntry) => batch.write(prettyLine(accessLine(entry, time()))) : (entry: AccessEntry) => batch.write(accessLine(entry, time()));
+  return { write, flush };
 }
