@@ -85,14 +85,10 @@ function basicAuth({ upstreamPort, consumers: count = 100 }) {
   return { config: doc([service(upstreamPort, plugins)], consumers), requests };
 }
 
-/**
- * (e) 100,000 consumers with keys. With `keyAuth` the route requires a key and traffic rotates over a
- * sample of them; without, the consumers and keys are loaded but traffic needs none.
- */
-function manyConsumers({ upstreamPort, consumers: count = 100_000, keyAuth: withKeyAuth = true }) {
+/** (e) 100,000 consumers with keys; the route requires a key and traffic rotates over a sample of them. */
+function manyConsumers({ upstreamPort, consumers: count = 100_000 }) {
   const consumers = new Array(count);
   for (let i = 0; i < count; i++) consumers[i] = { username: consumerName(i), keyauth_credentials: [{ key: keyFor(i) }] };
-  if (!withKeyAuth) return { config: doc([service(upstreamPort, [])], consumers), requests: fixedRequest(undefined) };
   const plugins = [{ name: 'key-auth', config: { key_names: [KEY_HEADER] } }];
   const requests = [];
   const step = Math.max(1, Math.floor(count / 1000));

@@ -178,45 +178,22 @@ async function checkAccessLogAndMetrics(t) {
   return `${lines} access log lines = ${counted} requests in /metrics, ≥ ${t.answered} answered`;
 }
 
-/** Plugins the gateway's validate names as not implemented, or null when the config has other problems. */
-function unsupportedPlugins(issues) {
-  const names = new Set();
-  for (const i of issues) {
-    if (i.severity === 'warning') continue;
-    const m = /plugin '([^']+)' is not supported by this gateway yet/.exec(i.message);
-    if (m === null) return null;
-    names.add(m[1]);
-  }
-  return [...names];
-}
-
 /** Writes a case's config, validates it through the CLI and starts a gateway on it; or says why not. */
 async function prepareGatewayCase(id, def, ctx) {
   const params = { upstreamPort: ctx.upstream.port, consumers: id === 'e' ? ctx.opts.consumersE : undefined };
-  let generated = def.config(params);
-  let file = join(ctx.dir, `case-${id}.yml`);
+  const generated = def.config(params);
+  const file = join(ctx.dir, `case-${id}.yml`);
   writeFileSync(file, configs.configText(generated.config));
-  let checked = proc.validateConfig(file);
-  const notes = [];
+  const checked = proc.validateConfig(file);
   if (!checked.valid) {
-    const missing = unsupportedPlugins(checked.issues);
-    if (missing === null) {
-      const shown = checked.issues.slice(0, 5).map((i) => `${i.line}:${i.col}: ${i.path}: ${i.message}`).join('; ');
-      return { skip: `its generated config is invalid: ${shown}` };
-    }
-    if (id !== 'e') return { skip: `plugin not implemented yet: ${missing.join(', ')} (gateway validate rejects the config)` };
-    // The large config still measures loading, memory and reloads without the plugin.
-    notes.push(`served without key-auth (not implemented yet): the ${ctx.opts.consumersE.toLocaleString('en-US')} consumers and their keys are loaded, traffic carries no key`);
-    generated = def.config({ ...params, keyAuth: false });
-    writeFileSync(file, configs.configText(generated.config));
-    checked = proc.validateConfig(file);
-    if (!checked.valid) return { skip: `its generated config is invalid: ${checked.issues[0]?.message}` };
+    const shown = checked.issues.slice(0, 5).map((i) => `${i.line}:${i.col}: ${i.path}: ${i.message}`).join('; ');
+    return { skip: `its generated config is invalid: ${shown}` };
   }
   const nodeArgs = ctx.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(proc.ROOT, 'bench-results', 'profiles'), '--cpu-prof-name', `case-${id}-${Date.now()}.cpuprofile`] : [];
   const files = { accessLog: join(ctx.dir, `access-${id}.log`) };
   const args = def.gatewayArgs?.(files) ?? [];
   const gateway = await proc.startGateway(file, proc.CORES.proxy, id, { nodeArgs, bin: def.bin, args });
-  return { server: gateway, requests: generated.requests, file, files, config: generated.config, validateMs: checked.ms, notes };
+  return { server: gateway, requests: generated.requests, file, files, config: generated.config, validateMs: checked.ms };
 }
 
 /** In-process timing of each load step, in a fresh process per file. */
@@ -291,7 +268,6 @@ async function main() {
   }
   const ctx = { opts, dir };
   const skipped = {};
-  const notes = {};
   const targets = {};
   let large;
   try {
@@ -324,10 +300,6 @@ async function main() {
       }
       if (def.rateLimited !== undefined) checkRateLimitHeaders(id, def.rateLimited, headers);
       t.answered = 1;
-      if (t.notes?.length) {
-        notes[id] = t.notes;
-        for (const n of t.notes) say(`  note: ${n}`);
-      }
       targets[id] = t;
     }
 
@@ -409,8 +381,7 @@ async function main() {
     if (opts.latencyDuration > 0) sections.push(`At a steady ${opts.rate} req/s, median of ${opts.rounds} rounds (added: over the baseline measured just before; CPU µs/req at a fixed rate is the steadiest measure of the work per request):\n\n${report.latencyTable(latencySummary, BASELINE_LABEL, labels)}`);
     if (large) sections.push(report.largeConfigTable(large));
     const skippedLines = Object.entries(skipped).map(([id, why]) => `- ${TARGETS[id].label}: skipped, ${why}`);
-    const noteLines = Object.entries(notes).flatMap(([id, ns]) => ns.map((n) => `- ${TARGETS[id].label}: ${n}`));
-    if (skippedLines.length + noteLines.length > 0) sections.push([...skippedLines, ...noteLines].join('\n'));
+    if (skippedLines.length > 0) sections.push(skippedLines.join('\n'));
 
     const header = `${started.toISOString().slice(0, 10)}, ${machine.cores} × ${machine.cpu}, node ${machine.node}, \`${command}\``;
     say(`\n${header}\n\n${sections.join('\n\n')}\n`);
@@ -419,7 +390,7 @@ async function main() {
     mkdirSync(join(out, '..'), { recursive: true });
     writeFileSync(
       out,
-      `${JSON.stringify({ date: started.toISOString(), command, machine, options: opts, throughput: throughputSummary, costs: costSummary, latency: latencySummary, large_config: large, skipped, notes, rounds: { throughput: thr, latency: lat } }, null, 2)}\n`,
+      `${JSON.stringify({ date: started.toISOString(), command, machine, options: opts, throughput: throughputSummary, costs: costSummary, latency: latencySummary, large_config: large, skipped, rounds: { throughput: thr, latency: lat } }, null, 2)}\n`,
     );
     say(`results written to ${out}`);
   } finally {
