@@ -333,6 +333,8 @@ async function main() {
         (thr[id] ??= []).push({ baseline: b, target: m });
         process.stdout.write(`baseline ${Math.round(b.rps)} req/s, target ${Math.round(m.rps)} req/s (${((m.rps / b.rps) * 100).toFixed(1)}%)`);
         if (m.non2xx + m.errors > 0) process.stdout.write(` [${m.non2xx} non-2xx, ${m.errors} errors]`);
+        // A refused request means the limit was reached: the case no longer measures counting alone.
+        if (TARGETS[id].rateLimited && m.non2xx > 0) throw new Error(`(${id}) answered ${m.non2xx} requests with a non-2xx: the rate limit must stay out of reach`);
         if (opts.latencyDuration > 0) {
           const pace = { rate: opts.rate, duration: opts.latencyDuration };
           const bl = await paced(baseline.port, t.requests, pace, proc.cpuMeter(baseline.pid, [ctx.upstream.pid]));
