@@ -325,7 +325,9 @@ async function main() {
     const thr = {};
     const lat = {};
     for (let round = 1; round <= opts.rounds; round++) {
-      for (const [id, t] of Object.entries(targets)) {
+      // Every other round runs the cases in reverse: a drift within rounds favours neither side of a pair.
+      const order = round % 2 === 1 ? Object.entries(targets) : Object.entries(targets).reverse();
+      for (const [id, t] of order) {
         process.stdout.write(`round ${round}/${opts.rounds} ${id}: `);
         const b = await measure(baseline, t.requests, ctx);
         const m = await measure(t.server, t.requests, ctx);
