@@ -190,7 +190,10 @@ async function prepareGatewayCase(id, def, ctx) {
     return { skip: `its generated config is invalid: ${shown}` };
   }
   const nodeArgs = ctx.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(proc.ROOT, 'bench-results', 'profiles'), '--cpu-prof-name', `case-${id}-${Date.now()}.cpuprofile`] : [];
-  const files = { accessLog: join(ctx.dir, `access-${id}.log`) };
+  // Not beside the config: the gateway watches the config's directory, and every write there would wake it.
+  const logDir = join(ctx.dir, `logs-${id}`);
+  mkdirSync(logDir);
+  const files = { accessLog: join(logDir, 'access.log') };
   const args = def.gatewayArgs?.(files) ?? [];
   const gateway = await proc.startGateway(file, proc.CORES.proxy, id, { nodeArgs, bin: def.bin, args });
   return { server: gateway, requests: generated.requests, file, files, config: generated.config, validateMs: checked.ms };
