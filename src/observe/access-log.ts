@@ -52,36 +52,44 @@ function time(): string {
   return `${secondPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
 }
 
-/** Lines are handed to the destination at most this long after they were logged, or sooner when this many pile up. */
+/** Lines are handed to the destination at most this long after they were logged, or sooner when this many bytes pile up. */
 const BATCH_MS = 50;
-const BATCH_CHARS = 64 * 1024;
+const BATCH_BYTES = 64 * 1024;
 
 /**
- * Lines collected for up to BATCH_MS and handed to the destination as one string: the destination's costs (its
- * buffer bookkeeping, a write to the file) are paid per batch rather than per request.
+ * Lines encoded into one buffer for up to BATCH_MS and handed to the destination as that buffer: each line is
+ * encoded once, as it is added, and the destination's costs (its bookkeeping, a write to the file) are paid per
+ * batch rather than per request.
  */
 class Batch {
-  private lines: string[] = [];
-  private chars = 0;
+  private buf = Buffer.allocUnsafe(BATCH_BYTES);
+  private used = 0;
   private timer: NodeJS.Timeout | undefined = undefined;
 
-  constructor(private readonly out: { write(s: string): unknown }) {}
+  constructor(private readonly out: { write(b: Buffer): unknown }) {}
 
   write(line: string): void {
-    this.lines.push(line);
-    this.chars += line.length;
-    if (this.chars >= BATCH_CHARS) this.drain();
-    else if (this.timer === undefined) this.timer = setTimeout(this.drain, BATCH_MS).unref();
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: a line that might not fit goes after what is collected.
+    if (this.used + line.length * 3 > this.buf.length) {
+      this.drain();
+      if (line.length * 3 > this.buf.length) {
+        this.out.write(Buffer.from(line));
+        return;
+      }
+    }
+    this.used += this.buf.write(line, this.used);
+    if (this.timer === undefined) this.timer = setTimeout(this.drain, BATCH_MS).unref();
   }
 
   readonly drain = (): void => {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.lines.length === 0) return;
-    const text = this.lines.length === 1 ? this.lines[0] : this.lines.join('');
-    this.lines = [];
-    this.chars = 0;
-    this.out.write(text);
+    if (this.used === 0) return;
+    // The destination keeps the buffer until it is written: the next lines go to a new one.
+    const full = this.buf.subarray(0, this.used);
+    this.buf = Buffer.allocUnsafe(BATCH_BYTES);
+    this.used = 0;
+    this.out.write(full);
   };
 }
 
@@ -92,7 +100,7 @@ class Batch {
 export function createAccessLog(target: AccessLogTarget, format: LogFormat): AccessLog | undefined {
   if (target === 'off') return undefined;
   const fd = target === 'stdout' ? 1 : openSync(target, 'a');
-  const destination = pino.destination({ fd, sync: false });
+  const destination = pino.destination({ fd, sync: false, contentMode: 'buffer' });
   let failed = false;
   destination.on('error', (err: Error) => {
     // A full disk or a closed pipe must not take the proxy down: say so once, keep serving.
@@ -100,7 +108,8 @@ export function createAccessLog(target: AccessLogTarget, format: LogFormat): Acc
     failed = true;
     log('error', 'access log write failed', { target, error: err.message });
   });
-  const batch = new Batch(destination);
+  // In buffer mode SonicBoom takes Buffers (its types only know strings).
+  const batch = new Batch(destination as unknown as { write(b: Buffer): unknown });
   const flush = () => {
     batch.drain();
     try {
