@@ -51,8 +51,11 @@ function keyAuth({ upstreamPort }) {
   return { config: doc([service(upstreamPort, plugins)], consumers), requests: fixedRequest({ [KEY_HEADER]: keyFor(0) }) };
 }
 
-/** (c) key-auth + acl + local rate-limiting (never reached), the key rotating over every consumer. */
-function keyAuthAclRateLimit({ upstreamPort, consumers: count = 1000 }) {
+/**
+ * (c) key-auth + acl + local rate-limiting (never reached), the key rotating over every consumer; without
+ * `rateLimiting`, the same minus the rate-limiting plugin (what the plugin costs is the difference).
+ */
+function keyAuthAclRateLimit({ upstreamPort, consumers: count = 1000, rateLimiting = true }) {
   const consumers = [];
   const requests = [];
   for (let i = 0; i < count; i++) {
@@ -62,8 +65,8 @@ function keyAuthAclRateLimit({ upstreamPort, consumers: count = 1000 }) {
   const plugins = [
     { name: 'key-auth', config: { key_names: [KEY_HEADER] } },
     { name: 'acl', config: { allow: ['bench'] } },
-    { name: 'rate-limiting', config: { second: UNREACHABLE_LIMIT, policy: 'local', limit_by: 'consumer' } },
   ];
+  if (rateLimiting) plugins.push({ name: 'rate-limiting', config: { second: UNREACHABLE_LIMIT, policy: 'local', limit_by: 'consumer' } });
   return { config: doc([service(upstreamPort, plugins)], consumers), requests };
 }
 
@@ -82,14 +85,10 @@ function basicAuth({ upstreamPort, consumers: count = 100 }) {
   return { config: doc([service(upstreamPort, plugins)], consumers), requests };
 }
 
-/**
- * (e) 100,000 consumers with keys. With `keyAuth` the route requires a key and traffic rotates over a
- * sample of them; without, the consumers and keys are loaded but traffic needs none.
- */
-function manyConsumers({ upstreamPort, consumers: count = 100_000, keyAuth: withKeyAuth = true }) {
+/** (e) 100,000 consumers with keys; the route requires a key and traffic rotates over a sample of them. */
+function manyConsumers({ upstreamPort, consumers: count = 100_000 }) {
   const consumers = new Array(count);
   for (let i = 0; i < count; i++) consumers[i] = { username: consumerName(i), keyauth_credentials: [{ key: keyFor(i) }] };
-  if (!withKeyAuth) return { config: doc([service(upstreamPort, [])], consumers), requests: fixedRequest(undefined) };
   const plugins = [{ name: 'key-auth', config: { key_names: [KEY_HEADER] } }];
   const requests = [];
   const step = Math.max(1, Math.floor(count / 1000));
@@ -103,4 +102,4 @@ function configText(config, format = 'yaml') {
   return stringify(config, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-module.exports = { ROUTE_PATH, plain, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, configText, keyFor };
+module.exports = { ROUTE_PATH, UNREACHABLE_LIMIT, plain, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, configText, keyFor };

@@ -42,13 +42,13 @@ function runAutocannon(opts, onResponse) {
 
 /**
  * Loads `port` with `requests` (cycled per connection) for `duration` seconds after a warm-up of `warmup`
- * seconds; returns requests/s, latency percentiles and anything that was not a 2xx, plus what `meter()`
- * reports: it is called when the measured part starts and returns a function that, called at its end with
- * the number of requests, returns fields to add (CPU use, for instance).
+ * seconds; returns requests/s, latency percentiles, anything that was not a 2xx and the requests answered
+ * (measured and warm-up), plus what `meter()` reports: it is called when the measured part starts and
+ * returns a function that, called at its end with the number of requests, returns fields to add (CPU use).
  */
 async function throughput(port, requests, { connections, duration, warmup }, meter = () => () => ({})) {
   const base = { url: `http://127.0.0.1:${port}`, connections, pipelining: 1, requests: structuredClone(requests) };
-  if (warmup > 0) await runAutocannon({ ...base, duration: warmup });
+  const warm = warmup > 0 ? await runAutocannon({ ...base, duration: warmup }) : undefined;
   const latencies = new Samples();
   const metered = meter();
   const result = await runAutocannon({ ...base, requests: structuredClone(requests), duration }, (_client, _status, _bytes, ms) => latencies.push(ms));
@@ -58,6 +58,7 @@ async function throughput(port, requests, { connections, duration, warmup }, met
     rps: result.requests.total / seconds,
     latency: latencies.summary(),
     requests: result.requests.total,
+    warmup_requests: warm?.requests.total ?? 0,
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,

@@ -108,12 +108,18 @@ async function startServer(kind, core, target) {
   return handle(proc, Number(m[1]), kind);
 }
 
-/** Starts the gateway through its CLI on `core` (a taskset CPU list); `onLog` sees every stderr chunk (reload lines). */
-async function startGateway(configFile, core, name, extraNodeArgs = [], bin = GATEWAY_BIN, workers = 1) {
+/**
+ * Starts the gateway through its CLI on `core` (a taskset CPU list), without Admin API or access log unless `args`
+ * (more `start` options) turn them on: a repeated option's last value wins. `adminPort` is set when the Admin API
+ * listens. `workers` > 1 starts it with `--workers`.
+ */
+async function startGateway(configFile, core, name, { nodeArgs = [], bin = GATEWAY_BIN, args = [], workers = 1 } = {}) {
   const workerArgs = workers > 1 ? ['--workers', String(workers)] : [];
-  const proc = spawnOn(core, [...extraNodeArgs, bin, 'start', '-c', configFile, '--proxy-listen', '127.0.0.1:0', '--admin-listen', 'off', '--access-log', 'off', ...workerArgs]);
-  const m = await waitForLine(proc, 'stderr', /"msg":"gateway listening","proxy":"[^"]*:(\d+)"/, `gateway (${name})`, 180_000);
+  const cli = [bin, 'start', '-c', configFile, '--proxy-listen', '127.0.0.1:0', '--admin-listen', 'off', '--access-log', 'off', ...workerArgs, ...args];
+  const proc = spawnOn(core, [...nodeArgs, ...cli]);
+  const m = await waitForLine(proc, 'stderr', /"msg":"gateway listening","proxy":"[^"]*:(\d+)","admin":"(?:off|[^"]*:(\d+))"/, `gateway (${name})`, 180_000);
   const gw = handle(proc, Number(m[1]), name);
+  gw.adminPort = m[2] === undefined ? undefined : Number(m[2]);
   gw.logs = '';
   proc.stderr.on('data', (d) => {
     gw.logs += d;

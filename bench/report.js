@@ -70,6 +70,63 @@ function summarizeLatency(rounds) {
   return out;
 }
 
+/**
+ * What each feature costs, for every pair (on, off) that ran: per round, the feature-on case's requests/s over
+ * the feature-off case's and the CPU µs per request of each (both measured in that round), then medians. A
+ * cost is met when it is within `target` (0.05: at most 5% fewer requests/s, or 5% more CPU per request).
+ */
+function summarizeCosts(rounds, pairs) {
+  const out = [];
+  for (const { feature, on, off, target } of pairs) {
+    if (rounds[on] === undefined || rounds[off] === undefined) continue;
+    const n = Math.min(rounds[on].length, rounds[off].length);
+    const each = (f) => Array.from({ length: n }, (_, i) => f(rounds[on][i].target, rounds[off][i].target));
+    const per = (f) => median(each(f));
+    const range = (values) => [Math.min(...values), Math.max(...values)];
+    const ratio = per((a, b) => a.rps / b.rps);
+    const cpuRatio = per((a, b) => a.cpu_us_per_request / b.cpu_us_per_request);
+    out.push({
+      feature,
+      on,
+      off,
+      rounds: n,
+      rps_on: per((a) => a.rps),
+      rps_off: per((_, b) => b.rps),
+      ratio,
+      cpu_us_per_request_on: per((a) => a.cpu_us_per_request),
+      cpu_us_per_request_off: per((_, b) => b.cpu_us_per_request),
+      added_cpu_us_per_request: per((a, b) => a.cpu_us_per_request - b.cpu_us_per_request),
+      cost_rps: 1 - ratio,
+      cost_cpu: cpuRatio - 1,
+      // how far single rounds strayed: a median inside the target with a wide range is not yet a verdict
+      cost_rps_range: range(each((a, b) => 1 - a.rps / b.rps)),
+      cost_cpu_range: range(each((a, b) => a.cpu_us_per_request / b.cpu_us_per_request - 1)),
+      target,
+      met_rps: 1 - ratio <= target,
+      met_cpu: cpuRatio - 1 <= target,
+      foreign_cpu: median(rounds[on].slice(0, n).flatMap((r, i) => [r.target.foreign_cpu, rounds[off][i].target.foreign_cpu])),
+    });
+  }
+  return out;
+}
+
+function costTable(costs) {
+  const mark = (met) => (met ? 'yes' : '**no**');
+  const cost = (median, [min, max], met) => `${pct(median)} (rounds ${pct(min)} … ${pct(max)}): ${mark(met)}`;
+  const rows = costs.map((c) => [
+    c.feature,
+    `${c.on} / ${c.off}`,
+    `${int(c.rps_on)} / ${int(c.rps_off)}`,
+    pct(c.ratio),
+    `${ms1(c.cpu_us_per_request_on)} / ${ms1(c.cpu_us_per_request_off)}`,
+    `${c.added_cpu_us_per_request >= 0 ? '+' : ''}${ms1(c.added_cpu_us_per_request)}`,
+    `≤ ${pct(c.target)}`,
+    cost(c.cost_rps, c.cost_rps_range, c.met_rps),
+    cost(c.cost_cpu, c.cost_cpu_range, c.met_cpu),
+  ]);
+  return table(['cost of', 'on / off', 'req/s on / off', 'req/s ratio', 'CPU µs/req on / off', 'added CPU µs/req', 'target', 'cost (req/s): met', 'cost (CPU/req): met'], rows);
+}
+
 function throughputTable(summary, baselineLabel, labels) {
   const ids = Object.keys(summary);
   const baseRps = median(ids.map((id) => summary[id].baseline_rps));
@@ -124,4 +181,4 @@ function largeConfigTable(e) {
   return table([`(e) ${e.consumers.toLocaleString('en-US')} consumers with keys`, ...formats.map((f) => f.toUpperCase())], rows);
 }
 
-module.exports = { median, summarizeThroughput, summarizeLatency, throughputTable, latencyTable, largeConfigTable };
+module.exports = { median, summarizeThroughput, summarizeLatency, summarizeCosts, throughputTable, costTable, latencyTable, largeConfigTable };

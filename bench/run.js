@@ -4,8 +4,9 @@
 // Measures the gateway against a bare http-proxy (keep-alive agent) forwarding to the same minimal upstream,
 // on loopback: the proxy under test on one core, the load generator and the upstream on the other (taskset).
 // Rounds interleave baseline and target; the tables report medians. Writes bench-results/bench-<time>.json.
+// Pairs of cases that differ by one feature (c and c-norl: rate limiting) also give that feature's cost.
 
-const { mkdirSync, mkdtempSync, writeFileSync, statSync, rmSync } = require('node:fs');
+const { mkdirSync, mkdtempSync, readFileSync, writeFileSync, statSync, rmSync } = require('node:fs');
 const { join } = require('node:path');
 const { tmpdir } = require('node:os');
 const { spawnSync } = require('node:child_process');
@@ -24,7 +25,7 @@ const USAGE = `usage: npm run bench -- [options]
   --connections N       autocannon connections (default 50)
   --rate N              requests/s of the steady-load latency measurement (default 1000)
   --latency-duration S  seconds of the steady-load measurement (default 5; 0 skips it)
-  --cases LIST          any of a,b,c,d,e,pipe,undici (default: all)
+  --cases LIST          any of a,b,c,d,e,pipe,undici,c-norl,a-obs,c-obs (default: all)
   --workers LIST        worker counts for the gateway cases a-d, e.g. 1,2: a count N > 1 adds case <id>-wN,
                         the gateway started with --workers N on CPUs 0..N-1 (default 1)
   --consumers-e N       consumers in case (e) (default 100000)
@@ -34,15 +35,32 @@ const USAGE = `usage: npm run bench -- [options]
 Environment: BENCH_GATEWAY_BIN=path/to/bin/gateway measures another checkout (before/after comparisons);
 BENCH_OTHER_GATEWAY_BIN=path/to/bin/gateway[,…] adds cases a-other1, …: case (a) on those checkouts, in the same run.`;
 
+/** The access log to a file and the Admin API on a free loopback port, its metrics on (the default). */
+const observed = {
+  gatewayArgs: (files) => ['--access-log', files.accessLog, '--admin-listen', '127.0.0.1:0'],
+  check: checkAccessLogAndMetrics,
+};
+const withoutRateLimiting = (params) => configs.keyAuthAclRateLimit({ ...params, rateLimiting: false });
+
+// rateLimited: whether the first request's response must carry the rate-limiting headers (true) or none (false).
 const TARGETS = {
   pipe: { label: 'node:http pipe (alternative)', server: 'pipe' },
   undici: { label: 'undici stream (alternative)', server: 'undici' },
   a: { label: '(a) gateway, one route, no plugins', config: configs.plain },
   b: { label: '(b) key-auth, one consumer', config: configs.keyAuth },
-  c: { label: '(c) key-auth + acl + rate-limiting, 1000 consumers', config: configs.keyAuthAclRateLimit },
+  c: { label: '(c) key-auth + acl + rate-limiting, 1000 consumers', config: configs.keyAuthAclRateLimit, rateLimited: true },
   d: { label: '(d) basic-auth (bcrypt), cache warm', config: configs.basicAuth },
   e: { label: '(e) 100,000 consumers with keys', config: configs.manyConsumers },
+  'c-norl': { label: '(c) without rate-limiting', config: withoutRateLimiting, rateLimited: false },
+  'a-obs': { label: '(a) with access log (file) and metrics', config: configs.plain, ...observed },
+  'c-obs': { label: '(c) with access log (file) and metrics', config: configs.keyAuthAclRateLimit, rateLimited: true, ...observed },
 };
+/** What one feature costs: the case with it (on) against the same case without (off), when both ran. */
+const COSTS = [
+  { feature: 'local rate limiting', on: 'c', off: 'c-norl', target: 0.05 },
+  { feature: 'access log + metrics', on: 'a-obs', off: 'a', target: 0.1 },
+  { feature: 'access log + metrics, with (c)', on: 'c-obs', off: 'c', target: 0.1 },
+];
 for (const [i, bin] of (process.env.BENCH_OTHER_GATEWAY_BIN ?? '').split(',').filter(Boolean).entries()) {
   TARGETS[`a-other${i + 1}`] = { label: `(a) on ${bin}`, config: configs.plain, bin };
 }
@@ -107,58 +125,96 @@ function say(line) {
   process.stdout.write(`${line}\n`);
 }
 
-/** One request through `port` with the target's first request shape: [status, body]. */
-function probe(port, r) {
+/** One request to `port`: [status, body, headers]. */
+function get(port, r) {
   return new Promise((resolve) => {
     const req = http.request({ host: '127.0.0.1', port, method: r.method, path: r.path, headers: r.headers, agent: false }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
-      res.on('end', () => resolve([res.statusCode, body]));
+      res.on('end', () => resolve([res.statusCode, body, res.headers]));
     });
-    req.on('error', (err) => resolve([0, err.message]));
+    req.on('error', (err) => resolve([0, err.message, {}]));
     req.end();
   });
 }
 
-/** Plugins the gateway's validate names as not implemented, or null when the config has other problems. */
-function unsupportedPlugins(issues) {
-  const names = new Set();
-  for (const i of issues) {
-    if (i.severity === 'warning') continue;
-    const m = /plugin '([^']+)' is not supported by this gateway yet/.exec(i.message);
-    if (m === null) return null;
-    names.add(m[1]);
+/** Throws unless the response carries rate-limiting headers with the limit far from reached, or none when `expected` is false. */
+function checkRateLimitHeaders(id, expected, headers) {
+  const remaining = headers['x-ratelimit-remaining-second'];
+  if (!expected) {
+    if (remaining !== undefined) throw new Error(`(${id}) should not be rate limited, but answered X-RateLimit-Remaining-Second: ${remaining}`);
+    return;
   }
-  return [...names];
+  if (remaining === undefined) throw new Error(`(${id}) should be rate limited, but its response has no X-RateLimit-Remaining-Second`);
+  if (!(Number(remaining) > configs.UNREACHABLE_LIMIT / 2)) throw new Error(`(${id}): X-RateLimit-Remaining-Second is ${remaining}, the limit should be out of reach`);
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Lines in a file (a missing file has none). */
+function lineCount(file) {
+  let text;
+  try {
+    text = readFileSync(file, 'latin1');
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** The sum of every kong_http_requests_total sample of the gateway's /metrics. */
+async function requestsCounted(gw) {
+  const [status, text] = await get(gw.adminPort, { method: 'GET', path: '/metrics' });
+  if (status !== 200) throw new Error(`GET /metrics on the Admin API answered ${status}`);
+  let sum = 0;
+  for (const m of text.matchAll(/^kong_http_requests_total\{[^}]*\} (\S+)$/gm)) sum += Number(m[1]);
+  return sum;
+}
+
+const LOG_SETTLE_MS = 5000;
+
+/**
+ * Observed cases must really log and count every request: the access log has one line per request the load
+ * generators saw answered (at least; requests cut off when a measurement stops are logged too), and /metrics
+ * counts exactly as many requests as there are lines. Lines are written in batches: waits for them to settle.
+ */
+async function checkAccessLogAndMetrics(t) {
+  const deadline = Date.now() + LOG_SETTLE_MS;
+  let lines;
+  let counted;
+  do {
+    await sleep(100);
+    counted = await requestsCounted(t.server);
+    lines = lineCount(t.files.accessLog);
+  } while (lines !== counted && Date.now() < deadline);
+  if (lines !== counted) throw new Error(`access log and metrics disagree: ${lines} lines in ${t.files.accessLog}, /metrics counts ${counted} requests`);
+  if (lines < t.answered) throw new Error(`${lines} access log lines for ${t.answered} requests answered: lines are missing`);
+  return `${lines} access log lines = ${counted} requests in /metrics, ≥ ${t.answered} answered`;
 }
 
 /** Writes a case's config, validates it through the CLI and starts a gateway on it; or says why not. */
 async function prepareGatewayCase(id, def, ctx) {
   const params = { upstreamPort: ctx.upstream.port, consumers: id === 'e' ? ctx.opts.consumersE : undefined };
-  let generated = def.config(params);
-  let file = join(ctx.dir, `case-${id}.yml`);
+  const generated = def.config(params);
+  const file = join(ctx.dir, `case-${id}.yml`);
   writeFileSync(file, configs.configText(generated.config));
-  let checked = proc.validateConfig(file);
-  const notes = [];
+  const checked = proc.validateConfig(file);
   if (!checked.valid) {
-    const missing = unsupportedPlugins(checked.issues);
-    if (missing === null) {
-      const shown = checked.issues.slice(0, 5).map((i) => `${i.line}:${i.col}: ${i.path}: ${i.message}`).join('; ');
-      return { skip: `its generated config is invalid: ${shown}` };
-    }
-    if (id !== 'e') return { skip: `plugin not implemented yet: ${missing.join(', ')} (gateway validate rejects the config)` };
-    // The large config still measures loading, memory and reloads without the plugin.
-    notes.push(`served without key-auth (not implemented yet): the ${ctx.opts.consumersE.toLocaleString('en-US')} consumers and their keys are loaded, traffic carries no key`);
-    generated = def.config({ ...params, keyAuth: false });
-    writeFileSync(file, configs.configText(generated.config));
-    checked = proc.validateConfig(file);
-    if (!checked.valid) return { skip: `its generated config is invalid: ${checked.issues[0]?.message}` };
+    const shown = checked.issues.slice(0, 5).map((i) => `${i.line}:${i.col}: ${i.path}: ${i.message}`).join('; ');
+    return { skip: `its generated config is invalid: ${shown}` };
   }
   // One directory per case: Node names each thread's profile itself (bcrypt worker threads write their own).
   const nodeArgs = ctx.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(proc.ROOT, 'bench-results', 'profiles', `case-${id}-${Date.now()}`)] : [];
+  // Not beside the config: the gateway watches the config's directory, and every write there would wake it.
+  const logDir = join(ctx.dir, `logs-${id}`);
+  mkdirSync(logDir);
+  const files = { accessLog: join(logDir, 'access.log') };
+  const args = def.gatewayArgs?.(files) ?? [];
   const workers = def.workers ?? 1;
-  const gateway = await proc.startGateway(file, proc.gatewayCores(workers), id, nodeArgs, def.bin, workers);
-  return { server: gateway, requests: generated.requests, file, config: generated.config, validateMs: checked.ms, notes };
+  const gateway = await proc.startGateway(file, proc.gatewayCores(workers), id, { nodeArgs, bin: def.bin, args, workers });
+  return { server: gateway, requests: generated.requests, file, files, config: generated.config, validateMs: checked.ms };
 }
 
 /** In-process timing of each load step, in a fresh process per file. */
@@ -233,7 +289,6 @@ async function main() {
   }
   const ctx = { opts, dir };
   const skipped = {};
-  const notes = {};
   const targets = {};
   let large;
   try {
@@ -257,17 +312,15 @@ async function main() {
         continue;
       }
       running.push(t.server);
-      const [status, body] = await probe(t.server.port, t.requests[0]);
+      const [status, body, headers] = await get(t.server.port, t.requests[0]);
       if (status < 200 || status > 299) {
         skipped[id] = `a first request got ${status}: ${body.slice(0, 200)}`;
         say(`  skipped: ${skipped[id]}`);
         await t.server.stop();
         continue;
       }
-      if (t.notes?.length) {
-        notes[id] = t.notes;
-        for (const n of t.notes) say(`  note: ${n}`);
-      }
+      if (def.rateLimited !== undefined) checkRateLimitHeaders(id, def.rateLimited, headers);
+      t.answered = 1;
       targets[id] = t;
     }
 
@@ -297,17 +350,23 @@ async function main() {
     const thr = {};
     const lat = {};
     for (let round = 1; round <= opts.rounds; round++) {
-      for (const [id, t] of Object.entries(targets)) {
+      // Every other round runs the cases in reverse: a drift within rounds favours neither side of a pair.
+      const order = round % 2 === 1 ? Object.entries(targets) : Object.entries(targets).reverse();
+      for (const [id, t] of order) {
         process.stdout.write(`round ${round}/${opts.rounds} ${id}: `);
         const b = await measure(baseline, t.requests, ctx);
         const m = await measure(t.server, t.requests, ctx);
+        t.answered += m.warmup_requests + m.requests;
         (thr[id] ??= []).push({ baseline: b, target: m });
         process.stdout.write(`baseline ${Math.round(b.rps)} req/s, target ${Math.round(m.rps)} req/s (${((m.rps / b.rps) * 100).toFixed(1)}%)`);
         if (m.non2xx + m.errors > 0) process.stdout.write(` [${m.non2xx} non-2xx, ${m.errors} errors]`);
+        // A refused request means the limit was reached: the case no longer measures counting alone.
+        if (TARGETS[id].rateLimited && m.non2xx > 0) throw new Error(`(${id}) answered ${m.non2xx} requests with a non-2xx: the rate limit must stay out of reach`);
         if (opts.latencyDuration > 0) {
           const pace = { rate: opts.rate, duration: opts.latencyDuration };
           const bl = await paced(baseline.port, t.requests, pace, proc.cpuMeter(baseline.pid, [ctx.upstream.pid]));
           const ml = await paced(t.server.port, t.requests, pace, proc.cpuMeter(t.server.pid, [ctx.upstream.pid]));
+          t.answered += ml.latency.count;
           delete bl.timeline;
           delete ml.timeline;
           (lat[id] ??= []).push({ baseline: bl, target: ml });
@@ -320,6 +379,7 @@ async function main() {
             process.stdout.write(`; ${format} reload ${r.reload_ms} ms, longest wait ${r.max_latency_ms.toFixed(1)} ms`);
           }
         }
+        if (TARGETS[id].check) process.stdout.write(`; checked: ${await TARGETS[id].check(t)}`);
         process.stdout.write('\n');
       }
     }
@@ -335,6 +395,7 @@ async function main() {
     const labels = Object.fromEntries(Object.keys(TARGETS).map((id) => [id, TARGETS[id].label]));
     const throughputSummary = report.summarizeThroughput(thr);
     const latencySummary = report.summarizeLatency(lat);
+    const costSummary = report.summarizeCosts(thr, COSTS);
     const sections = [];
     const foreign = report.median(Object.values(throughputSummary).map((s) => s.foreign_cpu));
     sections.push(
@@ -342,11 +403,16 @@ async function main() {
         `${report.throughputTable(throughputSummary, BASELINE_LABEL, labels)}\n\n` +
         `Other processes used ${Number.isFinite(foreign) ? foreign.toFixed(2) : '?'} cores on average while measuring${foreign > 0.1 ? ': requests/s are disturbed, CPU µs/req much less' : ''}.`,
     );
+    if (costSummary.length > 0) {
+      sections.push(
+        `Cost of a feature: the case with it against the same case without, both measured in each round; ratios and differences per round, then the median of ${opts.rounds} rounds:\n\n` +
+          report.costTable(costSummary),
+      );
+    }
     if (opts.latencyDuration > 0) sections.push(`At a steady ${opts.rate} req/s, median of ${opts.rounds} rounds (added: over the baseline measured just before; CPU µs/req at a fixed rate is the steadiest measure of the work per request):\n\n${report.latencyTable(latencySummary, BASELINE_LABEL, labels)}`);
     if (large) sections.push(report.largeConfigTable(large));
     const skippedLines = Object.entries(skipped).map(([id, why]) => `- ${TARGETS[id].label}: skipped, ${why}`);
-    const noteLines = Object.entries(notes).flatMap(([id, ns]) => ns.map((n) => `- ${TARGETS[id].label}: ${n}`));
-    if (skippedLines.length + noteLines.length > 0) sections.push([...skippedLines, ...noteLines].join('\n'));
+    if (skippedLines.length > 0) sections.push(skippedLines.join('\n'));
 
     const header = `${started.toISOString().slice(0, 10)}, ${machine.cores} × ${machine.cpu}, node ${machine.node}, \`${command}\``;
     say(`\n${header}\n\n${sections.join('\n\n')}\n`);
@@ -355,7 +421,7 @@ async function main() {
     mkdirSync(join(out, '..'), { recursive: true });
     writeFileSync(
       out,
-      `${JSON.stringify({ date: started.toISOString(), command, machine, options: opts, throughput: throughputSummary, latency: latencySummary, large_config: large, skipped, notes, rounds: { throughput: thr, latency: lat } }, null, 2)}\n`,
+      `${JSON.stringify({ date: started.toISOString(), command, machine, options: opts, throughput: throughputSummary, costs: costSummary, latency: latencySummary, large_config: large, skipped, rounds: { throughput: thr, latency: lat } }, null, 2)}\n`,
     );
     say(`results written to ${out}`);
   } finally {

@@ -182,7 +182,7 @@ export class WorkerPool {
           slot.applied++;
           return this.checkSettled();
         case 'access-log':
-          this.accessSink?.write(message.text);
+          this.accessSink?.write(Buffer.from(message.text));
           return;
         case 'call':
           return answer(message as Call, (name, body) => this.answer(name, body), (reply) => worker.isConnected() && worker.send(reply));

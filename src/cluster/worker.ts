@@ -54,7 +54,7 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
       proxyListen: s.proxyListen,
       adminListen: null,
       clientTimeouts: s.clientTimeouts,
-      accessLog: s.accessLog ? { write: (text) => send({ type: 'access-log', text }), flush: () => {} } : 'off',
+      accessLog: s.accessLog ? { write: (chunk) => send({ type: 'access-log', text: chunk.toString('utf8') }), flush: () => {} } : 'off',
       accessLogFormat: s.accessLogFormat,
       metrics: s.metrics,
       metricsPerConsumer: s.metricsPerConsumer,

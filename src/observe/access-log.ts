@@ -1,8 +1,9 @@
 import { openSync } from 'node:fs';
 import pino from 'pino';
 import type { LogFormat } from '../log';
-import { log, PINO_BASE } from '../log';
-import { prettyDestination } from './pretty';
+import { log } from '../log';
+import { accessLine } from './access-line';
+import { prettyLine } from './pretty';
 import type { Refusal } from '../proxy/context';
 
 /**
@@ -51,53 +52,61 @@ function time(): string {
   return `${secondPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
 }
 
-/** Lines are handed to the destination at most this long after they were logged, or sooner when this many pile up. */
+/** Lines are handed to the destination at most this long after they were logged, or sooner when this many bytes pile up. */
 const BATCH_MS = 50;
-const BATCH_CHARS = 64 * 1024;
+const BATCH_BYTES = 64 * 1024;
 
 /**
- * Lines collected for up to BATCH_MS and handed to the destination as one string: the destination's costs (its
- * buffer bookkeeping, a write to the file) are paid per batch rather than per request.
+ * Lines encoded into one buffer for up to BATCH_MS and handed to the destination as that buffer: each line is
+ * encoded once, as it is added, and the destination's costs (its bookkeeping, a write to the file) are paid per
+ * batch rather than per request.
  */
 class Batch {
-  private lines: string[] = [];
-  private chars = 0;
+  private buf = Buffer.allocUnsafe(BATCH_BYTES);
+  private used = 0;
   private timer: NodeJS.Timeout | undefined = undefined;
 
-  constructor(private readonly out: { write(s: string): unknown }) {}
+  constructor(private readonly out: { write(b: Buffer): unknown }) {}
 
   write(line: string): void {
-    this.lines.push(line);
-    this.chars += line.length;
-    if (this.chars >= BATCH_CHARS) this.drain();
-    else if (this.timer === undefined) this.timer = setTimeout(this.drain, BATCH_MS).unref();
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: a line that might not fit goes after what is collected.
+    if (this.used + line.length * 3 > this.buf.length) {
+      this.drain();
+      if (line.length * 3 > this.buf.length) {
+        this.out.write(Buffer.from(line));
+        return;
+      }
+    }
+    this.used += this.buf.write(line, this.used);
+    if (this.timer === undefined) this.timer = setTimeout(this.drain, BATCH_MS).unref();
   }
 
   readonly drain = (): void => {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.lines.length === 0) return;
-    const text = this.lines.length === 1 ? this.lines[0] : this.lines.join('');
-    this.lines = [];
-    this.chars = 0;
-    this.out.write(text);
+    if (this.used === 0) return;
+    // The destination keeps the buffer until it is written: the next lines go to a new one.
+    const full = this.buf.subarray(0, this.used);
+    this.buf = Buffer.allocUnsafe(BATCH_BYTES);
+    this.used = 0;
+    this.out.write(full);
   };
 }
 
-/** Where formatted access lines go: a file or stdout here, or the primary that writes a pool's lines. */
+/** Where batches of access lines go: a file or stdout here, or the primary that writes a pool's lines. */
 export interface AccessSink {
-  write(text: string): unknown;
+  write(chunk: Buffer): unknown;
   /** Writes out what is buffered (on shutdown). */
   flush(): void;
 }
 
 /**
- * A SonicBoom destination in asynchronous mode on a file (appended to) or stdout. The file is opened now, so a
- * bad path fails the start.
+ * pino's SonicBoom destination in asynchronous mode on a file (appended to) or stdout. The file is opened now, so
+ * a bad path fails the start.
  */
 export function openAccessSink(target: AccessLogTarget): AccessSink {
   const fd = target === 'stdout' ? 1 : openSync(target, 'a');
-  const destination = pino.destination({ fd, sync: false });
+  const destination = pino.destination({ fd, sync: false, contentMode: 'buffer' });
   let failed = false;
   destination.on('error', (err: Error) => {
     // A full disk or a closed pipe must not take the proxy down: say so once, keep serving.
@@ -114,31 +123,24 @@ export function openAccessSink(target: AccessLogTarget): AccessSink {
   };
   // Whatever way the process ends, the lines still buffered are written first.
   process.on('exit', flush);
-  return { write: (text) => destination.write(text), flush };
+  // In buffer mode SonicBoom takes Buffers (its types only know strings).
+  return { write: (chunk) => destination.write(chunk as unknown as string), flush };
 }
 
 /**
- * The access log: pino formatting into batches handed to the sink, so a request only pays for serializing its
- * line; lines are written off the request path. `off`: none.
+ * The access log: lines built as strings (accessLine), collected in batches handed to the sink, off the request
+ * path. `off`: none.
  */
 export function createAccessLog(target: AccessLogTarget | AccessSink, format: LogFormat): AccessLog | undefined {
   if (target === 'off') return undefined;
   const sink = typeof target === 'string' ? openAccessSink(target) : target;
   const batch = new Batch(sink);
-  const logger = pino(
-    {
-      ...PINO_BASE,
-      // Access lines carry no level: the time comes first (pino takes the returned text as the line's first field).
-      timestamp: time,
-      formatters: { level: () => ({}) },
-    },
-    format === 'pretty' ? prettyDestination(batch) : batch,
-  );
   const flush = () => {
     batch.drain();
     sink.flush();
   };
   // Whatever way the process ends, the lines still collected are written first.
   process.on('exit', flush);
-  return { write: (entry) => logger.info(entry), flush };
+  const write = format === 'pretty' ? (entry: AccessEntry) => batch.write(prettyLine(accessLine(entry, time()))) : (entry: AccessEntry) => batch.write(accessLine(entry, time()));
+  return { write, flush };
 }
