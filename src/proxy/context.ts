@@ -67,6 +67,12 @@ export class RequestContext {
   trace: RequestTrace | undefined = undefined;
   /** Milliseconds since epoch when the upstream's response headers arrived; 0 when none did. */
   upstreamRespondedAt = 0;
+  /**
+   * Headers plugins add to the response, as a flat [name, value, …] list (each name once): the forwarder writes
+   * them in its one writeHead, where the upstream's and Kong's headers of the same name win; a gateway-generated
+   * answer writes its own over them. Cheaper than res.setHeader, which makes node:http keep a header map.
+   */
+  responseHeaders: string[] | undefined = undefined;
   private queryCache: URLSearchParams | undefined = undefined;
   private bodyPromise: Promise<Buffer> | undefined = undefined;
 
@@ -97,16 +103,22 @@ export class RequestContext {
     this.rawQuery = s === '' ? null : s;
   }
 
+  /** Adds a header to the response, whoever writes it (see responseHeaders). */
+  addResponseHeader(name: string, value: string): void {
+    if (this.responseHeaders === undefined) this.responseHeaders = [name, value];
+    else this.responseHeaders.push(name, value);
+  }
+
   /** Ends the request with a gateway-generated response; plugins stop after this. */
   respond(status: number, body: string | Buffer, contentType: string | undefined, headers?: Record<string, string | string[]>): void {
     this.responded = true;
-    send(this.req, this.res, status, body, contentType, this.requestId, headers);
+    send(this.req, this.res, status, body, contentType, this.requestId, headers, this.responseHeaders);
   }
 
   /** Ends the request with Kong's error body (`{"message": …}`). */
   error(status: number, message: string, headers?: Record<string, string>, fallback: ErrorBodyType = 'json'): void {
     this.responded = true;
-    sendError(this.req, this.res, status, message, this.requestId, fallback, headers);
+    sendError(this.req, this.res, status, message, this.requestId, fallback, headers, this.responseHeaders);
   }
 
   /**

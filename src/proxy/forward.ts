@@ -189,7 +189,7 @@ function onAttemptFailed(attempt: Attempt, err: NodeJS.ErrnoException): void {
   if (retry !== false) return send(state);
   const timedOut = attempt.timedOut !== undefined || err.code === 'ETIMEDOUT';
   ctx.refusal = timedOut ? 'upstream timeout' : 'upstream error';
-  sendError(ctx.req, res, timedOut ? 504 : 502, timedOut ? MESSAGES.timeout : MESSAGES.badGateway, ctx.requestId, 'text');
+  sendError(ctx.req, res, timedOut ? 504 : 502, timedOut ? MESSAGES.timeout : MESSAGES.badGateway, ctx.requestId, 'text', undefined, ctx.responseHeaders);
 }
 
 /** Tries the upstream once more (or for the first time). */
@@ -250,8 +250,10 @@ const NOT_COPIED_UPSTREAM = new Set([
   'via',
   'x-kong-request-id',
 ]);
-// Headers not copied from the upstream's response to the client: hop-by-hop, or set by the gateway below.
-const NOT_COPIED_DOWNSTREAM = new Set([...HOP_BY_HOP, 'via', 'x-kong-upstream-latency', 'x-kong-proxy-latency', 'x-kong-request-id', 'x-request-id']);
+// Headers the gateway sets on the client's response below.
+const SET_DOWNSTREAM = new Set(['connection', 'via', 'x-kong-upstream-latency', 'x-kong-proxy-latency', 'x-kong-request-id', 'x-request-id']);
+// Headers not copied from the upstream's response to the client: hop-by-hop, or set by the gateway.
+const NOT_COPIED_DOWNSTREAM = new Set([...HOP_BY_HOP, ...SET_DOWNSTREAM]);
 
 /** The other headers a Connection header names as hop-by-hop; undefined when it names none (the usual case). */
 function namedHopByHop(connection: string | undefined): Set<string> | undefined {
@@ -325,7 +327,9 @@ function clientHeaders(ctx: RequestContext, upRes: IncomingMessage): Array<strin
   const named = namedHopByHop(h['connection']);
   const list: Array<string | string[]> = [];
   // The framing towards an HTTP/1.0 client is the end of the connection, never chunks.
-  if (ctx.req.httpVersionMinor === 0 && h['transfer-encoding'] !== undefined) {
+  const unchunked = ctx.req.httpVersionMinor === 0;
+  if (ctx.responseHeaders !== undefined) addPluginHeaders(ctx.responseHeaders, h, named, unchunked, list);
+  if (unchunked && h['transfer-encoding'] !== undefined) {
     const { 'transfer-encoding': _te, ...rest } = h;
     copyHeaders(rest, NOT_COPIED_DOWNSTREAM, named, list);
   } else copyHeaders(h, NOT_COPIED_DOWNSTREAM, named, list);
@@ -348,6 +352,25 @@ function clientHeaders(ctx: RequestContext, upRes: IncomingMessage): Array<strin
     ctx.requestId,
   );
   return list;
+}
+
+/**
+ * Puts the headers plugins added first, leaving out any the upstream or the gateway also sends: theirs win, as they
+ * did when plugins used res.setHeader and writeHead's list replaced those of the same name.
+ */
+function addPluginHeaders(
+  added: readonly string[],
+  h: IncomingHttpHeaders,
+  named: Set<string> | undefined,
+  unchunked: boolean,
+  list: Array<string | string[]>,
+): void {
+  for (let i = 0; i < added.length; i += 2) {
+    const name = added[i].toLowerCase();
+    const fromUpstream =
+      h[name] !== undefined && !NOT_COPIED_DOWNSTREAM.has(name) && !(named !== undefined && named.has(name)) && !(unchunked && name === 'transfer-encoding');
+    if (!fromUpstream && !SET_DOWNSTREAM.has(name)) list.push(added[i], added[i + 1]);
+  }
 }
 
 function stripPort(host: string): string {

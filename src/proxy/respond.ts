@@ -41,6 +41,7 @@ export function sendError(
   requestId: string,
   fallback: ErrorBodyType = 'json',
   headers?: Record<string, string>,
+  added?: readonly string[],
 ): void {
   if (res.headersSent) {
     res.destroy();
@@ -55,10 +56,13 @@ export function sendError(
     body = `${message}\nrequest_id: ${requestId}\n`;
     type = 'text/plain; charset=utf-8';
   }
-  send(req, res, status, body, type, requestId, headers);
+  send(req, res, status, body, type, requestId, headers, added);
 }
 
-/** Writes a complete gateway-generated response. */
+/**
+ * Writes a complete gateway-generated response. `added` is what plugins added (RequestContext.responseHeaders);
+ * `headers` and the gateway's own headers replace those of the same name.
+ */
 export function send(
   req: IncomingMessage,
   res: ServerResponse,
@@ -67,11 +71,14 @@ export function send(
   contentType: string | undefined,
   requestId: string,
   headers?: Record<string, string | string[]>,
+  added?: readonly string[],
 ): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
+  res.setHeader('X-Request-Id', requestId);
+  if (added !== undefined) for (let i = 0; i < added.length; i += 2) res.setHeader(added[i], added[i + 1]);
   if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]);
   if (contentType !== undefined) res.setHeader('Content-Type', contentType);
   res.setHeader('Content-Length', Buffer.byteLength(body));

@@ -102,15 +102,16 @@ export class ProxyServer {
     const snapshot = this.snapshot; // the whole request runs on the snapshot it started with
     const startedAt = Date.now();
     const requestId = requestIdOf(req);
-    res.setHeader('X-Request-Id', requestId);
     const exchange = this.observer?.begin(req, res, snapshot, requestId, startedAt);
     // Ambiguous framing is refused before anything is routed or forwarded, and the connection is not reused.
     if (isBadlyFramed(req)) {
       refuseConnection(req.socket);
       return sendError(req, res, 400, MESSAGES.badRequest, requestId, 'json', CLOSE);
     }
+    let routed: RequestContext | undefined; // for the headers plugins added, once they run
     if (hasBody(req.headers)) {
-      watchBody(req, this.bodyTimeout, () => sendError(req, res, 408, MESSAGES.requestTimeout, requestId, 'json', CLOSE));
+      const timedOut = () => sendError(req, res, 408, MESSAGES.requestTimeout, requestId, 'json', CLOSE, routed?.responseHeaders);
+      watchBody(req, this.bodyTimeout, timedOut);
     }
     let url = req.url ?? '/';
     if (url.charCodeAt(0) !== 47 /* / */) {
@@ -134,6 +135,7 @@ export class ProxyServer {
     req.headers['x-request-id'] = requestId; // after routing: routes match the header as the client sent it
 
     const ctx = new RequestContext(req, res, snapshot, match, runtime, requestId, rawPath, rawQuery, startedAt);
+    routed = ctx;
     if (exchange !== undefined) exchange.ctx = ctx;
     if (this.trace !== undefined) {
       ctx.trace = this.trace;

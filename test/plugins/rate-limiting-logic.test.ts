@@ -86,10 +86,12 @@ t.test('counting: a window holds a bounded number of identifiers', async (t) => 
 });
 
 function headersAfter(periods: PeriodIndex[], limits: number[], usage: number[], allowed: boolean, now: number) {
-  const res = new ServerResponse(new IncomingMessage(new Socket()));
+  const list: string[] = [];
   const windows = new CurrentWindows().at(periods, now);
-  const reset = writeRateLimitHeaders(res, { periods, limits, limitValues: limits.map(String) }, usage, windows, allowed, now);
-  return { reset, headers: res.getHeaders() };
+  const reset = writeRateLimitHeaders(list, { periods, limits, limitValues: limits.map(String) }, usage, windows, allowed, now);
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < list.length; i += 2) headers[list[i].toLowerCase()] = list[i + 1];
+  return { reset, headers };
 }
 
 t.test('headers: remaining after this request; the tightest period in RateLimit-*', async (t) => {
@@ -181,7 +183,7 @@ async function send<T>(path: string, routeName: string, who: Who, onServer: (ctx
   handle = (req, res) => {
     const ctx = contextFor(req, res, routeName, who);
     result = onServer(ctx);
-    if (!ctx.responded) res.end('passed');
+    if (!ctx.responded) res.writeHead(200, ctx.responseHeaders ?? []).end('passed'); // as the forwarder writes them
   };
   const reply = await request((server.address() as AddressInfo).port, path, { headers });
   return { result, reply };

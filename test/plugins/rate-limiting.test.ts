@@ -5,10 +5,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request, startUpstream, type Reply, type Upstream } from '../helpers/http';
 import { startGateway, type RunningGateway } from '../helpers/cli';
 import { yaml } from '../helpers/config';
+import { deadPort } from '../helpers/raw';
 import { nextWindow, roomInWindow } from '../helpers/windows';
 
 let gw: RunningGateway;
 let upstream: Upstream;
+/** Sends rate-limit headers of its own. */
+let clashing: Upstream;
 
 /** A route of the `plain` service at /<name>, with one rate-limiting config. */
 const limitedRoute = (name: string, config: string) => [
@@ -19,6 +22,11 @@ const limitedRoute = (name: string, config: string) => [
 
 t.before(async () => {
   upstream = await startUpstream();
+  clashing = await startUpstream((_req, res) => {
+    res.writeHead(200, { 'X-RateLimit-Limit-Hour': 'from upstream', 'RateLimit-Remaining': 'from upstream', 'X-Upstream': 'yes' });
+    res.end('ok');
+  });
+  const dead = await deadPort();
   gw = await startGateway(
     yaml(
       '_format_version: "3.0"',
@@ -39,6 +47,15 @@ t.before(async () => {
       ...limitedRoute('custom', '{hour: 1, limit_by: ip, error_code: 418, error_message: Slow down}'),
       ...limitedRoute('second', '{second: 2, limit_by: ip}'),
       ...limitedRoute('kept', '{hour: 3, limit_by: ip}'),
+      '  - name: clashing',
+      `    url: http://127.0.0.1:${clashing.port}`,
+      '    routes:',
+      ...limitedRoute('clash', '{hour: 5, limit_by: ip}'),
+      ...limitedRoute('clash-hidden', '{hour: 5, limit_by: ip, hide_client_headers: true}'),
+      '  - name: down',
+      `    url: http://127.0.0.1:${dead}`,
+      '    routes:',
+      ...limitedRoute('down', '{hour: 5, limit_by: ip}'),
       'routes:',
       '  - name: serviceless',
       '    paths: [/serviceless]',
@@ -51,6 +68,7 @@ t.before(async () => {
 t.teardown(async () => {
   await gw.stop();
   await upstream.close();
+  await clashing.close();
 });
 
 const get = (path: string, headers?: Record<string, string>) => request(gw.proxyPort, path, { headers });
@@ -123,6 +141,32 @@ t.test('hide_client_headers: no rate-limit headers, on 200 or 429', async (t) =>
   const refused = await get('/hidden');
   t.equal(refused.status, 429);
   t.same(rateHeaders(refused), {}, 'not even Retry-After');
+});
+
+t.test('an upstream’s own rate-limit headers win over the plugin’s of the same name', async (t) => {
+  await roomInWindow('hour', 10_000);
+  const r = await get('/clash');
+  t.equal(r.headers['x-upstream'], 'yes');
+  t.same(rateHeaders(r), {
+    'x-ratelimit-limit-hour': 'from upstream',
+    'x-ratelimit-remaining-hour': '4',
+    'ratelimit-limit': '5',
+    'ratelimit-remaining': 'from upstream',
+    'ratelimit-reset': r.headers['ratelimit-reset'],
+  });
+  t.match(r.headers['ratelimit-reset'], /^\d+$/);
+  const hidden = await get('/clash-hidden');
+  t.same(rateHeaders(hidden), { 'x-ratelimit-limit-hour': 'from upstream', 'ratelimit-remaining': 'from upstream' }, 'hidden: only the upstream’s');
+});
+
+t.test('a counted request whose upstream fails: the 502 carries the rate-limit headers', async (t) => {
+  await roomInWindow('hour', 10_000);
+  const r = await get('/down', { 'X-Request-Id': 'down-1' });
+  t.equal(r.status, 502);
+  t.equal(r.headers['x-ratelimit-remaining-hour'], '4');
+  t.equal(r.headers['ratelimit-limit'], '5');
+  t.equal(r.headers['x-request-id'], 'down-1');
+  t.equal(r.headers['x-kong-request-id'], 'down-1');
 });
 
 t.test('error_code and error_message', async (t) => {

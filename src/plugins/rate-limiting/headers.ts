@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import { PERIODS, secondsLeft, type PeriodIndex, type Window } from './windows';
 
 const capitalized = (p: string) => p[0].toUpperCase() + p.slice(1);
@@ -14,14 +13,15 @@ export interface HeaderPlan {
 }
 
 /**
- * Writes Kong's rate-limit headers for one request and returns RateLimit-Reset (what Retry-After repeats).
+ * Appends Kong's rate-limit headers for one request to `out`, a flat [name, value, …] list (the request's
+ * responseHeaders), and returns RateLimit-Reset (what Retry-After repeats).
  * For each period: X-RateLimit-Limit-<Period> and X-RateLimit-Remaining-<Period>, the remaining count after
  * this request (limit − usage − 1); on a refused request a period with room left keeps limit − usage and a used
  * up one shows 0. RateLimit-Limit/-Remaining/-Reset describe the period with the fewest remaining (a tie goes
  * to the longer window); Reset is the seconds until that window ends.
  */
 export function writeRateLimitHeaders(
-  res: ServerResponse,
+  out: string[],
   plan: HeaderPlan,
   usage: readonly number[],
   /** Indexed by PeriodIndex. */
@@ -36,16 +36,13 @@ export function writeRateLimitHeaders(
     if (allowed || remaining <= 0) remaining -= 1;
     if (remaining < 0) remaining = 0;
     const p = plan.periods[i];
-    res.setHeader(LIMIT_HEADER[p], plan.limitValues[i]);
-    res.setHeader(REMAINING_HEADER[p], String(remaining));
+    out.push(LIMIT_HEADER[p], plan.limitValues[i], REMAINING_HEADER[p], String(remaining));
     if (remaining <= chosenRemaining) {
       chosen = i;
       chosenRemaining = remaining;
     }
   }
   const reset = secondsLeft(windows[plan.periods[chosen]].end, now);
-  res.setHeader('RateLimit-Limit', plan.limitValues[chosen]);
-  res.setHeader('RateLimit-Remaining', String(chosenRemaining));
-  res.setHeader('RateLimit-Reset', String(reset));
+  out.push('RateLimit-Limit', plan.limitValues[chosen], 'RateLimit-Remaining', String(chosenRemaining), 'RateLimit-Reset', String(reset));
   return reset;
 }

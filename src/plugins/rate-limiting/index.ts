@@ -123,9 +123,9 @@ function conclude(ctx: RequestContext, c: CompiledRateLimit, usage: readonly num
     if (!allowed) refuse(ctx, c);
     return;
   }
-  const reset = writeRateLimitHeaders(ctx.res, c, usage, windows, allowed, now);
+  const reset = writeRateLimitHeaders((ctx.responseHeaders ??= []), c, usage, windows, allowed, now);
   if (allowed) return;
-  ctx.res.setHeader('Retry-After', String(reset));
+  ctx.addResponseHeader('Retry-After', String(reset));
   refuse(ctx, c);
 }
 
