@@ -6,7 +6,9 @@
 //
 //   node bench/instructions.js [--requests N] [--batches K] [--warmup W] [--obs] [--log-only] [--metrics-only] [--keep]
 //
-// Needs valgrind. Prints one line per batch (instructions per request) and their median.
+// Needs valgrind. Prints one line per batch (instructions per request) and their median. With --native, the gateway
+// runs without valgrind and each batch reports its CPU time per request from /proc, split into user and system
+// (callgrind counts user-space instructions only: system time is what it cannot see).
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
@@ -59,6 +61,19 @@ function send(agent, port, count) {
   return Promise.all(Array.from({ length: CONNECTIONS }, worker));
 }
 
+const native = args.includes('--native');
+const TICK_US = 1e6 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+let lastCpu = [0, 0];
+
+/** User and system CPU µs the process used since the previous call. */
+function cpuSince(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const now = [Number(fields[11]) * TICK_US, Number(fields[12]) * TICK_US];
+  const delta = [now[0] - lastCpu[0], now[1] - lastCpu[1]];
+  lastCpu = now;
+  return delta;
+}
+
 function dumpTotal(pid, outBase) {
   execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
   const files = fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(outBase) + '.') && /\.\d+$/.test(f));
@@ -84,11 +99,13 @@ async function main() {
   if (metrics) gwArgs.push('--admin-listen', '127.0.0.1:0');
   if (log && !metrics) gwArgs.push('--no-metrics');
   const outBase = path.join(dir, 'callgrind.out');
-  const child = spawn(
-    'valgrind',
-    ['--tool=callgrind', `--callgrind-out-file=${outBase}`, '--dump-instr=no', '--compress-strings=no', process.execPath, bin, ...gwArgs],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const child = native
+    ? spawn(process.execPath, [bin, ...gwArgs], { stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(
+        'valgrind',
+        ['--tool=callgrind', `--callgrind-out-file=${outBase}`, '--dump-instr=no', '--compress-strings=no', process.execPath, bin, ...gwArgs],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
@@ -102,16 +119,23 @@ async function main() {
     }
   }
   await send(agent, port, WARMUP);
-  dumpTotal(child.pid, outBase);
+  if (native) cpuSince(child.pid);
+  else dumpTotal(child.pid, outBase);
   const perRequest = [];
   for (let b = 0; b < BATCHES; b++) {
     await send(agent, port, REQUESTS);
+    if (native) {
+      const [user, system] = cpuSince(child.pid);
+      perRequest.push((user + system) / REQUESTS);
+      console.log(`batch ${b + 1}: CPU µs/request ${((user + system) / REQUESTS).toFixed(1)} (user ${(user / REQUESTS).toFixed(1)}, system ${(system / REQUESTS).toFixed(1)})`);
+      continue;
+    }
     const total = dumpTotal(child.pid, outBase);
     perRequest.push(total / REQUESTS);
     console.log(`batch ${b + 1}: ${(total / REQUESTS).toFixed(0)} instructions/request`);
   }
   perRequest.sort((a, b) => a - b);
-  console.log(`median: ${perRequest[Math.floor(perRequest.length / 2)].toFixed(0)} instructions/request (${log ? 'log ' : ''}${metrics ? 'metrics' : ''}${!log && !metrics ? 'off' : ''})`);
+  console.log(`median: ${perRequest[Math.floor(perRequest.length / 2)].toFixed(native ? 1 : 0)} ${native ? 'CPU µs' : 'instructions'}/request (${log ? 'log ' : ''}${metrics ? 'metrics' : ''}${!log && !metrics ? 'off' : ''})`);
   agent.destroy();
   child.kill('SIGTERM');
   upstream.close();
