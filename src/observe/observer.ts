@@ -13,12 +13,17 @@ interface ByteMarks {
   written: number;
 }
 
+/** Where a response keeps its Exchange, for the one `close` listener all responses share. */
+const EXCHANGE = Symbol('exchange');
+type ObservedResponse = ServerResponse & { [EXCHANGE]?: Exchange };
+
 /** What is known about one request while it runs; read once, when its response closes. */
 export class Exchange {
   /** Set once the request is routed. */
   ctx: RequestContext | undefined = undefined;
 
   constructor(
+    readonly observer: Observer,
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     readonly snapshot: Snapshot,
@@ -41,10 +46,16 @@ function consumerName(c: ConsumerEntity): string {
   return c.username ?? c.custom_id ?? c.id;
 }
 
+/** The `close` listener of every observed response: one function, no closure per request. */
+function exchangeClosed(this: ObservedResponse): void {
+  const ex = this[EXCHANGE];
+  if (ex !== undefined) ex.observer.complete(ex);
+}
+
 /**
- * Turns each finished request into one access log line and its metrics: one `close` listener per request. Nothing
- * is added to Node's own objects (responses, sockets), whose shapes its HTTP code is optimized for. Route names and
- * metric series are looked up once per route and config.
+ * Turns each finished request into one access log line and its metrics. The response carries its Exchange under a
+ * symbol, set on every response in the same order, so they keep one shape; its `close` listener is shared. Route
+ * names and metric series are looked up once per route and config.
  */
 export class Observer {
   private readonly routes = new WeakMap<RouteRuntime, RouteLabels>();
@@ -60,8 +71,9 @@ export class Observer {
 
   /** Starts observing a request; its line and metrics are recorded when the response closes. */
   begin(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: number): Exchange {
-    const ex = new Exchange(req, res, snapshot, requestId, startedAt, req.url ?? '/');
-    res.on('close', () => this.complete(ex));
+    const ex = new Exchange(this, req, res, snapshot, requestId, startedAt, req.url ?? '/');
+    (res as ObservedResponse)[EXCHANGE] = ex;
+    res.on('close', exchangeClosed);
     return ex;
   }
 

@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+'use strict';
+// Instructions per request of a gateway, counted by valgrind (callgrind): deterministic where CPU time on a shared
+// machine is not. The gateway runs under valgrind; after a warm-up, batches of requests are sent on keep-alive
+// connections and the instructions executed (all threads) are dumped after each batch.
+//
+//   node bench/instructions.js [--requests N] [--batches K] [--warmup W] [--obs] [--log-only] [--metrics-only] [--keep]
+//
+// Needs valgrind. Prints one line per batch (instructions per request) and their median. With --native, the gateway
+// runs without valgrind and each batch reports its CPU time per request from /proc, split into user and system
+// (callgrind counts user-space instructions only: system time is what it cannot see).
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const configs = require('./configs');
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i === -1 ? dflt : Number(args[i + 1]);
+};
+const REQUESTS = opt('--requests', 2000);
+const BATCHES = opt('--batches', 3);
+const WARMUP = opt('--warmup', 3000);
+const CONNECTIONS = 8;
+const log = args.includes('--obs') || args.includes('--log-only');
+const metrics = args.includes('--obs') || args.includes('--metrics-only');
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-instr-'));
+const bin = process.env.BENCH_GATEWAY_BIN ?? path.join(__dirname, '..', 'bin', 'gateway');
+
+function listen(server) {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+}
+
+async function freePort() {
+  const s = http.createServer();
+  const port = await listen(s);
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function send(agent, port, count) {
+  let left = count;
+  const one = () =>
+    new Promise((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path: configs.ROUTE_PATH, agent }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+    });
+  const worker = async () => {
+    while (left > 0) {
+      left--;
+      await one();
+    }
+  };
+  return Promise.all(Array.from({ length: CONNECTIONS }, worker));
+}
+
+const native = args.includes('--native');
+const TICK_US = 1e6 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+let lastCpu = [0, 0];
+
+/** User and system CPU µs the process used since the previous call. */
+function cpuSince(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const now = [Number(fields[11]) * TICK_US, Number(fields[12]) * TICK_US];
+  const delta = [now[0] - lastCpu[0], now[1] - lastCpu[1]];
+  lastCpu = now;
+  return delta;
+}
+
+function dumpTotal(pid, outBase) {
+  execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
+  const files = fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(outBase) + '.') && /\.\d+$/.test(f));
+  files.sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()));
+  const text = fs.readFileSync(path.join(dir, files[files.length - 1]), 'utf8');
+  const m = /^(?:summary|totals):\s*(\d+)/m.exec(text);
+  return Number(m[1]);
+}
+
+async function main() {
+  const upstream = http.createServer((req, res) => {
+    req.resume();
+    res.end('ok');
+  });
+  const upstreamPort = await listen(upstream);
+  const { config } = configs.plain({ upstreamPort });
+  const confFile = path.join(dir, 'kong.yml');
+  fs.writeFileSync(confFile, configs.configText(config));
+  fs.mkdirSync(path.join(dir, 'log'));
+  const port = await freePort();
+  const gwArgs = ['start', '-c', confFile, '--proxy-listen', `127.0.0.1:${port}`, '--admin-listen', 'off', '--access-log', 'off'];
+  if (log) gwArgs.push('--access-log', path.join(dir, 'log', 'access.log'));
+  if (metrics) gwArgs.push('--admin-listen', '127.0.0.1:0');
+  if (log && !metrics) gwArgs.push('--no-metrics');
+  const outBase = path.join(dir, 'callgrind.out');
+  const child = native
+    ? spawn(process.execPath, [bin, ...gwArgs], { stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(
+        'valgrind',
+        ['--tool=callgrind', `--callgrind-out-file=${outBase}`, '--dump-instr=no', '--compress-strings=no', process.execPath, bin, ...gwArgs],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  for (let i = 0; ; i++) {
+    try {
+      await send(agent, port, 1);
+      break;
+    } catch {
+      if (i > 600 || child.exitCode !== null) throw new Error(`gateway did not start:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  await send(agent, port, WARMUP);
+  if (native) cpuSince(child.pid);
+  else dumpTotal(child.pid, outBase);
+  const perRequest = [];
+  for (let b = 0; b < BATCHES; b++) {
+    await send(agent, port, REQUESTS);
+    if (native) {
+      const [user, system] = cpuSince(child.pid);
+      perRequest.push((user + system) / REQUESTS);
+      console.log(`batch ${b + 1}: CPU µs/request ${((user + system) / REQUESTS).toFixed(1)} (user ${(user / REQUESTS).toFixed(1)}, system ${(system / REQUESTS).toFixed(1)})`);
+      continue;
+    }
+    const total = dumpTotal(child.pid, outBase);
+    perRequest.push(total / REQUESTS);
+    console.log(`batch ${b + 1}: ${(total / REQUESTS).toFixed(0)} instructions/request`);
+  }
+  perRequest.sort((a, b) => a - b);
+  console.log(`median: ${perRequest[Math.floor(perRequest.length / 2)].toFixed(native ? 1 : 0)} ${native ? 'CPU µs' : 'instructions'}/request (${log ? 'log ' : ''}${metrics ? 'metrics' : ''}${!log && !metrics ? 'off' : ''})`);
+  agent.destroy();
+  child.kill('SIGTERM');
+  upstream.close();
+  await new Promise((r) => child.once('exit', r));
+  if (args.includes('--keep')) console.log(`callgrind dumps (one per batch, for callgrind_annotate): ${dir}`);
+  else fs.rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
