@@ -254,6 +254,8 @@ const NOT_COPIED_UPSTREAM = new Set([
 const SET_DOWNSTREAM = new Set(['connection', 'via', 'x-kong-upstream-latency', 'x-kong-proxy-latency', 'x-kong-request-id', 'x-request-id']);
 // Headers not copied from the upstream's response to the client: hop-by-hop, or set by the gateway.
 const NOT_COPIED_DOWNSTREAM = new Set([...HOP_BY_HOP, ...SET_DOWNSTREAM]);
+// The framing towards an HTTP/1.0 client is the end of the connection, never chunks.
+const NOT_COPIED_TO_HTTP10 = new Set([...NOT_COPIED_DOWNSTREAM, 'transfer-encoding']);
 
 /** The other headers a Connection header names as hop-by-hop; undefined when it names none (the usual case). */
 function namedHopByHop(connection: string | undefined): Set<string> | undefined {
@@ -277,10 +279,14 @@ function endToEnd(h: IncomingHttpHeaders, name: string, named: Set<string> | und
  */
 function copyHeaders(h: IncomingHttpHeaders, skipped: Set<string>, named: Set<string> | undefined, list: Array<string | string[]>): void {
   for (const name in h) {
-    if (skipped.has(name) || (named !== undefined && named.has(name))) continue;
+    if (!isCopied(name, skipped, named)) continue;
     const value = h[name];
     if (value !== undefined) list.push(name, value);
   }
+}
+
+function isCopied(name: string, skipped: Set<string>, named: Set<string> | undefined): boolean {
+  return !skipped.has(name) && !(named !== undefined && named.has(name));
 }
 
 /**
@@ -326,13 +332,9 @@ function clientHeaders(ctx: RequestContext, upRes: IncomingMessage): Array<strin
   const h = upRes.headers;
   const named = namedHopByHop(h['connection']);
   const list: Array<string | string[]> = [];
-  // The framing towards an HTTP/1.0 client is the end of the connection, never chunks.
-  const unchunked = ctx.req.httpVersionMinor === 0;
-  if (ctx.responseHeaders !== undefined) addPluginHeaders(ctx.responseHeaders, h, named, unchunked, list);
-  if (unchunked && h['transfer-encoding'] !== undefined) {
-    const { 'transfer-encoding': _te, ...rest } = h;
-    copyHeaders(rest, NOT_COPIED_DOWNSTREAM, named, list);
-  } else copyHeaders(h, NOT_COPIED_DOWNSTREAM, named, list);
+  const skipped = ctx.req.httpVersionMinor === 0 ? NOT_COPIED_TO_HTTP10 : NOT_COPIED_DOWNSTREAM;
+  if (ctx.responseHeaders !== undefined) addPluginHeaders(ctx.responseHeaders, h, skipped, named, list);
+  copyHeaders(h, skipped, named, list);
   const via = endToEnd(h, 'via', named);
   const now = Date.now();
   ctx.upstreamRespondedAt = now;
@@ -361,14 +363,13 @@ function clientHeaders(ctx: RequestContext, upRes: IncomingMessage): Array<strin
 function addPluginHeaders(
   added: readonly string[],
   h: IncomingHttpHeaders,
+  skipped: Set<string>,
   named: Set<string> | undefined,
-  unchunked: boolean,
   list: Array<string | string[]>,
 ): void {
   for (let i = 0; i < added.length; i += 2) {
     const name = added[i].toLowerCase();
-    const fromUpstream =
-      h[name] !== undefined && !NOT_COPIED_DOWNSTREAM.has(name) && !(named !== undefined && named.has(name)) && !(unchunked && name === 'transfer-encoding');
+    const fromUpstream = h[name] !== undefined && isCopied(name, skipped, named);
     if (!fromUpstream && !SET_DOWNSTREAM.has(name)) list.push(added[i], added[i + 1]);
   }
 }
