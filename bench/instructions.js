@@ -4,8 +4,11 @@
 // machine is not. The gateway runs under valgrind; after a warm-up, batches of requests are sent on keep-alive
 // connections and the instructions executed (all threads) are dumped after each batch.
 //
-//   node bench/instructions.js [--requests N] [--batches K] [--warmup W] [--obs] [--log-only] [--metrics-only] [--keep]
+//   node bench/instructions.js [--case a|b|c|d|baseline] [--requests N] [--batches K] [--warmup W] [--obs] [--log-only]
+//                              [--metrics-only] [--keep]
 //
+// --case: the benchmark case whose config and requests are used (default a), or `baseline`: the bare http-proxy
+// of bench/servers.js instead of the gateway, so that a case's count can be compared with the baseline's.
 // Needs valgrind. Prints one line per batch (instructions per request) and their median. With --native, the gateway
 // runs without valgrind and each batch reports its CPU time per request from /proc, split into user and system
 // (callgrind counts user-space instructions only: system time is what it cannot see).
@@ -27,6 +30,10 @@ const WARMUP = opt('--warmup', 3000);
 const CONNECTIONS = 8;
 const log = args.includes('--obs') || args.includes('--log-only');
 const metrics = args.includes('--obs') || args.includes('--metrics-only');
+const caseIndex = args.indexOf('--case');
+const CASE = caseIndex === -1 ? 'a' : args[caseIndex + 1];
+const CASE_CONFIGS = { a: configs.plain, b: configs.keyAuth, c: configs.keyAuthAclRateLimit, d: configs.basicAuth };
+if (CASE !== 'baseline' && !CASE_CONFIGS[CASE]) throw new Error(`--case: one of ${Object.keys(CASE_CONFIGS).join(', ')}, baseline`);
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-instr-'));
 const bin = process.env.BENCH_GATEWAY_BIN ?? path.join(__dirname, '..', 'bin', 'gateway');
@@ -42,15 +49,19 @@ async function freePort() {
   return port;
 }
 
-function send(agent, port, count) {
+/** Sends `count` requests on CONNECTIONS keep-alive connections, rotating over `requests` (the case's shapes). */
+function send(agent, port, count, requests) {
   let left = count;
+  let next = 0;
   const one = () =>
     new Promise((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port, path: configs.ROUTE_PATH, agent }, (res) => {
+      const { method, path: url, headers } = requests[next++ % requests.length];
+      const req = http.request({ host: '127.0.0.1', port, method, path: url, headers, agent }, (res) => {
         res.resume();
         res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
       });
       req.on('error', reject);
+      req.end();
     });
   const worker = async () => {
     while (left > 0) {
@@ -89,41 +100,49 @@ async function main() {
     res.end('ok');
   });
   const upstreamPort = await listen(upstream);
-  const { config } = configs.plain({ upstreamPort });
+  const { config, requests } = (CASE_CONFIGS[CASE] ?? configs.plain)({ upstreamPort });
   const confFile = path.join(dir, 'kong.yml');
   fs.writeFileSync(confFile, configs.configText(config));
   fs.mkdirSync(path.join(dir, 'log'));
-  const port = await freePort();
-  const gwArgs = ['start', '-c', confFile, '--proxy-listen', `127.0.0.1:${port}`, '--admin-listen', 'off', '--access-log', 'off'];
-  if (log) gwArgs.push('--access-log', path.join(dir, 'log', 'access.log'));
-  if (metrics) gwArgs.push('--admin-listen', '127.0.0.1:0');
-  if (log && !metrics) gwArgs.push('--no-metrics');
+  let port = await freePort();
+  let serverArgs = [bin, 'start', '-c', confFile, '--proxy-listen', `127.0.0.1:${port}`, '--admin-listen', 'off', '--access-log', 'off'];
+  if (log) serverArgs.push('--access-log', path.join(dir, 'log', 'access.log'));
+  if (metrics) serverArgs.push('--admin-listen', '127.0.0.1:0');
+  if (log && !metrics) serverArgs.push('--no-metrics');
+  if (CASE === 'baseline') {
+    serverArgs = [path.join(__dirname, 'servers.js'), 'http-proxy', '--target', String(upstreamPort)];
+    port = undefined; // printed by the server once it listens
+  }
   const outBase = path.join(dir, 'callgrind.out');
   const child = native
-    ? spawn(process.execPath, [bin, ...gwArgs], { stdio: ['ignore', 'ignore', 'pipe'] })
+    ? spawn(process.execPath, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(
         'valgrind',
-        ['--tool=callgrind', `--callgrind-out-file=${outBase}`, '--dump-instr=no', '--compress-strings=no', process.execPath, bin, ...gwArgs],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
+        ['--tool=callgrind', `--callgrind-out-file=${outBase}`, '--dump-instr=no', '--compress-strings=no', process.execPath, ...serverArgs],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
       );
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
+  let stdout = '';
+  child.stdout.on('data', (d) => (stdout += d));
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   for (let i = 0; ; i++) {
+    port ??= Number(/\{"port":(\d+)\}/.exec(stdout)?.[1]) || undefined;
     try {
-      await send(agent, port, 1);
+      if (port === undefined) throw new Error('not listening yet');
+      await send(agent, port, 1, requests);
       break;
     } catch {
       if (i > 600 || child.exitCode !== null) throw new Error(`gateway did not start:\n${stderr}`);
       await new Promise((r) => setTimeout(r, 500));
     }
   }
-  await send(agent, port, WARMUP);
+  await send(agent, port, WARMUP, requests);
   if (native) cpuSince(child.pid);
   else dumpTotal(child.pid, outBase);
   const perRequest = [];
   for (let b = 0; b < BATCHES; b++) {
-    await send(agent, port, REQUESTS);
+    await send(agent, port, REQUESTS, requests);
     if (native) {
       const [user, system] = cpuSince(child.pid);
       perRequest.push((user + system) / REQUESTS);
@@ -135,7 +154,7 @@ async function main() {
     console.log(`batch ${b + 1}: ${(total / REQUESTS).toFixed(0)} instructions/request`);
   }
   perRequest.sort((a, b) => a - b);
-  console.log(`median: ${perRequest[Math.floor(perRequest.length / 2)].toFixed(native ? 1 : 0)} ${native ? 'CPU µs' : 'instructions'}/request (${log ? 'log ' : ''}${metrics ? 'metrics' : ''}${!log && !metrics ? 'off' : ''})`);
+  console.log(`median: ${perRequest[Math.floor(perRequest.length / 2)].toFixed(native ? 1 : 0)} ${native ? 'CPU µs' : 'instructions'}/request (case ${CASE}; ${log ? 'log ' : ''}${metrics ? 'metrics' : ''}${!log && !metrics ? 'no log, no metrics' : ''})`);
   agent.destroy();
   child.kill('SIGTERM');
   upstream.close();

@@ -38,14 +38,19 @@ export function identify(ctx: RequestContext, consumer: ConsumerEntity, credenti
   const h = ctx.req.headers;
   h[CONSUMER_ID] = consumer.id;
   if (consumer.custom_id !== undefined) h[CONSUMER_CUSTOM_ID] = consumer.custom_id;
-  else delete h[CONSUMER_CUSTOM_ID];
+  else clear(h, CONSUMER_CUSTOM_ID);
   if (consumer.username !== undefined) h[CONSUMER_USERNAME] = consumer.username;
-  else delete h[CONSUMER_USERNAME];
+  else clear(h, CONSUMER_USERNAME);
   if (credential !== undefined) {
     h[CREDENTIAL_IDENTIFIER] = credential.identifier;
-    delete h[ANONYMOUS];
+    clear(h, ANONYMOUS);
   } else {
-    delete h[CREDENTIAL_IDENTIFIER];
+    clear(h, CREDENTIAL_IDENTIFIER);
     h[ANONYMOUS] = 'true';
   }
+}
+
+/** Removes a header the client may have sent; `delete` only when it is there (a delete is a runtime call). */
+function clear(h: Record<string, unknown>, name: string): void {
+  if (h[name] !== undefined) delete h[name];
 }
