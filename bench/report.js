@@ -27,9 +27,11 @@ function table(header, rows) {
  * proxy, not the load generator, was the limit) and CPU time per request, which other processes on the
  * machine disturb far less than requests/s.
  */
-function summarizeThroughput(rounds) {
+/** `together`: the side-by-side pairs by case, where measured. */
+function summarizeThroughput(rounds, together = {}) {
   const out = {};
   for (const [id, runs] of Object.entries(rounds)) {
+    const pairs = together[id] ?? [];
     out[id] = {
       rounds: runs.length,
       rps: median(runs.map((r) => r.target.rps)),
@@ -44,6 +46,8 @@ function summarizeThroughput(rounds) {
       cpu_ratio: median(runs.map((r) => r.baseline.cpu_us_per_request / r.target.cpu_us_per_request)),
       foreign_cpu: median(runs.flatMap((r) => [r.baseline.foreign_cpu, r.target.foreign_cpu])),
       non2xx: runs.reduce((n, r) => n + r.target.non2xx + r.target.errors, 0),
+      side_by_side_ratio: pairs.length > 0 ? median(pairs.map((r) => r.target.rps / r.baseline.rps)) : undefined,
+      side_by_side_cpu_ratio: pairs.length > 0 ? median(pairs.map((r) => r.baseline.cpu_us_per_request / r.target.cpu_us_per_request)) : undefined,
     };
   }
   return out;
@@ -132,12 +136,15 @@ function throughputTable(summary, baselineLabel, labels) {
   const baseRps = median(ids.map((id) => summary[id].baseline_rps));
   const baseCpu = median(ids.map((id) => summary[id].baseline_cpu));
   const baseUs = median(ids.map((id) => summary[id].baseline_cpu_us_per_request));
-  const rows = [[baselineLabel, int(baseRps), '100%', ms1(baseUs), '100%', '', '', pct(baseCpu)]];
+  const sideBySide = ids.some((id) => summary[id].side_by_side_ratio !== undefined);
+  const extra = (cell) => (sideBySide ? [cell] : []);
+  const rows = [[baselineLabel, int(baseRps), '100%', ...extra('100%'), ms1(baseUs), '100%', '', '', pct(baseCpu)]];
   for (const id of ids) {
     const s = summary[id];
-    rows.push([labels[id], int(s.rps), pct(s.ratio), ms1(s.cpu_us_per_request), pct(s.cpu_ratio), ms2(s.p50_ms), ms2(s.p99_ms), pct(s.cpu)]);
+    const together = s.side_by_side_ratio === undefined ? '' : pct(s.side_by_side_ratio);
+    rows.push([labels[id], int(s.rps), pct(s.ratio), ...extra(together), ms1(s.cpu_us_per_request), pct(s.cpu_ratio), ms2(s.p50_ms), ms2(s.p99_ms), pct(s.cpu)]);
   }
-  return table(['target', 'req/s', 'vs http-proxy', 'CPU µs/req', 'vs http-proxy (CPU)', 'p50 ms', 'p99 ms', 'proxy CPU'], rows);
+  return table(['target', 'req/s', 'vs http-proxy', ...extra('side by side'), 'CPU µs/req', 'vs http-proxy (CPU)', 'p50 ms', 'p99 ms', 'proxy CPU'], rows);
 }
 
 function latencyTable(summary, baselineLabel, labels) {

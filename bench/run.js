@@ -25,6 +25,8 @@ const USAGE = `usage: npm run bench -- [options]
   --connections N       autocannon connections (default 50)
   --rate N              requests/s of the steady-load latency measurement (default 1000)
   --latency-duration S  seconds of the steady-load measurement (default 5; 0 skips it)
+  --side-by-side on|off also load baseline and target at the same time, both on the proxy core, each round
+                        (default on; one-worker cases a-d): the machine's ups and downs then hit both alike
   --cases LIST          any of a,b,c,d,e,pipe,undici,c-norl,a-obs,c-obs (default: all)
   --workers LIST        worker counts for the gateway cases a-d, e.g. 1,2: a count N > 1 adds case <id>-wN,
                         the gateway started with --workers N on CPUs 0..N-1 (default 1)
@@ -75,6 +77,7 @@ function options() {
       connections: { type: 'string', default: '50' },
       rate: { type: 'string', default: '1000' },
       'latency-duration': { type: 'string', default: '5' },
+      'side-by-side': { type: 'string', default: 'on' },
       cases: { type: 'string', default: Object.keys(TARGETS).join(',') },
       'consumers-e': { type: 'string', default: '100000' },
       workers: { type: 'string', default: '1' },
@@ -114,11 +117,17 @@ function options() {
     connections: num('connections', 1),
     rate: num('rate', 1),
     latencyDuration: num('latency-duration', 0),
+    sideBySide: onOff(values['side-by-side'], 'side-by-side'),
     cases,
     consumersE: num('consumers-e', 1),
     out: values.out,
     cpuProf: values['cpu-prof'],
   };
+}
+
+function onOff(value, name) {
+  if (value !== 'on' && value !== 'off') throw new Error(`--${name}: expected on or off, got '${value}'`);
+  return value === 'on';
 }
 
 function say(line) {
@@ -230,6 +239,21 @@ function timeConfigLoad(file, format) {
 
 function measure(server, requests, ctx) {
   return throughput(server.port, requests, ctx.opts, proc.cpuMeter(server.pid, [ctx.upstream.pid]));
+}
+
+/**
+ * Baseline and target under load at the same time, pinned to the same core: each gets about half of it, so the
+ * ratio of their requests/s is the ratio of their work per request, and whatever slows the machine meanwhile
+ * slows both. Sequential measurements a few seconds apart differ by ±20–30% on a shared virtual machine.
+ */
+async function measureSideBySide(baseline, target, requests, ctx) {
+  const [b, m] = await Promise.all([measure(baseline, requests, ctx), measure(target, requests, ctx)]);
+  return { baseline: b, target: m };
+}
+
+/** Side by side only means something when both run on the one proxy core, as a one-worker gateway does. */
+function sideBySideApplies(id) {
+  return id !== 'e' && (TARGETS[id].workers ?? 1) === 1;
 }
 
 const RELOAD_GIVE_UP_S = 300;
@@ -348,6 +372,7 @@ async function main() {
     }
 
     const thr = {};
+    const together = {};
     const lat = {};
     for (let round = 1; round <= opts.rounds; round++) {
       // Every other round runs the cases in reverse: a drift within rounds favours neither side of a pair.
@@ -362,6 +387,12 @@ async function main() {
         if (m.non2xx + m.errors > 0) process.stdout.write(` [${m.non2xx} non-2xx, ${m.errors} errors]`);
         // A refused request means the limit was reached: the case no longer measures counting alone.
         if (TARGETS[id].rateLimited && m.non2xx > 0) throw new Error(`(${id}) answered ${m.non2xx} requests with a non-2xx: the rate limit must stay out of reach`);
+        if (opts.sideBySide && sideBySideApplies(id)) {
+          const pair = await measureSideBySide(baseline, t.server, t.requests, ctx);
+          t.answered += pair.target.warmup_requests + pair.target.requests;
+          (together[id] ??= []).push(pair);
+          process.stdout.write(`; side by side ${Math.round(pair.baseline.rps)} / ${Math.round(pair.target.rps)} req/s (${((pair.target.rps / pair.baseline.rps) * 100).toFixed(1)}%)`);
+        }
         if (opts.latencyDuration > 0) {
           const pace = { rate: opts.rate, duration: opts.latencyDuration };
           const bl = await paced(baseline.port, t.requests, pace, proc.cpuMeter(baseline.pid, [ctx.upstream.pid]));
@@ -393,13 +424,13 @@ async function main() {
     }
 
     const labels = Object.fromEntries(Object.keys(TARGETS).map((id) => [id, TARGETS[id].label]));
-    const throughputSummary = report.summarizeThroughput(thr);
+    const throughputSummary = report.summarizeThroughput(thr, together);
     const latencySummary = report.summarizeLatency(lat);
     const costSummary = report.summarizeCosts(thr, COSTS);
     const sections = [];
     const foreign = report.median(Object.values(throughputSummary).map((s) => s.foreign_cpu));
     sections.push(
-      `Throughput, ${opts.connections} connections, median of ${opts.rounds} rounds (vs http-proxy (CPU): the baseline's CPU time per request over the target's):\n\n` +
+      `Throughput, ${opts.connections} connections, median of ${opts.rounds} rounds (vs http-proxy (CPU): the baseline's CPU time per request over the target's; side by side: both loaded at the same time on the proxy core):\n\n` +
         `${report.throughputTable(throughputSummary, BASELINE_LABEL, labels)}\n\n` +
         `Other processes used ${Number.isFinite(foreign) ? foreign.toFixed(2) : '?'} cores on average while measuring${foreign > 0.1 ? ': requests/s are disturbed, CPU µs/req much less' : ''}.`,
     );
@@ -421,7 +452,7 @@ async function main() {
     mkdirSync(join(out, '..'), { recursive: true });
     writeFileSync(
       out,
-      `${JSON.stringify({ date: started.toISOString(), command, machine, options: opts, throughput: throughputSummary, costs: costSummary, latency: latencySummary, large_config: large, skipped, rounds: { throughput: thr, latency: lat } }, null, 2)}\n`,
+      `${JSON.stringify({ date: started.toISOString(), command, machine, options: opts, throughput: throughputSummary, costs: costSummary, latency: latencySummary, large_config: large, skipped, rounds: { throughput: thr, side_by_side: together, latency: lat } }, null, 2)}\n`,
     );
     say(`results written to ${out}`);
   } finally {
