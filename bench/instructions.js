@@ -95,7 +95,8 @@ function dumpTotal(pid, outBase) {
 }
 
 async function main() {
-  const upstream = http.createServer((req, res) => {
+  // Idle connections kept as long as the proxies keep theirs: a bare http-proxy has no retry when one closes.
+  const upstream = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
     req.resume();
     res.end('ok');
   });
