@@ -5,7 +5,7 @@
 // than one document, a repeated key, a key that is not a string (or is `__proto__`), a merge key (`<<`), a
 // plain scalar in one of YAML 1.1's number, time or special-float forms beyond the plainest ones, and
 // anything js-yaml itself refuses (errors are always reported by the full reading, with their positions).
-import { constructFromEvents, defineMappingTag, defineScalarTag, EVENT_ID, NOT_RESOLVED, parseEvents, SCALAR_STYLE, Schema, seqTag, strTag, type Event, type ScalarEvent } from 'js-yaml';
+import { COLLECTION_STYLE, constructFromEvents, defineMappingTag, defineScalarTag, EVENT_ID, NOT_RESOLVED, parseEvents, SCALAR_STYLE, Schema, seqTag, strTag, type Event, type ScalarEvent } from 'js-yaml';
 import { findBigSequences, type BigSequence } from './yaml-pieces';
 
 /** Thrown from inside js-yaml's constructor to stop at the first scalar it must not decide. */
@@ -78,9 +78,10 @@ function plainEvents(events: readonly Event[]): boolean {
   return documents === 1;
 }
 
-/** Whether a plain key of the top-level mapping, with an empty value, starts at each of `offsets`. */
+/** Whether a plain key of the top-level block mapping, with an empty value, starts at each of `offsets`. */
 function emptyKeysAt(events: readonly Event[], offsets: readonly number[]): boolean {
-  if (events[1]?.type !== EVENT_ID.MAPPING) return false;
+  const top = events[1];
+  if (top?.type !== EVENT_ID.MAPPING || top.style !== COLLECTION_STYLE.BLOCK) return false;
   const missing = new Set(offsets);
   let depth = 0;
   let key: ScalarEvent | undefined;
@@ -99,10 +100,14 @@ function emptyKeysAt(events: readonly Event[], offsets: readonly number[]): bool
   return missing.size === 0;
 }
 
-/** The document's one value; StepAside when it holds something the plain reading must not decide; js-yaml's error. */
-function construct(text: string, maxDepth: number): unknown {
+/**
+ * The document's one value; StepAside when it holds something the plain reading must not decide; an error when
+ * js-yaml refuses it, or when a top-level key with an empty value does not start at each of `emptyKeys`.
+ */
+function construct(text: string, maxDepth: number, emptyKeys: readonly number[] = []): unknown {
   const events = parseEvents(text, { maxDepth });
   if (!plainEvents(events)) throw new StepAside();
+  if (emptyKeys.length > 0 && !emptyKeysAt(events, emptyKeys)) throw new Error('a key line cut at is not a top-level key');
   return constructFromEvents(events, { source: text, schema: SCHEMA, maxAliases: 0 })[0];
 }
 
@@ -143,9 +148,9 @@ export function readPlainYaml(text: string, maxDepth: number, options: PlainYaml
  * The document read as its skeleton (the text with `sequences` cut out, each key line kept, so with an empty
  * value) and each sequence a few thousand items at a time, each piece a document of its own; undefined when the
  * text must be read whole instead. Why a piece reads as it does in the whole text:
- *   - the skeleton's text before each kept key line is the file's own, and js-yaml reads a top-level key with an
- *     empty value starting on that line (checked on its events): so that line is a key of the top-level mapping
- *     in the file too, not the inside of a quoted scalar or a flow collection, and its value is the sequence;
+ *   - the skeleton's text before each kept key line is the file's own, and js-yaml reads a key of the top-level block
+ *     mapping with an empty value starting on that line (checked on its events): so that line is such a key in the
+ *     file too, not the inside of a quoted scalar or of a flow collection, and its value is the sequence;
  *   - each piece starts at an item line and ends where the next piece's does, or where the sequence does. A
  *     block scalar, a plain scalar or a nested collection inside an item is indented deeper than the item lines,
  *     so it ends before the next item line, as it ends at the end of the piece. A quoted scalar or a flow
@@ -155,7 +160,7 @@ export function readPlainYaml(text: string, maxDepth: number, options: PlainYaml
  * Anything that fails these (or that js-yaml refuses in a piece) sends the text to the whole reading; what must
  * step aside there steps aside here too (StepAside goes through).
  */
-function readInPieces(text: string, sequences: readonly BigSequence[], pieceItems: number, maxDepth: number): Record<string, unknown> | undefined {
+export function readInPieces(text: string, sequences: readonly BigSequence[], pieceItems: number, maxDepth: number): Record<string, unknown> | undefined {
   let skeleton = '';
   let from = 0;
   const keyLines: number[] = [];
@@ -166,10 +171,7 @@ function readInPieces(text: string, sequences: readonly BigSequence[], pieceItem
   }
   skeleton += text.slice(from);
   try {
-    const events = parseEvents(skeleton, { maxDepth: maxDepth + 1 });
-    if (!plainEvents(events)) throw new StepAside();
-    if (!emptyKeysAt(events, keyLines)) return undefined;
-    const data = asObject(constructFromEvents(events, { source: skeleton, schema: SCHEMA, maxAliases: 0 })[0]);
+    const data = asObject(construct(skeleton, maxDepth + 1, keyLines));
     if (data === undefined) return undefined;
     for (const { key, items, end } of sequences) {
       const list: unknown[] = [];
