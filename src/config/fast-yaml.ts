@@ -118,23 +118,23 @@ function asObject(data: unknown): Record<string, unknown> | undefined {
 export interface PlainYamlOptions {
   /** Texts longer than this read their long top-level sequences in pieces. */
   piecesAbove?: number;
-  /** Items per piece. */
-  pieceItems?: number;
+  /** A piece ends at the first item that starts this many characters (or more) after the piece. */
+  pieceLength?: number;
 }
 
-// A piece of a few hundred kilobytes: its events are young garbage, gone before the next piece is read.
 const PIECES_ABOVE = 1024 * 1024;
-const PIECE_ITEMS = 2000;
+// Small enough that a piece's events die young (in V8's new space), before the next piece is read.
+const PIECE_LENGTH = 64 * 1024;
 
 /** The document as the YAML 1.1 reading would give it, when it is one plain object; otherwise undefined. */
 export function readPlainYaml(text: string, maxDepth: number, options: PlainYamlOptions = {}): Record<string, unknown> | undefined {
-  const { piecesAbove = PIECES_ABOVE, pieceItems = PIECE_ITEMS } = options;
+  const { piecesAbove = PIECES_ABOVE, pieceLength = PIECE_LENGTH } = options;
   // YAML 1.1 also breaks lines at NEL, LS and PS: such a text is left to the full reading.
   if (/[\u0085\u2028\u2029]/.test(text)) return undefined;
   try {
-    const sequences = text.length > piecesAbove ? findBigSequences(text, pieceItems) : undefined;
+    const sequences = text.length > piecesAbove ? findBigSequences(text, pieceLength) : undefined;
     if (sequences !== undefined && sequences.length > 0) {
-      const data = readInPieces(text, sequences, pieceItems, maxDepth);
+      const data = readInPieces(text, sequences, pieceLength, maxDepth);
       if (data !== undefined) return data;
     }
     // js-yaml counts depth from 1 where the YAML reading counts levels: one more, and the caller checks exactly.
@@ -146,7 +146,7 @@ export function readPlainYaml(text: string, maxDepth: number, options: PlainYaml
 
 /**
  * The document read as its skeleton (the text with `sequences` cut out, each key line kept, so with an empty
- * value) and each sequence a few thousand items at a time, each piece a document of its own; undefined when the
+ * value) and each sequence in pieces of about `pieceLength` characters, each piece a document of its own; undefined when the
  * text must be read whole instead. Why a piece reads as it does in the whole text:
  *   - the skeleton's text before each kept key line is the file's own, and js-yaml reads a key of the top-level block
  *     mapping with an empty value starting on that line (checked on its events): so that line is such a key in the
@@ -160,7 +160,7 @@ export function readPlainYaml(text: string, maxDepth: number, options: PlainYaml
  * Anything that fails these (or that js-yaml refuses in a piece) sends the text to the whole reading; what must
  * step aside there steps aside here too (StepAside goes through).
  */
-export function readInPieces(text: string, sequences: readonly BigSequence[], pieceItems: number, maxDepth: number): Record<string, unknown> | undefined {
+export function readInPieces(text: string, sequences: readonly BigSequence[], pieceLength: number, maxDepth: number): Record<string, unknown> | undefined {
   let skeleton = '';
   let from = 0;
   const keyLines: number[] = [];
@@ -175,12 +175,14 @@ export function readInPieces(text: string, sequences: readonly BigSequence[], pi
     if (data === undefined) return undefined;
     for (const { key, items, end } of sequences) {
       const list: unknown[] = [];
-      for (let i = 0; i < items.length; i += pieceItems) {
-        const count = Math.min(pieceItems, items.length - i);
+      for (let first = 0; first < items.length; ) {
+        let next = first + 1;
+        while (next < items.length && items[next] - items[first] < pieceLength) next++;
         // One level less deep than in the file: the sequence is the piece's top.
-        const piece = construct(text.slice(items[i], i + count < items.length ? items[i + count] : end), maxDepth);
-        if (!Array.isArray(piece) || piece.length !== count) return undefined;
-        for (let j = 0; j < count; j++) list.push(piece[j]);
+        const piece = construct(text.slice(items[first], next < items.length ? items[next] : end), maxDepth);
+        if (!Array.isArray(piece) || piece.length !== next - first) return undefined;
+        for (let i = 0; i < piece.length; i++) list.push(piece[i]);
+        first = next;
       }
       data[key] = list;
     }

@@ -1,5 +1,5 @@
 // Finds, in a large YAML text, the top-level keys whose value is a long block sequence, and where each of its
-// items starts: the fast reading (fast-yaml.ts) reads such a sequence a few thousand items at a time, so that
+// items starts: the fast reading (fast-yaml.ts) reads such a sequence some tens of kilobytes at a time, so that
 // the parser's events for the whole file are never alive at once.
 //
 // Only the clearest layout is taken, from the text's lines alone:
@@ -32,17 +32,17 @@ const DASH = 0x2d;
 const MAX_KEY_LINE = 100;
 
 /**
- * The top-level block sequences of `text` with more than `minItems` items, in the order they appear; undefined
+ * The top-level block sequences of `text` longer than `minLength` characters, in the order they appear; undefined
  * when a sequence's lines are laid out in a way this does not take (the text is then read whole).
  */
-export function findBigSequences(text: string, minItems: number): BigSequence[] | undefined {
+export function findBigSequences(text: string, minLength: number): BigSequence[] | undefined {
   // Line breaks other than LF are left to the whole reading.
   if (text.includes('\r')) return undefined;
   const found: BigSequence[] = [];
   let open: BigSequence | undefined;
   let indent = -1; // of the open sequence's items; -1 before its first item
   const close = (end: number) => {
-    if (open !== undefined && open.items.length > minItems) found.push({ ...open, end });
+    if (open !== undefined && open.items.length > 0 && end - open.valueStart > minLength) found.push({ ...open, end });
     open = undefined;
   };
   for (let pos = 0; pos < text.length; ) {

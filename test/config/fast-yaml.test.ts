@@ -10,8 +10,8 @@ import { yaml } from '../helpers/config';
 const MAX_DEPTH = 64;
 const ROOT = join(__dirname, '..', '..');
 
-// Any text is split however small, its long sequences one or two items a piece.
-const IN_PIECES = [1, 2].map((pieceItems) => ({ piecesAbove: 0, pieceItems }));
+// Any text is split however small: each item a piece of its own, or a few short items a piece.
+const IN_PIECES = [1, 20].map((pieceLength) => ({ piecesAbove: 0, pieceLength }));
 
 /**
  * The fast reading, whole or with its sequences read in pieces, either steps aside or gives exactly what the full
@@ -35,12 +35,12 @@ function agrees(t: Tap.Test, text: string, name: string): boolean {
   return fast !== undefined;
 }
 
-/** The text's long sequences read in pieces of `pieceItems` (not the whole text instead), or undefined. */
-function readPieces(text: string, pieceItems: number): unknown {
-  const sequences = findBigSequences(text, pieceItems);
+/** The text's sequences read in pieces of about `pieceLength` characters (not the whole text instead), or undefined. */
+function readPieces(text: string, pieceLength: number): unknown {
+  const sequences = findBigSequences(text, pieceLength);
   if (sequences === undefined || sequences.length === 0) return undefined;
   try {
-    return readInPieces(text, sequences, pieceItems, MAX_DEPTH);
+    return readInPieces(text, sequences, pieceLength, MAX_DEPTH);
   } catch {
     return undefined;
   }
@@ -228,14 +228,14 @@ t.test('generated documents with long sequences read the same in pieces', async 
         t.equal(readPieces(text, 1), undefined, `${name}: refused by the full reading, so not read in pieces`);
         continue;
       }
-      // Counted: what the whole text is read fast, one item a piece (with more, a short sequence is not cut).
+      // Counted: what the whole text is read fast, one item a piece (with longer pieces, a short sequence is not cut).
       const counted = readPlainYaml(text, MAX_DEPTH) !== undefined;
       if (counted) total++;
-      for (const pieceItems of [1, 3]) {
-        const pieces = readPieces(text, pieceItems);
+      for (const pieceLength of [1, 40]) {
+        const pieces = readPieces(text, pieceLength);
         if (pieces === undefined) continue;
-        if (counted && pieceItems === 1) inPieces++;
-        t.strictSame(pieces, full, `${name}, ${pieceItems} a piece: the same data`);
+        if (counted && pieceLength === 1) inPieces++;
+        t.strictSame(pieces, full, `${name}, pieces of ${pieceLength}: the same data`);
       }
     }
   }
@@ -295,7 +295,7 @@ t.test('a large generated kong.yml reads the same in pieces as whole', async (t)
   const consumers = Array.from({ length: 5000 }, (_, i) => ({ username: `c${i}`, keyauth_credentials: [{ key: `k${i}` }], tags: i % 7 === 0 ? ['yes', 'a\nb'] : undefined }));
   const text = stringify({ _format_version: '3.0', consumers, acls: consumers.map((c) => ({ consumer: c.username, group: 'g' })) }, { version: '1.1' });
   t.ok(text.length > 256 * 1024, 'large enough');
-  const pieces = readPieces(text, 700);
+  const pieces = readPieces(text, 20_000);
   t.ok(pieces !== undefined, 'read in pieces');
   t.strictSame(pieces, readPlainYaml(text, MAX_DEPTH, { piecesAbove: Infinity }), 'the same data as read whole');
 });
