@@ -8,9 +8,10 @@
 //     after `indent` spaces (0 is the sequence written under its key without indentation);
 //   - every later item line has exactly that indentation; other lines are blank, comments, or indented deeper;
 //   - the sequence ends at the first line at column 0 that is not an item, a blank or a comment.
-// A line at the sequence's indentation that is not an item, a line between column 0 and it, or a tab at the start
-// of any line in the sequence, a CR anywhere: the text is not split at all. What the lines alone cannot tell (a key line or an item
-// line that is really inside a quoted scalar or a flow collection) the reading itself checks: see fast-yaml.ts.
+// A line at the sequence's indentation that is not an item, a line between column 0 and it, a tab at the start of
+// any line in the sequence, or a CR anywhere: the text is not split at all. What the lines alone cannot tell (a key
+// line or an item line that is really inside a quoted scalar or a flow collection), the reading checks: see
+// readInPieces in fast-yaml.ts.
 
 export interface BigSequence {
   /** The top-level key, as written on its line. */
