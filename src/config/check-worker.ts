@@ -30,13 +30,21 @@ function yieldToServing(): void {
   }
 }
 
+/** The file's text; its bytes are let go (workerData would hold them for as long as this thread runs). */
+function takeText(data: { bytes?: Uint8Array }): string {
+  const bytes = data.bytes!;
+  data.bytes = undefined;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
 function run(): void {
-  const { bytes, file, behindRequests } = workerData as { bytes: Uint8Array; file: string; behindRequests: boolean };
+  const { file, behindRequests } = workerData as { file: string; behindRequests: boolean };
   if (behindRequests) yieldToServing();
-  const { entities, hash, warnings } = checkConfigText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), file);
+  const { entities, hash, warnings } = checkConfigText(takeText(workerData), file);
   const batches: EntityBatch[] = [];
   for (const kind of Object.keys(entities) as Array<keyof EntitySet>) {
     const list = entities[kind];
+    entities[kind] = []; // each kind's objects can go once serialized
     for (let i = 0; i < list.length; i += BATCH) batches.push({ kind, data: ownBuffer(serialize(list.slice(i, i + BATCH))) });
   }
   // Each batch has a buffer of its own: they move to the main thread without a copy.

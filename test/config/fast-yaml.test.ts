@@ -2,16 +2,20 @@ import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { readPlainYaml } from '../../src/config/fast-yaml';
+import { readInPieces, readPlainYaml } from '../../src/config/fast-yaml';
+import { findBigSequences } from '../../src/config/yaml-pieces';
 import { parseConfigText, readYamlWithPositions } from '../../src/config/source';
 import { yaml } from '../helpers/config';
 
 const MAX_DEPTH = 64;
 const ROOT = join(__dirname, '..', '..');
 
+// Any text is split however small: each item a piece of its own, or a few short items a piece.
+const IN_PIECES = [1, 20].map((pieceLength) => ({ piecesAbove: 0, pieceLength }));
+
 /**
- * The fast reading either steps aside or gives exactly what the full YAML 1.1 reading gives; a text the full
- * reading refuses is never read fast. Returns whether it was read fast.
+ * The fast reading, whole or with its sequences read in pieces, either steps aside or gives exactly what the full
+ * YAML 1.1 reading gives; a text the full reading refuses is never read fast. Returns whether it was read fast.
  */
 function agrees(t: Tap.Test, text: string, name: string): boolean {
   let full: unknown;
@@ -22,9 +26,24 @@ function agrees(t: Tap.Test, text: string, name: string): boolean {
     refused = true;
   }
   const fast = readPlainYaml(text, MAX_DEPTH);
-  if (refused) t.equal(fast, undefined, `${name}: refused by the full reading, so not read fast`);
-  else if (fast !== undefined) t.strictSame(fast, full, `${name}: the same data`);
+  for (const options of [{}, ...IN_PIECES]) {
+    const read = readPlainYaml(text, MAX_DEPTH, options);
+    const how = `${name}, ${JSON.stringify(options)}`;
+    if (refused) t.equal(read, undefined, `${how}: refused by the full reading, so not read fast`);
+    else if (read !== undefined) t.strictSame(read, full, `${how}: the same data`);
+  }
   return fast !== undefined;
+}
+
+/** The text's sequences read in pieces of about `pieceLength` characters (not the whole text instead), or undefined. */
+function readPieces(text: string, pieceLength: number): unknown {
+  const sequences = findBigSequences(text, pieceLength);
+  if (sequences === undefined || sequences.length === 0) return undefined;
+  try {
+    return readInPieces(text, sequences, pieceLength, MAX_DEPTH);
+  } catch {
+    return undefined;
+  }
 }
 
 t.test('the configs in this repository read the same both ways, and fast', async (t) => {
@@ -173,4 +192,110 @@ t.test('generated documents in many styles read the same both ways', async (t) =
     }
   }
   t.ok(fast > total / 2, `most are read fast (${fast} of ${total})`);
+});
+
+const BIG_KEYS = ['consumers', 'keyauth_credentials', 'acls', 'plugins', 'routes', 'services'];
+
+t.test('generated documents with long sequences read the same in pieces', async (t) => {
+  const next = random(20261204);
+  const styles: Array<Parameters<typeof stringify>[1]> = [
+    { version: '1.1' },
+    { version: '1.1', indentSeq: false },
+    { version: '1.1', indent: 4 },
+    { version: '1.1', defaultKeyType: 'PLAIN', defaultStringType: 'QUOTE_DOUBLE', lineWidth: 20 },
+    { version: '1.1', defaultKeyType: 'PLAIN', defaultStringType: 'QUOTE_SINGLE', lineWidth: 20 },
+    { version: '1.1', defaultKeyType: 'PLAIN', defaultStringType: 'BLOCK_LITERAL', lineWidth: 20 },
+    { version: '1.1', defaultKeyType: 'PLAIN', defaultStringType: 'BLOCK_FOLDED', lineWidth: 20, indentSeq: false },
+    { version: '1.1', lineWidth: 20, minContentWidth: 0 },
+  ];
+  let inPieces = 0;
+  let total = 0;
+  for (let i = 0; i < 100; i++) {
+    const doc: Record<string, unknown> = { _format_version: '3.0' };
+    for (const key of BIG_KEYS) {
+      if (key !== 'consumers' && next() < 0.5) continue;
+      doc[key] = Array.from({ length: 3 + Math.floor(next() * 8) }, () => randomValue(next, 1));
+      if (next() < 0.3) doc[`after_${key}`] = randomValue(next, 2);
+    }
+    for (const style of styles) {
+      const text = stringify(doc, { ...style, aliasDuplicateObjects: false });
+      const name = `document ${i}, ${JSON.stringify(style)}`;
+      agrees(t, text, name);
+      let full: unknown;
+      try {
+        full = readYamlWithPositions(text, 'kong.yml').data;
+      } catch {
+        t.equal(readPieces(text, 1), undefined, `${name}: refused by the full reading, so not read in pieces`);
+        continue;
+      }
+      // Counted: what the whole text is read fast, one item a piece (with longer pieces, a short sequence is not cut).
+      const counted = readPlainYaml(text, MAX_DEPTH) !== undefined;
+      if (counted) total++;
+      for (const pieceLength of [1, 40]) {
+        const pieces = readPieces(text, pieceLength);
+        if (pieces === undefined) continue;
+        if (counted && pieceLength === 1) inPieces++;
+        t.strictSame(pieces, full, `${name}, pieces of ${pieceLength}: the same data`);
+      }
+    }
+  }
+  t.equal(inPieces, total, `each one read fast is read in pieces too (${inPieces} of ${total})`);
+});
+
+t.test('what is written across where a sequence is cut', async (t) => {
+  const cases: Record<string, { lines: string[]; pieces: boolean }> = {
+    'a sequence indented under its key': { lines: ['a: 1', 'consumers:', '  - x', '  - y', '  - z', 'b: 2'], pieces: true },
+    'a sequence at column 0 under its key': { lines: ['a: 1', 'consumers:', '- x', '- y', '- z', 'b: 2'], pieces: true },
+    'the sequence last in the file, with no line end': { lines: ['consumers:', '  - x', '  - y', '  - z'], pieces: true },
+    'two sequences, one after the other': { lines: ['consumers:', '- a', '- b', 'acls:', '  - c', '  - d'], pieces: true },
+    '`-` alone on a line': { lines: ['consumers:', '  -', '    username: a', '  -', '  - x', '  -'], pieces: true },
+    'nested sequences, deeper': { lines: ['consumers:', '  - - a', '    - - b', '      - c', '  - tags:', '    - d', '    - e', '  - f'], pieces: true },
+    'nested sequences at column 0 under their key': { lines: ['consumers:', '- tags:', '  - a', '  - b', '- tags:', '  - c'], pieces: true },
+    'comments everywhere': {
+      lines: ['consumers: ', '# before', 'consumers2:', '  # first', '  - a # trailing', '# at column 0', '  - # on the item', '    b: 1', '    # deeper', '  - c', '# after', 'z: 1'],
+      pieces: true,
+    },
+    'blank lines between items': { lines: ['consumers:', '', '  - a', '', '', '  - b', '  - c', '', 'z: 1'], pieces: true },
+    'block scalars': {
+      lines: ['consumers:', '  - |', '    text', '    - not an item', '', '  - >-', '    folded', '    text', '  - key: |+', '      kept', '', '  - |1', '    one', '  - y'],
+      pieces: true,
+    },
+    'block scalars at column 0 under their key': { lines: ['consumers:', '- |', '  text', '  - not an item', '- |1', ' x', '- y'], pieces: true },
+    'plain scalars over several lines': { lines: ['consumers:', '  - a', '    b', '  - c:', '      d', '      e', '  - f'], pieces: true },
+    'quoted scalars over several lines, inside items': { lines: ['consumers:', '  - "a', '    - b"', "  - 'c", '', "    d'", '  - e'], pieces: true },
+    'flow collections over several lines, inside items': { lines: ['consumers:', '  - {a: 1,', '    b: [2,', '     3]}', '  - [x,', '    y]', '  - z'], pieces: true },
+    'a double-quoted scalar across an item line': { lines: ['consumers:', '  - username: "a', '  - b"', '  - c'], pieces: false },
+    'a single-quoted scalar across an item line': { lines: ['consumers:', "- 'a", "- b'", '- c'], pieces: false },
+    'a flow mapping across an item line': { lines: ['consumers:', '  - {username: a,', '  - b}', '  - c'], pieces: false },
+    'a flow sequence across an item line': { lines: ['consumers:', '  - [a,', '  - b]', '  - c'], pieces: false },
+    'a key line inside a quoted scalar': { lines: ['a: "x', 'consumers:', '  - y', '  - z', '"', '"consumers":'], pieces: false },
+    'a key line inside a quoted scalar, with a valid file': { lines: ['a: "x', ' consumers:', '  - y', '  - z', ' "', 'consumers:', '  - y', '  - z'], pieces: true },
+    'a key line inside a flow mapping': { lines: ['{', 'consumers:', '  - y', '  - z', '}'], pieces: false },
+    'a key written twice': { lines: ['consumers:', '  - a', '  - b', 'consumers:', '  - c', '  - d'], pieces: false },
+    'the key with a value on its line': { lines: ['consumers: []', 'b:', '  - a', '  - b'], pieces: true },
+    'a sequence that is not a block sequence': { lines: ['consumers:', '  a: 1', '  b: 2', '  c: 3'], pieces: false },
+    'a line less indented than the items': { lines: ['consumers:', '    - a', '    - b', '  - c'], pieces: false },
+    'a line at the items indentation that is not an item': { lines: ['consumers:', '  - a', '  -b', '  - c'], pieces: false },
+    'a tab at the start of a line': { lines: ['consumers:', '  - a', '\t- b', '  - c'], pieces: false },
+    'a document end': { lines: ['consumers:', '  - a', '  - b', '  - c', '...'], pieces: true },
+    'a second document': { lines: ['consumers:', '  - a', '  - b', '  - c', '---', 'b: 1'], pieces: false },
+    'an anchor in an item': { lines: ['consumers:', '  - &x a', '  - b', '  - c'], pieces: false },
+  };
+  for (const [name, { lines, pieces }] of Object.entries(cases)) {
+    const text = yaml(...lines).replace(/\n$/, name.includes('no line end') ? '' : '\n');
+    agrees(t, text, name);
+    const read = readPieces(text, 1);
+    t.equal(read !== undefined, pieces, `${name}: ${pieces ? '' : 'not '}read in pieces`);
+    if (read !== undefined) t.strictSame(read, readYamlWithPositions(text, 'kong.yml').data, `${name}: the same data`);
+  }
+  t.equal(findBigSequences(yaml('consumers:', '  - a', '  - b', '  - c').replace(/\n/g, '\r\n'), 1), undefined, 'windows line ends: not split');
+});
+
+t.test('a large generated kong.yml reads the same in pieces as whole', async (t) => {
+  const consumers = Array.from({ length: 5000 }, (_, i) => ({ username: `c${i}`, keyauth_credentials: [{ key: `k${i}` }], tags: i % 7 === 0 ? ['yes', 'a\nb'] : undefined }));
+  const text = stringify({ _format_version: '3.0', consumers, acls: consumers.map((c) => ({ consumer: c.username, group: 'g' })) }, { version: '1.1' });
+  t.ok(text.length > 256 * 1024, 'large enough');
+  const pieces = readPieces(text, 20_000);
+  t.ok(pieces !== undefined, 'read in pieces');
+  t.strictSame(pieces, readPlainYaml(text, MAX_DEPTH, { piecesAbove: Infinity }), 'the same data as read whole');
 });
