@@ -199,6 +199,17 @@ function machineBusySeconds() {
   }
 }
 
+/** Idle and total seconds of one CPU so far (Linux /proc/stat), or undefined. */
+function cpuIdleSeconds(cpu) {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    return { idle: (f[3] + f[4]) / CLOCK_TICKS, total: f.slice(0, 8).reduce((a, b) => a + b, 0) / CLOCK_TICKS };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A meter for load.throughput: the proxy's CPU use (share of a core, and CPU µs per request: stable even
  * when the machine is busy) and how much CPU processes other than the benchmark's took meanwhile.
@@ -236,4 +247,4 @@ function machine() {
   return { cores: os.cpus().length, cpu, node: process.version, platform: `${process.platform} ${os.release()}`, pinning: PINNING ? `taskset: proxy on CPU ${CORES.proxy}, load generator and upstream on CPU ${CORES.load}` : 'none (taskset missing or fewer than 2 cores)' };
 }
 
-module.exports = { CORES, gatewayCores, PINNING, ROOT, pinSelf, spawnOn, startServer, startGateway, validateConfig, cpuSeconds, cpuMeter, memoryMB, machine };
+module.exports = { cpuIdleSeconds, CORES, gatewayCores, PINNING, ROOT, pinSelf, spawnOn, startServer, startGateway, validateConfig, cpuSeconds, cpuMeter, memoryMB, machine };

@@ -27,11 +27,18 @@ function table(header, rows) {
  * proxy, not the load generator, was the limit) and CPU time per request, which other processes on the
  * machine disturb far less than requests/s.
  */
-/** `together`: the side-by-side pairs by case, where measured. */
+// A side-by-side pair compares work per request only when the proxy core had no time to spare (the two
+// servers, and whatever else ran there, kept it busy); with the core partly idle, the load side decides how the
+// requests split.
+const SATURATED = 0.9;
+const saturated = (pair) => pair.proxy_core_busy === undefined || pair.proxy_core_busy >= SATURATED;
+
+/** `together`: the side-by-side pairs by case, where measured; only those that saturated the core count. */
 function summarizeThroughput(rounds, together = {}) {
   const out = {};
   for (const [id, runs] of Object.entries(rounds)) {
-    const pairs = together[id] ?? [];
+    const measured = together[id] ?? [];
+    const pairs = measured.filter(saturated);
     out[id] = {
       rounds: runs.length,
       rps: median(runs.map((r) => r.target.rps)),
@@ -46,7 +53,9 @@ function summarizeThroughput(rounds, together = {}) {
       cpu_ratio: median(runs.map((r) => r.baseline.cpu_us_per_request / r.target.cpu_us_per_request)),
       foreign_cpu: median(runs.flatMap((r) => [r.baseline.foreign_cpu, r.target.foreign_cpu])),
       non2xx: runs.reduce((n, r) => n + r.target.non2xx + r.target.errors, 0),
-      side_by_side_ratio: pairs.length > 0 ? median(pairs.map((r) => r.target.rps / r.baseline.rps)) : undefined,
+      side_by_side_pairs: measured.length,
+      side_by_side_saturated: pairs.length,
+      side_by_side_ratio: pairs.length > 0 ? median(pairs.map((r) => r.target.rps / r.baseline.rps)) : measured.length > 0 ? NaN : undefined,
       side_by_side_cpu_ratio: pairs.length > 0 ? median(pairs.map((r) => r.baseline.cpu_us_per_request / r.target.cpu_us_per_request)) : undefined,
     };
   }
@@ -141,7 +150,7 @@ function throughputTable(summary, baselineLabel, labels) {
   const rows = [[baselineLabel, int(baseRps), '100%', ...extra('100%'), ms1(baseUs), '100%', '', '', pct(baseCpu)]];
   for (const id of ids) {
     const s = summary[id];
-    const together = s.side_by_side_ratio === undefined ? '' : pct(s.side_by_side_ratio);
+    const together = s.side_by_side_ratio === undefined ? '' : `${pct(s.side_by_side_ratio)} (${s.side_by_side_saturated}/${s.side_by_side_pairs})`;
     rows.push([labels[id], int(s.rps), pct(s.ratio), ...extra(together), ms1(s.cpu_us_per_request), pct(s.cpu_ratio), ms2(s.p50_ms), ms2(s.p99_ms), pct(s.cpu)]);
   }
   return table(['target', 'req/s', 'vs http-proxy', ...extra('side by side'), 'CPU µs/req', 'vs http-proxy (CPU)', 'p50 ms', 'p99 ms', 'proxy CPU'], rows);

@@ -247,8 +247,22 @@ function measure(server, requests, ctx) {
  * slows both. Sequential measurements a few seconds apart differ by ±20–30% on a shared virtual machine.
  */
 async function measureSideBySide(baseline, target, requests, ctx) {
-  const [b, m] = await Promise.all([measure(baseline, requests, ctx), measure(target, requests, ctx)]);
-  return { baseline: b, target: m };
+  const core = () => (proc.PINNING ? proc.cpuIdleSeconds(proc.CORES.proxy) : undefined);
+  let before;
+  const meter = (server) => {
+    const inner = proc.cpuMeter(server.pid, [ctx.upstream.pid]);
+    return () => {
+      before ??= core(); // when the first of the two starts its measured part, after the warm-ups
+      return inner();
+    };
+  };
+  const [b, m] = await Promise.all([
+    throughput(baseline.port, requests, ctx.opts, meter(baseline)),
+    throughput(target.port, requests, ctx.opts, meter(target)),
+  ]);
+  const after = core();
+  const busy = before && after ? 1 - (after.idle - before.idle) / (after.total - before.total) : undefined;
+  return { baseline: b, target: m, proxy_core_busy: busy };
 }
 
 /** Side by side only means something when both run on the one proxy core, as a one-worker gateway does. */
@@ -391,7 +405,8 @@ async function main() {
           const pair = await measureSideBySide(baseline, t.server, t.requests, ctx);
           t.answered += pair.target.warmup_requests + pair.target.requests;
           (together[id] ??= []).push(pair);
-          process.stdout.write(`; side by side ${Math.round(pair.baseline.rps)} / ${Math.round(pair.target.rps)} req/s (${((pair.target.rps / pair.baseline.rps) * 100).toFixed(1)}%)`);
+          const busy = pair.proxy_core_busy === undefined ? '' : `, proxy core ${(pair.proxy_core_busy * 100).toFixed(0)}% busy`;
+          process.stdout.write(`; side by side ${Math.round(pair.baseline.rps)} / ${Math.round(pair.target.rps)} req/s (${((pair.target.rps / pair.baseline.rps) * 100).toFixed(1)}%${busy})`);
         }
         if (opts.latencyDuration > 0) {
           const pace = { rate: opts.rate, duration: opts.latencyDuration };
@@ -430,7 +445,7 @@ async function main() {
     const sections = [];
     const foreign = report.median(Object.values(throughputSummary).map((s) => s.foreign_cpu));
     sections.push(
-      `Throughput, ${opts.connections} connections, median of ${opts.rounds} rounds (vs http-proxy (CPU): the baseline's CPU time per request over the target's; side by side: both loaded at the same time on the proxy core):\n\n` +
+      `Throughput, ${opts.connections} connections, median of ${opts.rounds} rounds (vs http-proxy (CPU): the baseline's CPU time per request over the target's; side by side: both loaded at the same time on the proxy core, median of the pairs that kept it ≥ 90% busy (n/rounds)):\n\n` +
         `${report.throughputTable(throughputSummary, BASELINE_LABEL, labels)}\n\n` +
         `Other processes used ${Number.isFinite(foreign) ? foreign.toFixed(2) : '?'} cores on average while measuring${foreign > 0.1 ? ': requests/s are disturbed, CPU µs/req much less' : ''}.`,
     );
