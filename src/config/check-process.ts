@@ -1,9 +1,8 @@
 // Child-process side of loadConfigBytesOffThread on a reload: reads one file's bytes from stdin (its name is the
 // one argument), checks them at a lower scheduling priority, sends the entities one batch per message, then
 // the outcome, and ends.
-import { constants, setPriority } from 'node:os';
 import { checkInBatches } from './check-batches';
-import type { CheckMessage } from './load-off-thread';
+import { behindServing, type CheckMessage } from './load-off-thread';
 
 /** What this process sends: each batch in order, then the outcome (with its batches already sent). */
 export type CheckProcessMessage = { type: 'batch'; batch: Extract<CheckMessage, { type: 'done' }>['batches'][number] } | CheckMessage;
@@ -13,11 +12,7 @@ function send(message: CheckProcessMessage): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  try {
-    setPriority(constants.priority.PRIORITY_BELOW_NORMAL);
-  } catch {
-    // not allowed here: this process keeps the gateway's priority
-  }
+  behindServing(process.pid);
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   const outcome = checkInBatches(Buffer.concat(chunks), process.argv[2]);

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { fork } from 'node:child_process';
+import { constants, setPriority } from 'node:os';
 import { extname, join } from 'node:path';
 import { deserialize } from 'node:v8';
 import { ConfigError, type ConfigIssue } from './errors';
@@ -103,6 +104,21 @@ function checkInWorker(bytes: Uint8Array, file: string): Promise<CheckMessage> {
 }
 
 /**
+ * Lowers the priority of the process `pid` (on Linux: of its main thread, which alone works under
+ * `--single-threaded`), so that on a busy core the requests served here come first. Done here as soon as it
+ * exists, or its start (Node and the checking modules loading, ~0.25 s of CPU) would run at full priority;
+ * the child does it again itself where this one could not. Not the lowest: against other busy processes the
+ * reload must still make progress (nice 19 made a load crawl on a saturated machine).
+ */
+export function behindServing(pid: number): void {
+  try {
+    setPriority(pid, constants.priority.PRIORITY_BELOW_NORMAL);
+  } catch {
+    // not allowed here, or the process is gone: it keeps its priority
+  }
+}
+
+/**
  * Runs the check in a child process on `bytes`; resolves with its outcome once it has exited. A process rather
  * than a worker thread, so that all of the check's CPU time comes after the requests served here: it runs at a
  * lower priority with V8's background threads off, where a worker's garbage collection and optimizing compiler
@@ -114,6 +130,7 @@ function checkInProcess(bytes: Uint8Array, file: string): Promise<CheckMessage> 
     let outcome: CheckMessage | undefined;
     let failure: Error | undefined;
     const child = fork(PROCESS_FILE, [file], { execArgv: [...PROCESS_LOADER, '--single-threaded'], serialization: 'advanced', stdio: ['pipe', 'ignore', 'ignore', 'ipc'] });
+    if (child.pid !== undefined) behindServing(child.pid);
     child.on('message', (m: CheckProcessMessage) => {
       if (m.type === 'batch') batches.push(m.batch);
       else outcome = m.type === 'done' ? { ...m, batches } : m;
