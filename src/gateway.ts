@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { configHash, loadConfigText } from './config/load';
+import { configHashInSlices, loadConfigText } from './config/load';
 import { loadConfigBytesOffThread, type LoadedOffThread } from './config/load-off-thread';
 import { ConfigError, formatIssue } from './config/errors';
 import { readConfigBytes } from './config/source';
@@ -213,7 +213,7 @@ export class Gateway {
         )
       ).record;
     }
-    const hash = configHash(bytes);
+    const hash = await configHashInSlices(bytes);
     if (!force && hash === this.fileState) return undefined;
     this.fileState = hash;
     return (await this.apply((previous) => loadConfigBytes(bytes, file, previous, true), source, file, bytes)).record;

@@ -61,7 +61,7 @@ export async function loadConfigBytesOffThread(
   behindRequests = false,
 ): Promise<LoadedOffThread> {
   // Forking holds the event loop for 10–25 ms (the page tables of this whole process are copied): not in the
-  // same task as whatever the caller did with the bytes (hashing a 13 MB file takes ~18 ms).
+  // same task as whatever the caller did with the bytes just before.
   if (behindRequests) await nextTurn();
   const outcome = await (behindRequests ? checkInProcess(bytes, file) : checkInWorker(bytes, file));
   if (outcome.type === 'invalid') throw new ConfigError(outcome.issues);
