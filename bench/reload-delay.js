@@ -3,9 +3,10 @@
 //   node bench/reload-delay.js FILE [--reloads N]
 // Starts a gateway on FILE in this process (no traffic), then reloads it N times (default 3, as SIGHUP does) while a
 // 1 ms timer measures the longest gap between its ticks (what a request arriving then would wait) and RSS is sampled
-// every 5 ms (the worker thread's memory is this process's too). cpu_ms counts every thread of the process,
-// main_thread_cpu_ms the event loop's thread only, main_thread_waiting_for_cpu_ms the time that thread was ready
-// to run but other threads or processes had the CPU (Linux). Prints one JSON line per step.
+// every 5 ms (a start's worker thread counts, being this process; a reload's checking process does not). cpu_ms
+// counts every thread of the process, main_thread_cpu_ms the event loop's thread only, main_thread_waiting_for_cpu_ms
+// the time that thread was ready to run but other threads or processes had the CPU (Linux). Prints one JSON line
+// per step.
 
 const { readFileSync } = require('node:fs');
 const { join } = require('node:path');

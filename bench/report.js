@@ -188,7 +188,7 @@ function largeConfigTable(e) {
   ];
   if (e.formats[formats[0]].reloads.length > 0) {
     const rate = e.formats[formats[0]].reloads[0].rate;
-    rows.push(row(`SIGHUP reload (Gateway.reload; a worker thread parses files ≥ 256 KB) under ${rate} req/s: reload time (median)`, (f) => `${int(median(reloads(f, (r) => r.reload_ms)))} ms`));
+    rows.push(row(`SIGHUP reload (Gateway.reload; a child process checks files ≥ 256 KB) under ${rate} req/s: reload time (median)`, (f) => `${int(median(reloads(f, (r) => r.reload_ms)))} ms`));
     rows.push(row('**longest wait of a request during the reload** (median / worst)', (f) => `**${int(median(reloads(f, (r) => r.max_latency_ms)))} ms** / ${int(Math.max(...reloads(f, (r) => r.max_latency_ms)))} ms`));
     rows.push(row('requests that waited over 100 ms (median)', (f) => int(median(reloads(f, (r) => r.over_100ms)))));
     rows.push(row('gateway RSS after the reloads', (f) => `${int(f.rss_after_reloads_mb)} MB`));

@@ -299,6 +299,8 @@ async function reloadUnderLoad(target, ctx) {
     max_latency_ms: result.latency.max,
     p99_ms: result.latency.p99,
     over_100ms: result.timeline.filter(([, ms]) => ms > 100).length,
+    // When the slow ones were sent, from the SIGHUP, and how long they waited (ms): where in a reload they fall.
+    slow: result.timeline.filter(([, ms]) => ms > 50).map(([issued, ms]) => [Math.round(issued - signalledAt), Math.round(ms)]),
     requests: result.sent,
     non2xx: result.non2xx + result.errors,
   };

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { configHash, loadConfigText } from './config/load';
+import { configHashInSlices, loadConfigText } from './config/load';
 import { loadConfigBytesOffThread, type LoadedOffThread } from './config/load-off-thread';
 import { ConfigError, formatIssue } from './config/errors';
 import { readConfigBytes } from './config/source';
@@ -56,7 +56,7 @@ export interface ReloadRecord {
   errors?: string[];
 }
 
-/** Files this large or larger are loaded in a worker thread: requests keep being served meanwhile. */
+/** Files this large or larger are checked away from the event loop (a worker thread at start, a child process on a reload). */
 export const OFF_THREAD_BYTES = 256 * 1024;
 
 export interface ApplyOutcome {
@@ -213,7 +213,7 @@ export class Gateway {
         )
       ).record;
     }
-    const hash = configHash(bytes);
+    const hash = await configHashInSlices(bytes);
     if (!force && hash === this.fileState) return undefined;
     this.fileState = hash;
     return (await this.apply((previous) => loadConfigBytes(bytes, file, previous, true), source, file, bytes)).record;
@@ -315,8 +315,8 @@ export class Gateway {
 }
 
 /**
- * A config file's bytes to a snapshot: in a worker thread when large (behind the requests being served, on a
- * reload), here when small (quicker to set up).
+ * A config file's bytes to a snapshot: away from the event loop when large (in a child process behind the
+ * requests being served, on a reload; in a worker thread at start), here when small (quicker to set up).
  */
 function loadConfigBytes(bytes: Uint8Array, file: string, previous?: () => Snapshot, reload = false): LoadedOffThread | Promise<LoadedOffThread> {
   if (bytes.byteLength >= OFF_THREAD_BYTES) return loadConfigBytesOffThread(bytes, file, previous, reload);

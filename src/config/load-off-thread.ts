@@ -1,12 +1,16 @@
 import { Worker } from 'node:worker_threads';
+import { fork } from 'node:child_process';
+import { constants, setPriority } from 'node:os';
 import { extname, join } from 'node:path';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { deserialize } from 'node:v8';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ConfigError, type ConfigIssue } from './errors';
 import { buildSnapshot, EntityIndexes, type Snapshot } from './snapshot';
 import { readConfigBytes } from './source';
+import { Pacer } from './pacer';
 import type { EntitySet } from './entities';
 import type { LoadedConfig } from './load';
+import type { CheckProcessMessage } from './check-process';
 
 /** One batch of entities of one kind, serialized by the worker. */
 export interface EntityBatch {
@@ -22,8 +26,16 @@ export type CheckMessage =
 
 export type LoadedOffThread = Omit<LoadedConfig, 'source' | 'router'>;
 
-// The worker runs the same module format as this one (compiled JavaScript, or TypeScript under a loader).
+// Reading the batches on the event loop's thread: entities indexed between two looks at the clock, and the
+// longest stretch of that work before requests get their turn.
+const STEP = 250;
+const SLICE_MS = 3;
+
+// The worker and the child process run the same module format as this one (compiled JavaScript, or TypeScript
+// under a loader, which the child process is then started with too).
 const WORKER_FILE = join(__dirname, `check-worker${extname(__filename)}`);
+const PROCESS_FILE = join(__dirname, `check-process${extname(__filename)}`);
+const PROCESS_LOADER = extname(__filename) === '.js' ? [] : process.execArgv;
 
 /** loadConfigBytesOffThread for a file: read without holding the event loop, then checked in a worker. */
 export async function loadConfigFileOffThread(file: string, previous?: () => Snapshot | undefined): Promise<LoadedOffThread> {
@@ -33,12 +45,13 @@ export async function loadConfigFileOffThread(file: string, previous?: () => Sna
 /**
  * loadConfigText without holding the event loop. Parsing, schema validation and normalization run in a worker
  * thread, which hands back the entities serialized in batches and exits: its heap (the parsed document, the
- * biggest thing a load makes) is gone before the snapshot is built here. The batches are then read one short
- * task at a time, with I/O between them, filling the snapshot's lookups as they go; only the rest of the
- * snapshot is built in one piece. `bytes` is handed over to the worker (empty here afterwards). `previous` is
- * asked for when the snapshot is built: what is live then is what unchanged plugin state carries over from.
- * `behindRequests`: the worker runs at a lower scheduling priority, so that on a busy core the requests this
- * process serves meanwhile come first (a reload); without, it runs as fast as it can (a start).
+ * biggest thing a load makes) is gone before the snapshot is built here. The batches are then read in slices of
+ * a few milliseconds, with I/O between them, filling the snapshot's lookups as they go; only the rest of the
+ * snapshot is built in one piece. `bytes` is handed over (unusable here afterwards). `previous` is asked for
+ * when the snapshot is built: what is live then is what unchanged plugin state carries over from.
+ * `behindRequests` (a reload): so that on a busy core the requests this process serves meanwhile come first, the
+ * check runs in a child process at a lower scheduling priority instead of a worker thread, and reading the
+ * batches rests after each slice as long as the slice took; without (a start), both run as fast as they can.
  * Rejects with ConfigError exactly as loadConfigText throws it.
  */
 export async function loadConfigBytesOffThread(
@@ -47,20 +60,27 @@ export async function loadConfigBytesOffThread(
   previous?: () => Snapshot | undefined,
   behindRequests = false,
 ): Promise<LoadedOffThread> {
-  const outcome = await check(bytes, file, behindRequests);
+  // Forking holds the event loop for 10–25 ms (the page tables of this whole process are copied): not in the
+  // same task as whatever the caller did with the bytes just before.
+  if (behindRequests) await nextTurn();
+  const outcome = await (behindRequests ? checkInProcess(bytes, file) : checkInWorker(bytes, file));
   if (outcome.type === 'invalid') throw new ConfigError(outcome.issues);
   if (outcome.type === 'failed') throw new Error(outcome.message);
   const entities: EntitySet = { services: [], routes: [], consumers: [], plugins: [], keyauth_credentials: [], basicauth_credentials: [], acls: [] };
   const indexes = new EntityIndexes();
   const { batches } = outcome;
+  const pacer = new Pacer(SLICE_MS, behindRequests);
   for (let b = 0; b < batches.length; b++) {
     const { kind, data } = batches[b];
     batches[b] = undefined!; // each batch's bytes can go as soon as it is read
     const items = deserialize(data) as unknown[];
     const list = entities[kind] as unknown[];
-    for (let i = 0; i < items.length; i++) list.push(items[i]);
-    indexes.add(kind, items);
-    await nextTurn();
+    for (let i = 0; i < items.length; i += STEP) {
+      const end = Math.min(items.length, i + STEP);
+      for (let j = i; j < end; j++) list.push(items[j]);
+      indexes.add(kind, items, i, end);
+      await pacer.between();
+    }
   }
   const snapshot = buildSnapshot(entities, outcome.hash, previous?.(), { indexes });
   return { entities, hash: outcome.hash, warnings: outcome.warnings, snapshot };
@@ -72,17 +92,60 @@ export function ownBuffer(bytes: Uint8Array): Uint8Array {
 }
 
 /** Runs the worker on `bytes`; resolves with its one message once it has exited. */
-function check(bytes: Uint8Array, file: string, behindRequests: boolean): Promise<CheckMessage> {
+function checkInWorker(bytes: Uint8Array, file: string): Promise<CheckMessage> {
   const own = ownBuffer(bytes);
   return new Promise((resolve, reject) => {
     let outcome: CheckMessage | undefined;
     let failure: Error | undefined;
-    const worker = new Worker(WORKER_FILE, { workerData: { bytes: own, file, behindRequests }, transferList: [own.buffer as ArrayBuffer] });
+    const worker = new Worker(WORKER_FILE, { workerData: { bytes: own, file }, transferList: [own.buffer as ArrayBuffer] });
     worker.on('message', (m: CheckMessage) => (outcome = m));
     worker.on('error', (err) => (failure = err));
     worker.on('exit', (code) => {
       if (outcome !== undefined) resolve(outcome);
       else reject(failure ?? new Error(`config worker exited with ${code} before answering`));
     });
+  });
+}
+
+/**
+ * Lowers the priority of the process `pid` (on Linux: of its main thread, which alone works under
+ * `--single-threaded`), so that on a busy core the requests served here come first. Done here as soon as it
+ * exists, or its start (Node and the checking modules loading, ~0.25 s of CPU) would run at full priority;
+ * the child does it again itself where this one could not. Not the lowest: against other busy processes the
+ * reload must still make progress (nice 19 made a load crawl on a saturated machine).
+ */
+export function behindServing(pid: number): void {
+  try {
+    setPriority(pid, constants.priority.PRIORITY_BELOW_NORMAL);
+  } catch {
+    // not allowed here, or the process is gone: it keeps its priority
+  }
+}
+
+/**
+ * Runs the check in a child process on `bytes`; resolves with its outcome once it has exited. A process rather
+ * than a worker thread, so that all of the check's CPU time comes after the requests served here: it runs at a
+ * lower priority with V8's background threads off, where a worker's garbage collection and optimizing compiler
+ * would run on threads this process shares at normal priority (about a third of a large check's CPU time).
+ */
+function checkInProcess(bytes: Uint8Array, file: string): Promise<CheckMessage> {
+  return new Promise((resolve, reject) => {
+    const batches: EntityBatch[] = [];
+    let outcome: CheckMessage | undefined;
+    let failure: Error | undefined;
+    const child = fork(PROCESS_FILE, [file], { execArgv: [...PROCESS_LOADER, '--single-threaded'], serialization: 'advanced', stdio: ['pipe', 'ignore', 'ignore', 'ipc'] });
+    if (child.pid !== undefined) behindServing(child.pid);
+    child.on('message', (m: CheckProcessMessage) => {
+      if (m.type === 'batch') batches.push(m.batch);
+      else outcome = m.type === 'done' ? { ...m, batches } : m;
+    });
+    child.on('error', (err) => (failure = err));
+    child.on('exit', (code, signal) => {
+      if (outcome !== undefined) resolve(outcome);
+      else reject(failure ?? new Error(`config checking process exited with ${signal ?? code} before answering`));
+    });
+    // A process that exits early closes its end: the rest of the bytes have nowhere to go.
+    child.stdin!.on('error', () => {});
+    child.stdin!.end(bytes);
   });
 }

@@ -63,8 +63,8 @@ export interface Snapshot {
   readonly compiledPlugins: ReadonlyMap<string, { readonly configKey: string; readonly conf: unknown }>;
 }
 
-function mapBy<T, K extends keyof T>(list: readonly T[], key: K, m = new Map<string, T>()): Map<string, T> {
-  for (let i = 0; i < list.length; i++) {
+function mapBy<T, K extends keyof T>(list: readonly T[], key: K, m = new Map<string, T>(), start = 0, end = list.length): Map<string, T> {
+  for (let i = start; i < end; i++) {
     const e = list[i];
     const k = e[key];
     if (typeof k === 'string') m.set(k, e);
@@ -92,16 +92,17 @@ export class EntityIndexes {
     return indexes;
   }
 
-  add(kind: keyof EntitySet, items: readonly unknown[]): void {
+  add(kind: keyof EntitySet, items: readonly unknown[], start = 0, end = items.length): void {
     if (kind === 'consumers') {
       const consumers = items as ConsumerEntity[];
-      mapBy(consumers, 'id', this.consumersById);
-      mapBy(consumers, 'username', this.consumersByUsername);
-      mapBy(consumers, 'custom_id', this.consumersByCustomId);
+      mapBy(consumers, 'id', this.consumersById, start, end);
+      mapBy(consumers, 'username', this.consumersByUsername, start, end);
+      mapBy(consumers, 'custom_id', this.consumersByCustomId, start, end);
     } else if (kind === 'keyauth_credentials') {
-      mapBy(items as KeyAuthCredentialEntity[], 'key', this.keyAuthByKey);
+      mapBy(items as KeyAuthCredentialEntity[], 'key', this.keyAuthByKey, start, end);
     } else if (kind === 'acls') {
-      for (const acl of items as AclEntity[]) {
+      for (let i = start; i < end; i++) {
+        const acl = (items as AclEntity[])[i];
         const list = this.aclsByConsumer.get(acl.consumer);
         if (list) list.push(acl);
         else this.aclsByConsumer.set(acl.consumer, [acl]);

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { loadConfigFile } from '../../src/config/load';
-import { loadConfigFileOffThread } from '../../src/config/load-off-thread';
+import { readFileSync } from 'node:fs';
+import { loadConfigBytesOffThread, loadConfigFileOffThread } from '../../src/config/load-off-thread';
 import { ConfigError } from '../../src/config/errors';
 import { tempFile } from '../helpers/cli';
 import { yaml } from '../helpers/config';
@@ -35,11 +36,16 @@ t.test('loads the same entities, hash and snapshot as loadConfigFile', async (t)
   t.equal(there.snapshot.router.match('GET', undefined, '/r/x', {})?.route.name, 'r');
 });
 
-t.test('a large file arrives whole, in order', async (t) => {
+/** 4500 consumers with a key each: more than one batch. */
+function largeFile(): string {
   const lines = ['{"_format_version": "3.0", "consumers": ['];
   for (let i = 0; i < 4500; i++) lines.push(`${i ? ',' : ''}{"username": "u${i}", "keyauth_credentials": [{"key": "key-${i}"}]}`);
   lines.push(']}');
-  const file = tempFile('kong.json', lines.join('\n'));
+  return tempFile('kong.json', lines.join('\n'));
+}
+
+t.test('a large file arrives whole, in order', async (t) => {
+  const file = largeFile();
   const loaded = await loadConfigFileOffThread(file);
   t.equal(loaded.entities.consumers.length, 4500);
   t.same(loaded.entities.consumers.map((c) => c.username), Array.from({ length: 4500 }, (_, i) => `u${i}`));
@@ -71,4 +77,33 @@ t.test('a file that cannot be read is a ConfigError too', async (t) => {
   );
   t.ok(err instanceof ConfigError);
   t.match((err as ConfigError).issues[0].message, /cannot read file/);
+});
+
+t.test('behind requests (a reload), the check in a child process gives the same entities, hash and snapshot', async (t) => {
+  const file = tempFile('kong.yml', CONFIG);
+  const here = loadConfigFile(file);
+  const there = await loadConfigBytesOffThread(readFileSync(file), file, undefined, true);
+  t.same(there.entities, here.entities);
+  t.equal(there.hash, here.hash);
+  t.same(there.warnings, here.warnings);
+  t.equal(there.snapshot.keyAuthByKey.get('k-alice')?.consumer, here.snapshot.consumersByUsername.get('alice')?.id);
+  t.equal(there.snapshot.router.match('GET', undefined, '/r/x', {})?.route.name, 'r');
+});
+
+t.test('behind requests, a large file arrives whole, in order', async (t) => {
+  const file = largeFile();
+  const loaded = await loadConfigBytesOffThread(readFileSync(file), file, undefined, true);
+  t.same(loaded.entities.consumers.map((c) => c.username), Array.from({ length: 4500 }, (_, i) => `u${i}`));
+  t.equal(loaded.entities.keyauth_credentials.length, 4500);
+  t.equal(loaded.snapshot.keyAuthByKey.get('key-4499')?.consumer, loaded.snapshot.consumersByUsername.get('u4499')?.id);
+});
+
+t.test('behind requests, an invalid file is rejected with the same located issues', async (t) => {
+  const file = tempFile('kong.yml', CONFIG.replace('status_code: 418', 'status_code: 42'));
+  const err = await loadConfigBytesOffThread(readFileSync(file), file, undefined, true).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(err instanceof ConfigError);
+  t.match((err as ConfigError).issues[0], { message: /between 100 and 599/, file, line: 10 });
 });

@@ -1,0 +1,30 @@
+// Child-process side of loadConfigBytesOffThread on a reload: reads one file's bytes from stdin (its name is the
+// one argument), checks them at a lower scheduling priority, sends the entities one batch per message, then
+// the outcome, and ends.
+import { checkInBatches } from './check-batches';
+import { behindServing, type CheckMessage } from './load-off-thread';
+
+/** What this process sends: each batch in order, then the outcome (with its batches already sent). */
+export type CheckProcessMessage = { type: 'batch'; batch: Extract<CheckMessage, { type: 'done' }>['batches'][number] } | CheckMessage;
+
+function send(message: CheckProcessMessage): Promise<void> {
+  return new Promise((resolve, reject) => process.send!(message, undefined, {}, (err) => (err ? reject(err) : resolve())));
+}
+
+async function main(): Promise<void> {
+  behindServing(process.pid);
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const outcome = checkInBatches(Buffer.concat(chunks.splice(0)).toString('utf8'), process.argv[2]);
+  if (outcome.type === 'done') {
+    for (const batch of outcome.batches) await send({ type: 'batch', batch });
+    await send({ ...outcome, batches: [] });
+  } else {
+    await send(outcome);
+  }
+  process.disconnect();
+}
+
+// The gateway went away: nobody waits for the outcome.
+process.on('disconnect', () => process.exit(0));
+main().catch(() => process.exit(1));
