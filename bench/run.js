@@ -447,7 +447,7 @@ async function main() {
     const sections = [];
     const foreign = report.median(Object.values(throughputSummary).map((s) => s.foreign_cpu));
     sections.push(
-      `Throughput, ${opts.connections} connections, median of ${opts.rounds} rounds (vs http-proxy (CPU): the baseline's CPU time per request over the target's; side by side: both loaded at the same time on the proxy core, median of the pairs that kept it ≥ 90% busy (n/rounds)):\n\n` +
+      `Throughput, ${opts.connections} connections, median of ${opts.rounds} rounds (vs http-proxy (CPU): the baseline's CPU time per request over the target's${opts.sideBySide ? '; side by side: both loaded at the same time on the proxy core, median of the pairs that kept it ≥ 90% busy (n/rounds)' : ''}):\n\n` +
         `${report.throughputTable(throughputSummary, BASELINE_LABEL, labels)}\n\n` +
         `Other processes used ${Number.isFinite(foreign) ? foreign.toFixed(2) : '?'} cores on average while measuring${foreign > 0.1 ? ': requests/s are disturbed, CPU µs/req much less' : ''}.`,
     );
