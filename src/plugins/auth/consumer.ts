@@ -50,7 +50,10 @@ export function identify(ctx: RequestContext, consumer: ConsumerEntity, credenti
   }
 }
 
-/** Removes a header the client may have sent; `delete` only when it is there (a delete is a runtime call). */
+/**
+ * Removes a header an earlier auth plugin set (AND mode; the client's own copies are stripped on arrival):
+ * `delete` only when it is there, since a delete is a runtime call even for a missing name.
+ */
 function clear(h: Record<string, unknown>, name: string): void {
   if (h[name] !== undefined) delete h[name];
 }
