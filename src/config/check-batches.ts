@@ -1,30 +1,54 @@
 // The checking a config's bytes get away from the event loop's thread (in a worker thread or a child process):
-// parse, validate, normalize, then the entities serialized in batches of their own buffers.
+// parse, validate, normalize, then the entities serialized in batches of their own buffers. Shared by both
+// sides: the thread that checks and the one that reads the batches (which imports only the types).
 import { serialize } from 'node:v8';
 import { checkConfigText } from './load';
-import { ConfigError } from './errors';
+import { ConfigError, type ConfigIssue } from './errors';
 import type { EntitySet } from './entities';
-import { ownBuffer, type CheckMessage, type EntityBatch } from './load-off-thread';
+
+/** One batch of entities of one kind, serialized by the checking side. */
+export interface EntityBatch {
+  kind: keyof EntitySet;
+  data: Uint8Array;
+}
+
+/** What the checking side answers: one outcome. */
+export type CheckMessage =
+  | { type: 'done'; hash: string; warnings: ConfigIssue[]; batches: EntityBatch[] }
+  | { type: 'invalid'; issues: ConfigIssue[] }
+  | { type: 'failed'; message: string };
+
+/** A check's outcome with the batches not made yet: each is serialized when it is asked for. */
+export type CheckOutcome = Exclude<CheckMessage, { type: 'done' }> | { type: 'done'; hash: string; warnings: ConfigIssue[]; batches: Iterable<EntityBatch> };
 
 // Entities per batch: reading one on the main thread is a task of a few milliseconds.
 const BATCH = 2000;
 
 /**
  * The one outcome of checking a file's text: the entities in batches, or the issues, or why it failed. Callers
- * pass the text without keeping it (nor the bytes it came from), so that it can go once parsed.
+ * pass the text without keeping it (nor the bytes it came from), so that it can go once parsed; the parsed
+ * document is let go before the first batch is asked for.
  */
-export function checkInBatches(text: string, file: string): CheckMessage {
+export function checkInBatches(text: string, file: string): CheckOutcome {
   try {
     const { entities, hash, warnings } = checkConfigText(text, file);
-    const batches: EntityBatch[] = [];
-    for (const kind of Object.keys(entities) as Array<keyof EntitySet>) {
-      const list = entities[kind];
-      entities[kind] = []; // each kind's objects can go once serialized
-      for (let i = 0; i < list.length; i += BATCH) batches.push({ kind, data: ownBuffer(serialize(list.slice(i, i + BATCH))) });
-    }
-    return { type: 'done', hash, warnings, batches };
+    return { type: 'done', hash, warnings, batches: serializeInBatches(entities) };
   } catch (err) {
     if (err instanceof ConfigError) return { type: 'invalid', issues: err.issues };
     return { type: 'failed', message: (err as Error).message };
   }
+}
+
+/** Each kind's entities, BATCH at a time; a kind's objects can go once its last batch is made. */
+function* serializeInBatches(entities: EntitySet): Generator<EntityBatch> {
+  for (const kind of Object.keys(entities) as Array<keyof EntitySet>) {
+    const list = entities[kind];
+    entities[kind] = [];
+    for (let i = 0; i < list.length; i += BATCH) yield { kind, data: ownBuffer(serialize(list.slice(i, i + BATCH))) };
+  }
+}
+
+/** `bytes` if they are the whole of their buffer (which can then move to another thread), else a copy that is. */
+export function ownBuffer(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
 }

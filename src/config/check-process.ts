@@ -1,17 +1,18 @@
 // Child-process side of loadConfigBytesOffThread on a reload: reads one file's bytes from stdin (its name is the
-// one argument), checks them at a lower scheduling priority, sends the entities one batch per message, then
-// the outcome, and ends.
-import { checkInBatches } from './check-batches';
-import { behindServing, type CheckMessage } from './load-off-thread';
+// one argument), checks them at a lower scheduling priority, sends the entities one batch per message, each
+// serialized only once the one before has been written, then the outcome, and ends.
+import { checkInBatches, type CheckMessage, type EntityBatch } from './check-batches';
+import { behindServing } from './priority';
 
 /** What this process sends: each batch in order, then the outcome (with its batches already sent). */
-export type CheckProcessMessage = { type: 'batch'; batch: Extract<CheckMessage, { type: 'done' }>['batches'][number] } | CheckMessage;
+export type CheckProcessMessage = { type: 'batch'; batch: EntityBatch } | CheckMessage;
 
 function send(message: CheckProcessMessage): Promise<void> {
   return new Promise((resolve, reject) => process.send!(message, undefined, {}, (err) => (err ? reject(err) : resolve())));
 }
 
 async function main(): Promise<void> {
+  // The gateway lowered this process's priority as soon as it existed; here too, where it could not.
   behindServing(process.pid);
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);

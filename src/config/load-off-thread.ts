@@ -1,28 +1,17 @@
 import { Worker } from 'node:worker_threads';
 import { fork } from 'node:child_process';
-import { constants, setPriority } from 'node:os';
 import { extname, join } from 'node:path';
 import { deserialize } from 'node:v8';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { ConfigError, type ConfigIssue } from './errors';
+import { ConfigError } from './errors';
 import { buildSnapshot, EntityIndexes, type Snapshot } from './snapshot';
 import { readConfigBytes } from './source';
 import { Pacer } from './pacer';
 import type { EntitySet } from './entities';
 import type { LoadedConfig } from './load';
+import { behindServing } from './priority';
+import { ownBuffer, type CheckMessage, type EntityBatch } from './check-batches';
 import type { CheckProcessMessage } from './check-process';
-
-/** One batch of entities of one kind, serialized by the worker. */
-export interface EntityBatch {
-  kind: keyof EntitySet;
-  data: Uint8Array;
-}
-
-/** What the checking worker posts: one outcome. */
-export type CheckMessage =
-  | { type: 'done'; hash: string; warnings: ConfigIssue[]; batches: EntityBatch[] }
-  | { type: 'invalid'; issues: ConfigIssue[] }
-  | { type: 'failed'; message: string };
 
 export type LoadedOffThread = Omit<LoadedConfig, 'source' | 'router'>;
 
@@ -86,11 +75,6 @@ export async function loadConfigBytesOffThread(
   return { entities, hash: outcome.hash, warnings: outcome.warnings, snapshot };
 }
 
-/** `bytes` if they are the whole of their buffer (which can then move to another thread), else a copy that is. */
-export function ownBuffer(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
-}
-
 /** Runs the worker on `bytes`; resolves with its one message once it has exited. */
 function checkInWorker(bytes: Uint8Array, file: string): Promise<CheckMessage> {
   const own = ownBuffer(bytes);
@@ -105,21 +89,6 @@ function checkInWorker(bytes: Uint8Array, file: string): Promise<CheckMessage> {
       else reject(failure ?? new Error(`config worker exited with ${code} before answering`));
     });
   });
-}
-
-/**
- * Lowers the priority of the process `pid` (on Linux: of its main thread, which alone works under
- * `--single-threaded`), so that on a busy core the requests served here come first. Done here as soon as it
- * exists, or its start (Node and the checking modules loading, ~0.25 s of CPU) would run at full priority;
- * the child does it again itself where this one could not. Not the lowest: against other busy processes the
- * reload must still make progress (nice 19 made a load crawl on a saturated machine).
- */
-export function behindServing(pid: number): void {
-  try {
-    setPriority(pid, constants.priority.PRIORITY_BELOW_NORMAL);
-  } catch {
-    // not allowed here, or the process is gone: it keeps its priority
-  }
 }
 
 /**
