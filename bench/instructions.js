@@ -5,13 +5,15 @@
 // connections and the instructions executed (all threads) are dumped after each batch.
 //
 //   node bench/instructions.js [--case a|b|c|d|baseline] [--requests N] [--batches K] [--warmup W] [--obs] [--log-only]
-//                              [--metrics-only] [--keep]
+//                              [--metrics-only] [--keep] [--native | --syscalls] [--simulate]
 //
 // --case: the benchmark case whose config and requests are used (default a), or `baseline`: the bare http-proxy
 // of bench/servers.js instead of the gateway, so that a case's count can be compared with the baseline's.
 // Needs valgrind. Prints one line per batch (instructions per request) and their median. With --native, the gateway
 // runs without valgrind and each batch reports its CPU time per request from /proc, split into user and system
-// (callgrind counts user-space instructions only: system time is what it cannot see).
+// (callgrind counts user-space instructions only: system time is what it cannot see). --syscalls: the same, with
+// strace counting the process's system calls per request over the batches (needs strace). --simulate: callgrind
+// also simulates the caches and branch predictors and prints each batch's misses and mispredictions per request.
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
@@ -72,7 +74,12 @@ function send(agent, port, count, requests) {
   return Promise.all(Array.from({ length: CONNECTIONS }, worker));
 }
 
-const native = args.includes('--native');
+const syscalls = args.includes('--syscalls');
+const simulate = args.includes('--simulate');
+// First-level instruction and data misses (reads, writes), last-level misses of each, and mispredicted
+// conditional and indirect branches.
+const SIMULATED = ['I1mr', 'D1mr', 'D1mw', 'ILmr', 'DLmr', 'DLmw', 'Bcm', 'Bim'];
+const native = args.includes('--native') || syscalls;
 const TICK_US = 1e6 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 let lastCpu = [0, 0];
 
@@ -85,13 +92,48 @@ function cpuSince(pid) {
   return delta;
 }
 
-function dumpTotal(pid, outBase) {
+/** Events counted since the previous dump (all threads): { Ir, and with --cache-sim the simulated cache misses }. */
+function dumpTotals(pid, outBase) {
   execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
   const files = fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(outBase) + '.') && /\.\d+$/.test(f));
   files.sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()));
   const text = fs.readFileSync(path.join(dir, files[files.length - 1]), 'utf8');
-  const m = /^(?:summary|totals):\s*(\d+)/m.exec(text);
-  return Number(m[1]);
+  const names = /^events:\s*(.+)$/m.exec(text)[1].trim().split(/\s+/);
+  const values = /^(?:summary|totals):\s*(.+)$/m.exec(text)[1].trim().split(/\s+/).map(Number);
+  return Object.fromEntries(names.map((n, i) => [n, values[i] ?? 0]));
+}
+
+/**
+ * strace attached to every thread of `pid` counting system calls until stop(requests), which prints them per
+ * request. Slows the process down (the CPU times printed meanwhile mean nothing), not what it calls.
+ */
+async function traceSyscalls(pid) {
+  const out = path.join(dir, 'strace.txt');
+  const strace = spawn('strace', ['-c', '-f', '-o', out, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let attached = '';
+  await new Promise((resolve, reject) => {
+    strace.on('error', reject);
+    strace.stderr.on('data', (d) => {
+      attached += d;
+      if (/attached/.test(attached)) resolve();
+    });
+    setTimeout(resolve, 2000);
+  });
+  await new Promise((r) => setTimeout(r, 200)); // every thread attached
+  return {
+    async stop(requests) {
+      strace.kill('SIGINT');
+      await new Promise((r) => strace.once('exit', r));
+      const rows = [];
+      for (const line of fs.readFileSync(out, 'utf8').split('\n')) {
+        const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$/.exec(line);
+        if (m && m[2] !== 'total') rows.push([m[2], Number(m[1]) / requests]);
+      }
+      rows.sort((a, b) => b[1] - a[1]);
+      const total = rows.reduce((t, r) => t + r[1], 0);
+      return `system calls/request ${total.toFixed(2)}: ${rows.filter((r) => r[1] >= 0.01).map(([n, c]) => `${n} ${c.toFixed(2)}`).join(', ')}`;
+    },
+  };
 }
 
 async function main() {
@@ -119,7 +161,7 @@ async function main() {
     ? spawn(process.execPath, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(
         'valgrind',
-        ['--tool=callgrind', `--callgrind-out-file=${outBase}`, '--dump-instr=no', '--compress-strings=no', process.execPath, ...serverArgs],
+        ['--tool=callgrind', ...(simulate ? ['--cache-sim=yes', '--branch-sim=yes'] : []), `--callgrind-out-file=${outBase}`, '--dump-instr=no', '--compress-strings=no', process.execPath, ...serverArgs],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
   let stderr = '';
@@ -139,8 +181,9 @@ async function main() {
     }
   }
   await send(agent, port, WARMUP, requests);
+  const tracer = syscalls ? await traceSyscalls(child.pid) : undefined;
   if (native) cpuSince(child.pid);
-  else dumpTotal(child.pid, outBase);
+  else dumpTotals(child.pid, outBase); // each dump counts from the one before
   const perRequest = [];
   for (let b = 0; b < BATCHES; b++) {
     await send(agent, port, REQUESTS, requests);
@@ -150,10 +193,13 @@ async function main() {
       console.log(`batch ${b + 1}: CPU µs/request ${((user + system) / REQUESTS).toFixed(1)} (user ${(user / REQUESTS).toFixed(1)}, system ${(system / REQUESTS).toFixed(1)})`);
       continue;
     }
-    const total = dumpTotal(child.pid, outBase);
-    perRequest.push(total / REQUESTS);
-    console.log(`batch ${b + 1}: ${(total / REQUESTS).toFixed(0)} instructions/request`);
+    const totals = dumpTotals(child.pid, outBase);
+    const per = (event) => totals[event] / REQUESTS;
+    perRequest.push(per('Ir'));
+    const misses = simulate ? ` (simulated misses/request: ${SIMULATED.map((e) => `${e} ${per(e).toFixed(0)}`).join(', ')})` : '';
+    console.log(`batch ${b + 1}: ${per('Ir').toFixed(0)} instructions/request${misses}`);
   }
+  if (tracer !== undefined) console.log(await tracer.stop(REQUESTS * BATCHES));
   perRequest.sort((a, b) => a - b);
   console.log(`median: ${perRequest[Math.floor(perRequest.length / 2)].toFixed(native ? 1 : 0)} ${native ? 'CPU µs' : 'instructions'}/request (case ${CASE}; ${log ? 'log ' : ''}${metrics ? 'metrics' : ''}${!log && !metrics ? 'no log, no metrics' : ''})`);
   agent.destroy();
