@@ -27,6 +27,9 @@ const USAGE = `usage: npm run bench -- [options]
   --latency-duration S  seconds of the steady-load measurement (default 5; 0 skips it)
   --side-by-side on|off also load baseline and target at the same time, both on the proxy core, each round
                         (default on; one-worker cases a-d): the machine's ups and downs then hit both alike
+  --fresh on|off        start the baseline and the target anew for each round's measurements (default on; not
+                        for e and the observed cases): a process's own luck (its memory layout, its JIT's choices)
+                        then varies between rounds instead of between runs
   --cases LIST          any of a,b,c,d,e,pipe,undici,c-norl,a-obs,c-obs (default: all)
   --workers LIST        worker counts for the gateway cases a-d, e.g. 1,2: a count N > 1 adds case <id>-wN,
                         the gateway started with --workers N on CPUs 0..N-1 (default 1)
@@ -78,6 +81,7 @@ function options() {
       rate: { type: 'string', default: '1000' },
       'latency-duration': { type: 'string', default: '5' },
       'side-by-side': { type: 'string', default: 'on' },
+      fresh: { type: 'string', default: 'on' },
       cases: { type: 'string', default: Object.keys(TARGETS).join(',') },
       'consumers-e': { type: 'string', default: '100000' },
       workers: { type: 'string', default: '1' },
@@ -118,6 +122,7 @@ function options() {
     rate: num('rate', 1),
     latencyDuration: num('latency-duration', 0),
     sideBySide: onOff(values['side-by-side'], 'side-by-side'),
+    fresh: onOff(values.fresh, 'fresh'),
     cases,
     consumersE: num('consumers-e', 1),
     out: values.out,
@@ -222,8 +227,16 @@ async function prepareGatewayCase(id, def, ctx) {
   const files = { accessLog: join(logDir, 'access.log') };
   const args = def.gatewayArgs?.(files) ?? [];
   const workers = def.workers ?? 1;
-  const gateway = await proc.startGateway(file, proc.gatewayCores(workers), id, { nodeArgs, bin: def.bin, args, workers });
-  return { server: gateway, requests: generated.requests, file, files, config: generated.config, validateMs: checked.ms };
+  const start = () => proc.startGateway(file, proc.gatewayCores(workers), id, { nodeArgs, bin: def.bin, args, workers });
+  return { server: await start(), start, requests: generated.requests, file, files, config: generated.config, validateMs: checked.ms };
+}
+
+/**
+ * Whether a case's server may be started anew between rounds: not (e) (its reloads and memory are followed over the
+ * run) nor a case whose check counts over the whole run (the observed cases' access log against their metrics).
+ */
+function restartable(id, t) {
+  return t.start !== undefined && id !== 'e' && TARGETS[id].check === undefined;
 }
 
 /** In-process timing of each load step, in a fresh process per file. */
@@ -334,15 +347,24 @@ async function main() {
   try {
     ctx.upstream = await proc.startServer('upstream', proc.CORES.load);
     running.push(ctx.upstream);
-    const baseline = await proc.startServer('http-proxy', proc.CORES.proxy, ctx.upstream.port);
+    const startBaseline = () => proc.startServer('http-proxy', proc.CORES.proxy, ctx.upstream.port);
+    let baseline = await startBaseline();
     running.push(baseline);
+    /** Stops `server` and starts its replacement in its place among the running ones. */
+    const restart = async (server, start) => {
+      await server.stop();
+      const fresh = await start();
+      running[running.indexOf(server)] = fresh;
+      return fresh;
+    };
 
     for (const id of opts.cases) {
       const def = TARGETS[id];
       say(`preparing ${def.label}`);
       let t;
       if (def.server) {
-        t = { server: await proc.startServer(def.server, proc.CORES.proxy, ctx.upstream.port), requests: configs.plain({ upstreamPort: 0 }).requests };
+        const start = () => proc.startServer(def.server, proc.CORES.proxy, ctx.upstream.port);
+        t = { server: await start(), start, requests: configs.plain({ upstreamPort: 0 }).requests };
       } else {
         t = await prepareGatewayCase(id, def, ctx);
       }
@@ -395,6 +417,10 @@ async function main() {
       const order = round % 2 === 1 ? Object.entries(targets) : Object.entries(targets).reverse();
       for (const [id, t] of order) {
         process.stdout.write(`round ${round}/${opts.rounds} ${id}: `);
+        if (opts.fresh && round > 1 && restartable(id, t)) {
+          baseline = await restart(baseline, startBaseline);
+          t.server = await restart(t.server, t.start);
+        }
         const b = await measure(baseline, t.requests, ctx);
         const m = await measure(t.server, t.requests, ctx);
         t.answered += m.warmup_requests + m.requests;
