@@ -6,24 +6,8 @@ import { readFileSync } from 'node:fs';
 import { request } from '../helpers/http';
 import { startGateway, type RunningGateway } from '../helpers/cli';
 import { waitFor, writeByRename } from '../helpers/wait';
+import { keyedConsumers } from '../helpers/config';
 import { OFF_THREAD_BYTES } from '../../src/gateway';
-
-/** `consumers` consumers with one key each, `${version}-key-${i}`; the route answers `version`. */
-function largeConfig(version: string, consumers: number): string {
-  const lines = [
-    '_format_version: "3.0"',
-    'routes:',
-    '  - name: root',
-    '    paths: [/]',
-    '    plugins:',
-    '      - name: key-auth',
-    '      - name: request-termination',
-    `        config: {status_code: 200, body: ${version}}`,
-    'consumers:',
-  ];
-  for (let i = 0; i < consumers; i++) lines.push(`  - username: user-${i}`, `    keyauth_credentials: [{key: ${version}-key-${i}}]`);
-  return `${lines.join('\n')}\n`;
-}
 
 interface WorkerView {
   id: number;
@@ -67,7 +51,7 @@ function checkingChildren(parent: number): number[] {
 }
 
 t.before(async () => {
-  const config = largeConfig('v1', 6000);
+  const config = keyedConsumers('v1', 6000);
   if (Buffer.byteLength(config) < OFF_THREAD_BYTES) throw new Error('the config must be checked away from the event loop');
   gw = await startGateway(config, { args: ['--workers', '2', '--access-log', 'off'], startTimeoutMs: 60_000 });
 });
@@ -98,7 +82,7 @@ t.test('a reload is checked in one process, the primary\'s; both workers then se
 
   const before = (await status()).configuration_hash;
   // Keys changed, and 1000 consumers fewer.
-  writeByRename(gw.configFile, largeConfig('v2', 5000));
+  writeByRename(gw.configFile, keyedConsumers('v2', 5000));
   const hash = await waitFor(
     'the new config on every worker',
     async () => {
