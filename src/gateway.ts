@@ -280,7 +280,7 @@ export class Gateway {
     this.metrics?.configApplied(source, true);
     // Only once accepted here: a config this process rejects never reaches a worker.
     if (this.options.workers !== undefined) this.options.workers.configure(handOn(loaded, content!), name, source);
-    loaded.checked = undefined;
+    loaded.checked = undefined; // the pool's alone now: the outcome returned must not hold them
     if (!this.options.isWorker) log('info', 'config reloaded', { source, configuration_hash: loaded.hash, ms: record.ms, ...counts(loaded.entities) });
     try {
       retireSnapshot(old, loaded.snapshot);
