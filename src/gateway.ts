@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import { configHashInSlices, loadConfigText } from './config/load';
-import { loadConfigBytesOffThread, type LoadedOffThread } from './config/load-off-thread';
+import { loadConfigBytesOffThread, readCheckedConfig, type LoadedOffThread, type LoadedWithBatches } from './config/load-off-thread';
 import { ConfigError, formatIssue } from './config/errors';
 import { readConfigBytes } from './config/source';
 import { retireSnapshot, type Snapshot } from './config/snapshot';
@@ -17,11 +17,12 @@ import { createAccessLog, type AccessLogTarget, type AccessSink } from './observ
 import { GatewayMetrics } from './observe/metrics';
 import { Observer } from './observe/observer';
 import type { WorkerPool } from './cluster/pool';
+import type { WorkerConfig } from './cluster/messages';
 
 export interface GatewayOptions {
   configFile: string;
-  /** The file's text when already read (a worker gets it from its primary); configFile then names it. */
-  configText?: string;
+  /** A pool's worker: the config its primary accepted, to start from; configFile then names it. */
+  accepted?: WorkerConfig;
   /** null: this process serves no traffic itself (a worker pool's primary). */
   proxyListen: ListenAddress | null;
   adminListen: ListenAddress | null;
@@ -118,8 +119,15 @@ export class Gateway {
   /** Loads the file (throws ConfigError before any port is opened), starts listening and watching the file. */
   static async start(options: GatewayOptions): Promise<Gateway> {
     if (options.adminListen) checkAdminExposure(options.adminListen.host, options.adminToken);
-    const bytes = options.configText !== undefined ? Buffer.from(options.configText) : await readConfigBytes(options.configFile);
-    const loaded = await loadConfigBytes(bytes, options.configFile);
+    const file = options.configFile;
+    let loaded: LoadedWithBatches;
+    if (options.accepted !== undefined) loaded = await loadAccepted(options.accepted, file);
+    else {
+      const bytes = await readConfigBytes(file);
+      // A pool's primary keeps the checked batches: its workers start from them (none is up yet).
+      loaded = await loadConfigBytes(bytes, file, undefined, false, options.workers !== undefined);
+      options.workers?.configure(handOn(loaded, bytes), file, 'file');
+    }
     const gateway = new Gateway(options, loaded);
     if (options.proxyListen) await listen(gateway.proxy.server, options.proxyListen);
     if (options.adminListen) {
@@ -216,7 +224,8 @@ export class Gateway {
     const hash = await configHashInSlices(bytes);
     if (!force && hash === this.fileState) return undefined;
     this.fileState = hash;
-    return (await this.apply((previous) => loadConfigBytes(bytes, file, previous, true), source, file, bytes)).record;
+    const keepBatches = this.options.workers !== undefined;
+    return (await this.apply((previous) => loadConfigBytes(bytes, file, previous, true, keepBatches), source, file, bytes)).record;
   }
 
   /** POST /config: a config given as text goes live in memory only (the next file change wins). */
@@ -229,10 +238,12 @@ export class Gateway {
     }
   }
 
-  /** A pool's worker: the config its primary accepted, loaded off the event loop when large, as the primary did. */
-  applyAcceptedConfig(text: string, name: string, source: ReloadSource): Promise<ApplyOutcome> {
-    const bytes = Buffer.from(text);
-    return this.apply((previous) => loadConfigBytes(bytes, name, previous, true), source, name, text);
+  /**
+   * A pool's worker: the config its primary accepted. Its checked batches are read paced, as the primary read
+   * them; a text is loaded as the primary did (off the event loop when large).
+   */
+  applyAcceptedConfig(config: WorkerConfig, name: string, source: ReloadSource): Promise<ApplyOutcome> {
+    return this.apply((previous) => loadAccepted(config, name, previous, true), source, name);
   }
 
   /**
@@ -240,13 +251,13 @@ export class Gateway {
    * finish on the snapshot they started with. Logs one line either way.
    */
   private async apply(
-    load: (previous: () => Snapshot) => LoadedOffThread | Promise<LoadedOffThread>,
+    load: (previous: () => Snapshot) => LoadedWithBatches | Promise<LoadedWithBatches>,
     source: ReloadSource,
     name: string,
-    content: Uint8Array | string,
+    content?: Uint8Array | string,
   ): Promise<ApplyOutcome> {
     const started = stopwatch();
-    let loaded: LoadedOffThread;
+    let loaded: LoadedWithBatches;
     try {
       loaded = await load(() => this.proxy.current);
     } catch (err) {
@@ -260,13 +271,16 @@ export class Gateway {
     return this.accept(loaded, source, name, started, content);
   }
 
-  private accept(loaded: LoadedOffThread, source: ReloadSource, name: string, started: Stopwatch, content: Uint8Array | string): ApplyOutcome {
+  /** `content`: what the config was loaded from, which a pool's workers get unless its checked batches were kept. */
+  private accept(loaded: LoadedWithBatches, source: ReloadSource, name: string, started: Stopwatch, content?: Uint8Array | string): ApplyOutcome {
     const old = this.proxy.current;
     this.proxy.setSnapshot(loaded.snapshot);
     const record: ReloadRecord = { at: started.at, source, accepted: true, ms: started.ms(), configuration_hash: loaded.hash };
     this.lastReload = record;
     this.metrics?.configApplied(source, true);
-    this.options.workers?.configure(typeof content === 'string' ? content : Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('utf8'), name, source);
+    // Only once accepted here: a config this process rejects never reaches a worker.
+    if (this.options.workers !== undefined) this.options.workers.configure(handOn(loaded, content!), name, source);
+    loaded.checked = undefined; // the pool's alone now: the outcome returned must not hold them
     if (!this.options.isWorker) log('info', 'config reloaded', { source, configuration_hash: loaded.hash, ms: record.ms, ...counts(loaded.entities) });
     try {
       retireSnapshot(old, loaded.snapshot);
@@ -317,10 +331,27 @@ export class Gateway {
 /**
  * A config file's bytes to a snapshot: away from the event loop when large (in a child process behind the
  * requests being served, on a reload; in a worker thread at start), here when small (quicker to set up).
+ * `keepBatches`: a large file's checked batches come back with it (see loadConfigBytesOffThread).
  */
-function loadConfigBytes(bytes: Uint8Array, file: string, previous?: () => Snapshot, reload = false): LoadedOffThread | Promise<LoadedOffThread> {
-  if (bytes.byteLength >= OFF_THREAD_BYTES) return loadConfigBytesOffThread(bytes, file, previous, reload);
-  return loadConfigText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), file, previous?.());
+function loadConfigBytes(bytes: Uint8Array, file: string, previous?: () => Snapshot, reload = false, keepBatches = false): LoadedWithBatches | Promise<LoadedWithBatches> {
+  if (bytes.byteLength >= OFF_THREAD_BYTES) return loadConfigBytesOffThread(bytes, file, previous, reload, keepBatches);
+  return loadConfigText(textOf(bytes), file, previous?.());
+}
+
+/** A config a pool's primary accepted, in one of its workers: only read when checked already, else loaded. */
+function loadAccepted(config: WorkerConfig, name: string, previous?: () => Snapshot, reload = false): LoadedWithBatches | Promise<LoadedWithBatches> {
+  if ('checked' in config) return readCheckedConfig(config.checked, previous, reload);
+  return loadConfigBytes(Buffer.from(config.text), name, previous, reload);
+}
+
+/** What a pool's workers get of a config accepted here: its checked batches when kept, else the text it came from. */
+function handOn(loaded: LoadedWithBatches, content: Uint8Array | string): WorkerConfig {
+  if (loaded.checked !== undefined) return { checked: loaded.checked };
+  return { text: typeof content === 'string' ? content : textOf(content) };
+}
+
+function textOf(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
 interface Stopwatch {

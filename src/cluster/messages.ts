@@ -3,6 +3,7 @@ import type { ReloadSource } from '../gateway';
 import type { ListenAddress } from '../cli/listen';
 import type { LogFormat, LogLevel } from '../log';
 import type { ClientTimeouts } from '../proxy/client-limits';
+import type { CheckedConfig } from '../config/load-off-thread';
 
 /** What a worker needs to serve as the primary would: the CLI's options, minus what the primary keeps. */
 export interface WorkerSettings {
@@ -25,10 +26,17 @@ export interface WorkerStats {
   total_requests: number;
 }
 
+/**
+ * A config the primary accepted, as its workers get it: the primary's checked batches and hash when it checked
+ * the file away from its event loop (a worker only reads them), else the text (small, or posted to the Admin API),
+ * which a worker loads as the primary did.
+ */
+export type WorkerConfig = { checked: CheckedConfig } | { text: string };
+
 /** Primary → worker. */
 export type ToWorker =
-  | { type: 'start'; id: number; settings: WorkerSettings; text: string }
-  | { type: 'config'; text: string; name: string; source: ReloadSource }
+  | { type: 'start'; id: number; settings: WorkerSettings; config: WorkerConfig }
+  | { type: 'config'; config: WorkerConfig; name: string; source: ReloadSource }
   | { type: 'stop'; graceMs: number }
   | Call
   | Reply;

@@ -8,7 +8,7 @@ import { NODE_ID, NODE_ID_ENV } from '../node-id';
 import type { AccessSink } from '../observe/access-log';
 import type { GatewayMetrics } from '../observe/metrics';
 import { grantLease, type LeaseRequest } from '../plugins/rate-limiting/leases';
-import { answer, Calls, type Call, type Reply, type ToPrimary, type ToWorker, type WorkerSettings, type WorkerStats } from './messages';
+import { answer, Calls, type Call, type Reply, type ToPrimary, type ToWorker, type WorkerConfig, type WorkerSettings, type WorkerStats } from './messages';
 
 const FIRST_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 10_000;
@@ -55,22 +55,26 @@ type Sample = MetricValue<string>;
  */
 export class WorkerPool {
   private readonly slots: Slot[] = [];
-  private text: string;
+  /**
+   * The config accepted last, which a worker starting now (or replacing one that died) starts from. Checked
+   * batches are kept rather than the text: about twice the text's size, but a replaced worker then starts
+   * without checking the file (a check's peak memory is many times that, and it comes when a worker died).
+   */
+  private latest: WorkerConfig | undefined;
   private stopping = false;
   private settleWaiters: Array<() => void> = [];
 
   constructor(
     readonly size: number,
     private readonly settings: WorkerSettings,
-    configText: string,
     private readonly accessSink: AccessSink | undefined,
   ) {
-    this.text = configText;
     for (let i = 1; i <= size; i++) this.slots.push(new Slot(i));
-    cluster.setupPrimary({ exec: join(__dirname, 'worker.js'), args: [], silent: false });
+    // 'advanced': a config's checked batches are Uint8Arrays, which JSON would make arrays of numbers.
+    cluster.setupPrimary({ exec: join(__dirname, 'worker.js'), args: [], silent: false, serialization: 'advanced' });
   }
 
-  /** Forks every worker; resolves with the proxy address once all serve, rejects when one cannot start. */
+  /** Forks every worker (on the config accepted last); resolves with the proxy address once all serve, rejects when one cannot start. */
   start(): Promise<ListenAddress> {
     return new Promise((resolve, reject) => {
       let waiting = this.size;
@@ -86,13 +90,13 @@ export class WorkerPool {
   }
 
   /** An accepted config: every worker applies it, in the order configs were accepted. */
-  configure(text: string, name: string, source: ReloadSource): void {
-    this.text = text;
+  configure(config: WorkerConfig, name: string, source: ReloadSource): void {
+    this.latest = config;
     for (const slot of this.slots) {
       // A worker not up yet gets the latest config with its start.
       if (!slot.up) continue;
       slot.sent++;
-      slot.send({ type: 'config', text, name, source });
+      slot.send({ type: 'config', config, name, source });
     }
   }
 
@@ -167,7 +171,7 @@ export class WorkerPool {
       switch (message.type) {
         case 'up':
           slot.up = true;
-          slot.send({ type: 'start', id: slot.id, settings: this.settings, text: this.text });
+          slot.send({ type: 'start', id: slot.id, settings: this.settings, config: this.latest! });
           return;
         case 'ready':
           slot.ready = true;

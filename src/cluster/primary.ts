@@ -1,6 +1,5 @@
 import { Gateway, type GatewayOptions } from '../gateway';
 import type { ListenAddress } from '../cli/listen';
-import { readConfigText } from '../config/source';
 import type { LogFormat, LogLevel } from '../log';
 import { openAccessSink } from '../observe/access-log';
 import { WorkerPool } from './pool';
@@ -16,10 +15,10 @@ export interface Serving {
 /**
  * `--workers N` with N > 1: this process loads and validates the file (a bad file fails here, before any
  * fork), serves the Admin API, watches the file and takes SIGHUP; N worker processes share the proxy port
- * (node:cluster hands them connections in turn) and serve the configs this process accepts.
+ * (node:cluster hands them connections in turn) and serve the configs this process accepts, from what it
+ * checked (a file is checked once, here).
  */
 export async function startPool(options: GatewayOptions, size: number, eventLog: { level: LogLevel; format: LogFormat }): Promise<Serving> {
-  const text = readConfigText(options.configFile);
   const accessLog = typeof options.accessLog === 'string' ? options.accessLog : 'off';
   // Opened here, so a bad path fails the start; the workers' lines are written by this process alone.
   const sink = accessLog === 'off' ? undefined : openAccessSink(accessLog);
@@ -36,10 +35,9 @@ export async function startPool(options: GatewayOptions, size: number, eventLog:
       logLevel: eventLog.level,
       logFormat: eventLog.format,
     },
-    text,
     sink,
   );
-  const gateway = await Gateway.start({ ...options, configText: text, proxyListen: null, accessLog: 'off', workers: pool });
+  const gateway = await Gateway.start({ ...options, proxyListen: null, accessLog: 'off', workers: pool });
   let proxy: ListenAddress;
   try {
     proxy = await pool.start();

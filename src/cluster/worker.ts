@@ -50,7 +50,7 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
   try {
     gateway = await Gateway.start({
       configFile: s.configFile,
-      configText: message.text,
+      accepted: message.config,
       proxyListen: s.proxyListen,
       adminListen: null,
       clientTimeouts: s.clientTimeouts,
@@ -70,7 +70,7 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
 
 async function configure(message: Extract<ToWorker, { type: 'config' }>): Promise<void> {
   if (gateway === undefined) return; // did not start; the primary is replacing this worker
-  await gateway.applyAcceptedConfig(message.text, message.name, message.source);
+  await gateway.applyAcceptedConfig(message.config, message.name, message.source);
   send({ type: 'configured', hash: gateway.proxy.current.hash });
 }
 

@@ -31,33 +31,52 @@ export async function loadConfigFileOffThread(file: string, previous?: () => Sna
   return loadConfigBytesOffThread(await readConfigBytes(file), file, previous);
 }
 
+/** A check's entities in batches, with the configuration's hash: what a snapshot is read from. */
+export type CheckedConfig = Extract<CheckMessage, { type: 'done' }>;
+
+/** A loaded config; `checked` is set when its batches were kept to hand on (to a pool's workers). */
+export interface LoadedWithBatches extends LoadedOffThread {
+  checked?: CheckedConfig;
+}
+
 /**
  * loadConfigText without holding the event loop. Parsing, schema validation and normalization run in a worker
  * thread, which hands back the entities serialized in batches and exits: its heap (the parsed document, the
- * biggest thing a load makes) is gone before the snapshot is built here. The batches are then read in slices of
- * a few milliseconds, with I/O between them, filling the snapshot's lookups as they go; only the rest of the
- * snapshot is built in one piece. `bytes` is handed over (unusable here afterwards). `previous` is asked for
- * when the snapshot is built: what is live then is what unchanged plugin state carries over from.
- * `behindRequests` (a reload): so that on a busy core the requests this process serves meanwhile come first, the
- * check runs in a child process at a lower scheduling priority instead of a worker thread, and reading the
- * batches rests after each slice as long as the slice took; without (a start), both run as fast as they can.
- * Rejects with ConfigError exactly as loadConfigText throws it.
+ * biggest thing a load makes) is gone before the snapshot is built here (readCheckedConfig). `bytes` is handed
+ * over (unusable here afterwards). `behindRequests` (a reload): so that on a busy core the requests this process
+ * serves meanwhile come first, the check runs in a child process at a lower scheduling priority instead of a
+ * worker thread, and reading the batches is paced; without (a start), both run as fast as they can. `keepBatches`:
+ * the batches stay whole and come back as `checked` (a pool's primary hands them to its workers, which then do
+ * not check the file again); without, each goes as soon as it is read. Rejects with ConfigError exactly as
+ * loadConfigText throws it.
  */
 export async function loadConfigBytesOffThread(
   bytes: Uint8Array,
   file: string,
   previous?: () => Snapshot | undefined,
   behindRequests = false,
-): Promise<LoadedOffThread> {
+  keepBatches = false,
+): Promise<LoadedWithBatches> {
   // Forking holds the event loop for 10–25 ms (the page tables of this whole process are copied): not in the
   // same task as whatever the caller did with the bytes just before.
   if (behindRequests) await nextTurn();
   const outcome = await (behindRequests ? checkInProcess(bytes, file) : checkInWorker(bytes, file));
   if (outcome.type === 'invalid') throw new ConfigError(outcome.issues);
   if (outcome.type === 'failed') throw new Error(outcome.message);
+  const loaded = await readCheckedConfig(keepBatches ? { ...outcome, batches: [...outcome.batches] } : outcome, previous, behindRequests);
+  return keepBatches ? { ...loaded, checked: outcome } : loaded;
+}
+
+/**
+ * A checked config's snapshot, its batches read in slices of a few milliseconds with I/O between them, filling
+ * the snapshot's lookups as they go; only the rest of the snapshot is built in one piece. Each batch goes from
+ * `checked.batches` as it is read. `previous` is asked for when the snapshot is built: what is live then is what
+ * unchanged plugin state carries over from. `behindRequests`: each slice is followed by a rest as long as it took.
+ */
+export async function readCheckedConfig(checked: CheckedConfig, previous?: () => Snapshot | undefined, behindRequests = false): Promise<LoadedOffThread> {
   const entities: EntitySet = { services: [], routes: [], consumers: [], plugins: [], keyauth_credentials: [], basicauth_credentials: [], acls: [] };
   const indexes = new EntityIndexes();
-  const { batches } = outcome;
+  const { batches } = checked;
   const pacer = new Pacer(SLICE_MS, behindRequests);
   for (let b = 0; b < batches.length; b++) {
     const { kind, data } = batches[b];
@@ -71,8 +90,8 @@ export async function loadConfigBytesOffThread(
       await pacer.between();
     }
   }
-  const snapshot = buildSnapshot(entities, outcome.hash, previous?.(), { indexes });
-  return { entities, hash: outcome.hash, warnings: outcome.warnings, snapshot };
+  const snapshot = buildSnapshot(entities, checked.hash, previous?.(), { indexes });
+  return { entities, hash: checked.hash, warnings: checked.warnings, snapshot };
 }
 
 /** Runs the worker on `bytes`; resolves with its one message once it has exited. */

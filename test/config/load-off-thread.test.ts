@@ -1,7 +1,7 @@
 import t from 'tap';
 import { loadConfigFile } from '../../src/config/load';
 import { readFileSync } from 'node:fs';
-import { loadConfigBytesOffThread, loadConfigFileOffThread } from '../../src/config/load-off-thread';
+import { loadConfigBytesOffThread, loadConfigFileOffThread, readCheckedConfig } from '../../src/config/load-off-thread';
 import { ConfigError } from '../../src/config/errors';
 import { tempFile } from '../helpers/cli';
 import { yaml } from '../helpers/config';
@@ -96,6 +96,20 @@ t.test('behind requests, a large file arrives whole, in order', async (t) => {
   t.same(loaded.entities.consumers.map((c) => c.username), Array.from({ length: 4500 }, (_, i) => `u${i}`));
   t.equal(loaded.entities.keyauth_credentials.length, 4500);
   t.equal(loaded.snapshot.keyAuthByKey.get('key-4499')?.consumer, loaded.snapshot.consumersByUsername.get('u4499')?.id);
+});
+
+t.test('batches kept to hand on are whole afterwards, and read into the same snapshot elsewhere', async (t) => {
+  const file = largeFile();
+  const here = await loadConfigBytesOffThread(readFileSync(file), file, undefined, true, true);
+  const checked = here.checked!;
+  t.ok(checked.batches.length > 1 && checked.batches.every((b) => b?.data.byteLength > 0), 'every batch kept');
+  t.equal(checked.hash, here.hash);
+  const there = await readCheckedConfig(checked, undefined, true);
+  t.equal(there.snapshot.hash, here.hash, "the checking side's hash");
+  t.same(there.entities, here.entities);
+  t.equal(there.snapshot.keyAuthByKey.get('key-4499')?.consumer, there.snapshot.consumersByUsername.get('u4499')?.id);
+  t.ok(checked.batches.every((b) => b === undefined), 'read: each batch let go');
+  t.equal((await loadConfigBytesOffThread(readFileSync(file), file, undefined, true)).checked, undefined, 'not kept unless asked');
 });
 
 t.test('behind requests, an invalid file is rejected with the same located issues', async (t) => {

@@ -32,3 +32,20 @@ export function answering(body: string, consumer = 'someone'): string {
     `consumers: [{username: ${consumer}}]`,
   );
 }
+
+/** `consumers` consumers with one key each (`${version}-key-${i}`), who all get `version` from the one route (/). */
+export function keyedConsumers(version: string, consumers: number): string {
+  const lines = [
+    '_format_version: "3.0"',
+    'routes:',
+    '  - name: root',
+    '    paths: [/]',
+    '    plugins:',
+    '      - name: key-auth',
+    '      - name: request-termination',
+    `        config: {status_code: 200, body: ${version}}`,
+    'consumers:',
+  ];
+  for (let i = 0; i < consumers; i++) lines.push(`  - username: user-${i}`, `    keyauth_credentials: [{key: ${version}-key-${i}}]`);
+  return yaml(...lines);
+}

@@ -2,25 +2,11 @@ import t from 'tap';
 import { runCli, startGateway } from '../helpers/cli';
 import { request, type Reply } from '../helpers/http';
 import { count, waitFor, writeByRename } from '../helpers/wait';
+import { keyedConsumers } from '../helpers/config';
 
+/** 10,000 consumers with one key each (about 1 MB, loaded off the event loop); the route answers `version`. */
 const CONSUMERS = 10_000;
-
-/** 10,000 consumers with one key each (about 1 MB, loaded in a worker thread); the route answers `body`. */
-function largeConfig(version: string): string {
-  const lines = [
-    '_format_version: "3.0"',
-    'routes:',
-    '  - name: root',
-    '    paths: [/]',
-    '    plugins:',
-    '      - name: key-auth',
-    '      - name: request-termination',
-    `        config: {status_code: 200, body: ${version}}`,
-    'consumers:',
-  ];
-  for (let i = 0; i < CONSUMERS; i++) lines.push(`  - username: user-${i}`, `    keyauth_credentials: [{key: ${version}-key-${i}}]`);
-  return `${lines.join('\n')}\n`;
-}
+const largeConfig = (version: string) => keyedConsumers(version, CONSUMERS);
 
 t.test('a large config reloads under a steady trickle of requests: every request answered, then the new config', async (t) => {
   const gw = await startGateway(largeConfig('v1'), { args: ['--access-log', 'off'], startTimeoutMs: 60_000 });
