@@ -2,7 +2,8 @@
 // parse, validate, normalize, then the entities serialized in batches of their own buffers. Shared by both
 // sides: the thread that checks and the one that reads the batches (which imports only the types).
 import { serialize } from 'node:v8';
-import { checkConfigText } from './load';
+import { checkSource } from './load';
+import { parseConfigText } from './source';
 import { ConfigError, type ConfigIssue } from './errors';
 import type { EntitySet } from './entities';
 
@@ -27,12 +28,16 @@ const BATCH = 2000;
 /**
  * The one outcome of checking a file's text: the entities in batches, or the issues, or why it failed. Callers
  * pass the text without keeping it (nor the bytes it came from), so that it can go once parsed; the parsed
- * document is let go before the first batch is asked for.
+ * document is let go before the first batch is asked for. `collect`, where given, is called where most of what
+ * was made so far has become garbage (after parsing, after checking): a process that only checks passes a full
+ * garbage collection, so that its heap does not grow to hold that garbage beside what comes next.
  */
-export function checkInBatches(text: string, file: string): CheckOutcome {
+export function checkInBatches(text: string, file: string, collect?: () => void): CheckOutcome {
   try {
-    const { entities, hash, warnings } = checkConfigText(text, file);
-    return { type: 'done', hash, warnings, batches: serializeInBatches(entities) };
+    const source = parseConfigText(text, file);
+    collect?.();
+    const { entities, hash, warnings } = checkSource(source);
+    return { type: 'done', hash, warnings, batches: serializeInBatches(entities, collect) };
   } catch (err) {
     if (err instanceof ConfigError) return { type: 'invalid', issues: err.issues };
     return { type: 'failed', message: (err as Error).message };
@@ -40,7 +45,8 @@ export function checkInBatches(text: string, file: string): CheckOutcome {
 }
 
 /** Each kind's entities, BATCH at a time; a kind's objects can go once its last batch is made. */
-function* serializeInBatches(entities: EntitySet): Generator<EntityBatch> {
+function* serializeInBatches(entities: EntitySet, collect?: () => void): Generator<EntityBatch> {
+  collect?.(); // the parsed document, now that checking is over
   for (const kind of Object.keys(entities) as Array<keyof EntitySet>) {
     const list = entities[kind];
     entities[kind] = [];

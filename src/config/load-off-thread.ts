@@ -121,7 +121,7 @@ function checkInProcess(bytes: Uint8Array, file: string): Promise<CheckMessage> 
     const batches: EntityBatch[] = [];
     let outcome: CheckMessage | undefined;
     let failure: Error | undefined;
-    const child = fork(PROCESS_FILE, [file], { execArgv: [...PROCESS_LOADER, '--single-threaded'], serialization: 'advanced', stdio: ['pipe', 'ignore', 'ignore', 'ipc'] });
+    const child = fork(PROCESS_FILE, [file], { execArgv: [...PROCESS_LOADER, '--single-threaded', '--expose-gc'], serialization: 'advanced', stdio: ['pipe', 'ignore', 'ignore', 'ipc'] });
     if (child.pid !== undefined) behindServing(child.pid);
     child.on('message', (m: CheckProcessMessage) => {
       if (m.type === 'batch') batches.push(m.batch);
