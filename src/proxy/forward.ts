@@ -3,7 +3,7 @@ import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import type { RequestContext } from './context';
 import { MESSAGES, sendError } from './respond';
-import { hasBody } from './client-limits';
+import { hasBody } from './linger';
 import { log } from '../log';
 import { VIA_TOKEN } from '../version';
 

@@ -1,0 +1,147 @@
+import t from 'tap';
+import net from 'node:net';
+import { benchRoute, startBench, type AuthBench } from '../helpers/auth';
+
+// A gateway that answers before reading a request body must still get its answer to the client: closing a socket
+// with unread bytes resets the connection, and the client's kernel then drops the answer it had not read yet.
+
+const ROUTES = [
+  ...benchRoute('key', '[{name: key-auth}]'),
+  ...benchRoute('body', '[{name: key-auth, config: {key_in_body: true}}]'),
+  ...benchRoute('stop', '[{name: request-termination, config: {status_code: 403, message: closed}}]'),
+];
+const CONSUMERS = ['consumers:', '  - username: alice', '    keyauth_credentials: [{key: alice-key}]'];
+
+let bench: AuthBench;
+t.before(async () => {
+  bench = await startBench(ROUTES, CONSUMERS);
+});
+t.teardown(() => bench.close());
+
+interface Response {
+  status: number;
+  headers: string;
+  body: string;
+}
+
+interface Pushed {
+  responses: Response[];
+  /** The server closed its side. */
+  ended: boolean;
+  /** The connection failed (reset) on the client's side. */
+  error: string | undefined;
+  /** The connection was still open when the client gave up. */
+  gaveUp: boolean;
+}
+
+/** The complete responses in what a server sent (Content-Length framing only). */
+function responsesIn(text: string): Response[] {
+  const out: Response[] = [];
+  for (;;) {
+    const m = /^HTTP\/1\.1 (\d{3}) /.exec(text);
+    const split = text.indexOf('\r\n\r\n');
+    if (m === null || split === -1) return out;
+    const headers = text.slice(0, split);
+    const length = Number(/\r\ncontent-length: (\d+)/i.exec(headers)?.[1] ?? 0);
+    if (text.length < split + 4 + length) return out;
+    out.push({ status: Number(m[1]), headers, body: text.slice(split + 4, split + 4 + length) });
+    text = text.slice(split + 4 + length);
+  }
+}
+
+interface PushOptions {
+  /** Body bytes written after `head`; Infinity writes until the connection dies. */
+  bodyBytes: number;
+  /** Written after the body, e.g. the chunked terminator and a next request. */
+  after?: string;
+  /** Pause between 64 KiB pieces. */
+  gapMs?: number;
+  /** Read nothing until the body is written: the answer waits in the kernel, where a reset destroys it. */
+  readLate?: boolean;
+  /** How long to keep the connection after writing, when the server does not close it. */
+  giveUpMs?: number;
+}
+
+/** Writes `head` and a body of `x`s in pieces on a fresh connection, and collects what the server answers. */
+function push(port: number, head: string, opts: PushOptions): Promise<Pushed> {
+  return new Promise((resolve) => {
+    const received: Buffer[] = [];
+    let ended = false;
+    let error: string | undefined;
+    let writing = true;
+    let done = false;
+    const finish = (gaveUp: boolean) => {
+      if (done) return;
+      done = true;
+      clearTimeout(giveUp);
+      socket.destroy();
+      resolve({ responses: responsesIn(Buffer.concat(received).toString('latin1')), ended, error, gaveUp });
+    };
+    const giveUp = setTimeout(() => finish(true), 20_000);
+    // Half-open allowed: the client goes on sending after the server has closed its side, as a real uploader does.
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    if (opts.readLate) socket.pause();
+    socket.on('data', (d: Buffer) => received.push(d));
+    socket.on('end', () => {
+      ended = true;
+      if (!writing) finish(false);
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => (error ??= err.code ?? err.message));
+    socket.on('close', () => finish(false));
+    const piece = Buffer.alloc(64 * 1024, 'x');
+    socket.on('connect', async () => {
+      socket.write(head);
+      for (let sent = 0; sent < opts.bodyBytes && !socket.destroyed && !done; sent += piece.length) {
+        const n = Math.min(piece.length, opts.bodyBytes - sent);
+        if (!socket.write(n === piece.length ? piece : piece.subarray(0, n))) await drained(socket);
+        if (opts.gapMs) await new Promise((r) => setTimeout(r, opts.gapMs));
+      }
+      if (opts.after && !socket.destroyed) socket.write(opts.after);
+      writing = false;
+      socket.resume();
+      if (ended) finish(false);
+      else giveUp.refresh();
+      if (opts.giveUpMs !== undefined) setTimeout(() => finish(true), opts.giveUpMs);
+    });
+  });
+}
+
+function drained(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const go = () => {
+      socket.off('drain', go);
+      socket.off('close', go);
+      resolve();
+    };
+    socket.on('drain', go);
+    socket.on('close', go);
+  });
+}
+
+const MiB = 1024 * 1024;
+const post = (path: string, framing: string, extra = '') =>
+  `POST ${path} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n${framing}\r\n${extra}\r\n`;
+
+t.test('a 413 sent while the client still writes its body arrives whole, with its JSON body', async (t) => {
+  const r = await push(bench.gw.proxyPort, post('/body', `Content-Length: ${3 * MiB}`, 'Connection: close\r\n'), { bodyBytes: 3 * MiB, gapMs: 5, readLate: true });
+  t.equal(r.error, undefined, 'no reset');
+  t.equal(r.responses.length, 1);
+  t.equal(r.responses[0]?.status, 413);
+  t.equal(JSON.parse(r.responses[0]?.body ?? '{}').message, 'Request body too large');
+  t.ok(r.ended, 'then the gateway closes');
+});
+
+t.test('a 413 for a body found too large while reading it arrives whole, and the connection serves the next request', async (t) => {
+  const next = 'GET /key HTTP/1.1\r\nHost: gw\r\napikey: alice-key\r\nConnection: close\r\n\r\n';
+  const r = await push(bench.gw.proxyPort, `${post('/body', 'Transfer-Encoding: chunked')}${(2 * MiB).toString(16)}\r\n`, {
+    bodyBytes: 2 * MiB,
+    after: `\r\n0\r\n\r\n${next}`,
+    readLate: true,
+  });
+  t.equal(r.error, undefined, 'no reset');
+  t.same(
+    r.responses.map((x) => x.status),
+    [413, 200],
+  );
+  t.equal(JSON.parse(r.responses[0].body).message, 'Request body too large');
+});
