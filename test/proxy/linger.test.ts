@@ -1,6 +1,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { benchRoute, startBench, type AuthBench } from '../helpers/auth';
+import { startGateway } from '../helpers/cli';
 
 // A gateway that answers before reading a request body must still get its answer to the client: closing a socket
 // with unread bytes resets the connection, and the client's kernel then drops the answer it had not read yet.
@@ -119,6 +120,8 @@ function drained(socket: net.Socket): Promise<void> {
 }
 
 const MiB = 1024 * 1024;
+/** A request after the refused one on the same connection: it must be read as a request of its own. */
+const NEXT = 'GET /key HTTP/1.1\r\nHost: gw\r\napikey: alice-key\r\nConnection: close\r\n\r\n';
 const post = (path: string, framing: string, extra = '') =>
   `POST ${path} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n${framing}\r\n${extra}\r\n`;
 
@@ -132,10 +135,9 @@ t.test('a 413 sent while the client still writes its body arrives whole, with it
 });
 
 t.test('a 413 for a body found too large while reading it arrives whole, and the connection serves the next request', async (t) => {
-  const next = 'GET /key HTTP/1.1\r\nHost: gw\r\napikey: alice-key\r\nConnection: close\r\n\r\n';
   const r = await push(bench.gw.proxyPort, `${post('/body', 'Transfer-Encoding: chunked')}${(2 * MiB).toString(16)}\r\n`, {
     bodyBytes: 2 * MiB,
-    after: `\r\n0\r\n\r\n${next}`,
+    after: `\r\n0\r\n\r\n${NEXT}`,
     readLate: true,
   });
   t.equal(r.error, undefined, 'no reset');
@@ -144,4 +146,39 @@ t.test('a 413 for a body found too large while reading it arrives whole, and the
     [413, 200],
   );
   t.equal(JSON.parse(r.responses[0].body).message, 'Request body too large');
+});
+
+t.test('a refusal before the body is read (401, request-termination) arrives, and the rest of the body does not spoil the next request', async (t) => {
+  for (const [path, status] of [
+    ['/key', 401],
+    ['/stop', 403],
+  ] as const) {
+    const r = await push(bench.gw.proxyPort, post(path, `Content-Length: ${MiB}`), { bodyBytes: MiB, gapMs: 2, after: NEXT, readLate: true });
+    t.equal(r.error, undefined, `${path}: no reset`);
+    t.same(
+      r.responses.map((x) => x.status),
+      [status, 200],
+      `${path}: the refusal, then the next request's answer`,
+    );
+  }
+});
+
+t.test('a request the parser refuses (header too large) gets its 431 whole while the client still sends', async (t) => {
+  const r = await push(bench.gw.proxyPort, 'GET /key HTTP/1.1\r\nHost: gw\r\nX-Pad: ', { bodyBytes: 2 * MiB, gapMs: 2, readLate: true });
+  t.equal(r.error, undefined, 'no reset');
+  t.equal(r.responses[0]?.status, 431);
+  t.equal(JSON.parse(r.responses[0]?.body ?? '{}').message, 'Request header or cookie too large');
+  t.ok(r.ended);
+});
+
+t.test('a client that never stops sending is cut once the lingering bound passes', async (t) => {
+  const gw = await startGateway('', { file: bench.gw.configFile, args: ['--lingering-time', '300', '--lingering-timeout', '5000'] });
+  t.teardown(() => gw.stop());
+  const slowly = { bodyBytes: Infinity, gapMs: 20 };
+  const closing = await push(gw.proxyPort, post('/body', `Content-Length: ${100 * MiB}`, 'Connection: close\r\n'), slowly);
+  t.equal(closing.responses[0]?.status, 413, 'the answer arrived');
+  t.notOk(closing.gaveUp, 'the gateway closed the connection');
+  const kept = await push(gw.proxyPort, post('/key', `Content-Length: ${100 * MiB}`), slowly);
+  t.equal(kept.responses[0]?.status, 401, 'the answer arrived');
+  t.notOk(kept.gaveUp, 'the gateway closed the kept-alive connection too');
 });
