@@ -116,6 +116,7 @@ export function lingerIfBodyPending(req: IncomingMessage, res: ServerResponse): 
     restore();
     if (closing || req.complete || socket.destroyed) return;
     // Kept alive: whoever was reading the body has stopped; node:http parses the rest and it is dropped here.
+    req.unpipe(); // a pipe left behind would pause the body again when its destination closes
     req.removeAllListeners('data');
     const stop = drain(req, limitsOf(socket), () => socket.destroy());
     req.once('end', stop);

@@ -1,7 +1,9 @@
 import t from 'tap';
+import http from 'node:http';
 import net from 'node:net';
 import { benchRoute, startBench, type AuthBench } from '../helpers/auth';
 import { startGateway } from '../helpers/cli';
+import { yaml } from '../helpers/config';
 
 // A gateway that answers before reading a request body must still get its answer to the client: closing a socket
 // with unread bytes resets the connection, and the client's kernel then drops the answer it had not read yet.
@@ -169,6 +171,30 @@ t.test('a request the parser refuses (header too large) gets its 431 whole while
   t.equal(r.responses[0]?.status, 431);
   t.equal(JSON.parse(r.responses[0]?.body ?? '{}').message, 'Request header or cookie too large');
   t.ok(r.ended);
+});
+
+t.test("an upstream's answer sent before the body reached it arrives whole, and the connection serves the next request", async (t) => {
+  // Answers /early at once, without reading the body; anything else once the body is read.
+  const upstream = http.createServer((req, res) => {
+    if (req.url === '/early') return res.writeHead(413, { 'Content-Type': 'text/plain', 'Content-Length': 16 }).end('upstream says no');
+    req.resume().on('end', () => res.end('fine'));
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => upstream.close());
+  const { port } = upstream.address() as net.AddressInfo;
+  const gw = await startGateway(yaml('_format_version: "3.0"', 'services:', '  - name: up', `    url: http://127.0.0.1:${port}`, '    routes:', '      - paths: [/]', '        strip_path: false'));
+  t.teardown(() => gw.stop());
+  const closing = await push(gw.proxyPort, post('/early', `Content-Length: ${3 * MiB}`, 'Connection: close\r\n'), { bodyBytes: 3 * MiB, gapMs: 5, readLate: true });
+  t.equal(closing.error, undefined, 'no reset');
+  t.equal(closing.responses[0]?.status, 413);
+  t.equal(closing.responses[0]?.body, 'upstream says no');
+  const next = 'POST /fine HTTP/1.1\r\nHost: gw\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi';
+  const kept = await push(gw.proxyPort, post('/early', `Content-Length: ${MiB}`), { bodyBytes: MiB, gapMs: 2, after: next, readLate: true });
+  t.equal(kept.error, undefined, 'no reset');
+  t.same(
+    kept.responses.map((x) => x.body),
+    ['upstream says no', 'fine'],
+  );
 });
 
 t.test('a client that never stops sending is cut once the lingering bound passes', async (t) => {
