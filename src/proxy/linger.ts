@@ -34,14 +34,15 @@ function limitsOf(socket: Socket): LingerLimits {
   return (socket as Socket & { server?: LingeringServer }).server?.[LIMITS] ?? DEFAULT_LINGER;
 }
 
+/** True when the request's headers say a body follows them. */
 export function hasBody(h: IncomingHttpHeaders): boolean {
   const length = h['content-length'];
   return h['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /**
- * Reads and drops what arrives on `source` until `done` is called or a bound is passed, which calls `cut`. Returns
- * `done`, which stops the watch without cutting.
+ * Reads and drops what arrives on `source` until a bound is passed, which calls `cut`. Returns the function that
+ * stops the watch without cutting (the body ended, the socket closed).
  */
 function drain(source: NodeJS.ReadableStream, limits: LingerLimits, cut: () => void): () => void {
   let dropped = 0;
