@@ -33,6 +33,8 @@ interface StartOptions {
   metricsPerConsumer?: boolean;
   clientHeaderTimeout: number;
   clientBodyTimeout: number;
+  lingeringTime: number;
+  lingeringTimeout: number;
   workers: number;
 }
 
@@ -55,6 +57,16 @@ function startCommand(): Command {
       new Option('--client-body-timeout <ms>', 'longest pause allowed while a client sends the body (then 408)')
         .argParser(milliseconds)
         .default(DEFAULT_CLIENT_TIMEOUTS.body),
+    )
+    .addOption(
+      new Option('--lingering-time <ms>', 'after answering before a request body was all read, the longest the body is read on and dropped')
+        .argParser(milliseconds)
+        .default(DEFAULT_CLIENT_TIMEOUTS.lingering.time),
+    )
+    .addOption(
+      new Option('--lingering-timeout <ms>', 'the longest silence from the client while its body is dropped (then the connection closes)')
+        .argParser(milliseconds)
+        .default(DEFAULT_CLIENT_TIMEOUTS.lingering.idle),
     )
     .addOption(new Option('--admin-show-secrets', 'show key-auth keys and plugin passwords in Admin API output (masked by default)'))
     .addOption(new Option('--log-level <level>', 'event log level').choices([...LOG_LEVELS, ...Object.keys(KONG_LOG_LEVELS)]).env('KONG_LOG_LEVEL').default('info'))
@@ -85,7 +97,11 @@ function startCommand(): Command {
           proxyListen,
           adminListen: parseListen(opts.adminListen, '--admin-listen'),
           adminToken: opts.adminToken,
-          clientTimeouts: { header: opts.clientHeaderTimeout, body: opts.clientBodyTimeout },
+          clientTimeouts: {
+            header: opts.clientHeaderTimeout,
+            body: opts.clientBodyTimeout,
+            lingering: { time: opts.lingeringTime, idle: opts.lingeringTimeout },
+          },
           adminShowSecrets: opts.adminShowSecrets === true,
           accessLog: opts.accessLog,
           accessLogFormat: format ?? (opts.accessLog === 'stdout' ? defaultFormat(1) : 'json'),

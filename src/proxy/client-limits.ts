@@ -1,6 +1,7 @@
-import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { MESSAGES } from './respond';
+import { DEFAULT_LINGER, isLingering, lingerThenClose, type LingerLimits } from './linger';
 import { SERVER_TOKEN } from '../version';
 
 /** How long a client may take, in ms (nginx's client_header_timeout and client_body_timeout; both 60 s there). */
@@ -9,9 +10,11 @@ export interface ClientTimeouts {
   header: number;
   /** The longest silence between two reads of a request body. */
   body: number;
+  /** How long the gateway reads on after answering before the request was all read (see linger.ts). */
+  lingering: LingerLimits;
 }
 
-export const DEFAULT_CLIENT_TIMEOUTS: ClientTimeouts = { header: 60_000, body: 60_000 };
+export const DEFAULT_CLIENT_TIMEOUTS: ClientTimeouts = { header: 60_000, body: 60_000, lingering: DEFAULT_LINGER };
 
 /** Node's options for the proxy listener that enforce the header timeout. */
 export function serverTimeoutOptions(t: ClientTimeouts): http.ServerOptions {
@@ -56,11 +59,6 @@ export function isOnRefusedConnection(req: IncomingMessage): boolean {
   return (req.socket as RefusableSocket)[REFUSED] === true;
 }
 
-export function hasBody(h: IncomingHttpHeaders): boolean {
-  const length = h['content-length'];
-  return h['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
 /**
  * Enforces the body timeout on one request: `onTimeout` runs once the client has sent nothing for `timeoutMs`
  * while the gateway was reading. Time the gateway spends not reading (a plugin still deciding, an upstream
@@ -102,25 +100,27 @@ function parserErrorAnswer(code: string | undefined): [number, string] {
 
 /**
  * Answers a request the HTTP parser refused (malformed, too large, too slow): a JSON 4xx written straight to the
- * socket, then the connection closed, since nothing after the error can be trusted to be framed right. When a
- * response on this connection has already started, it is cut instead, so that no stray bytes join it.
+ * socket, then the connection closed, since nothing after the error can be trusted to be framed right. The socket
+ * lingers so that the answer is not lost to a reset while the client is still sending. When a response on this
+ * connection has already started, it is cut instead, so that no stray bytes join it.
+ * Returns the status answered, or undefined when the connection was only closed.
  */
-/** Returns the status answered, or undefined when the connection was only closed. */
 export function answerClientError(err: NodeJS.ErrnoException, socket: Socket, requestId: string): number | undefined {
+  if (isLingering(socket)) return undefined; // closing already; what the client sends now is dropped unparsed
   // Node's own server looks at the same field to know whether a response is under way.
   const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
   if (err.code === 'ECONNRESET' || !socket.writable || (inFlight != null && inFlight.headersSent)) {
-    if (inFlight?.writableEnded) socket.end(() => socket.destroy()); // a complete answer is still flushing: let it out
+    if (inFlight?.writableEnded && socket.writable) lingerThenClose(socket); // a complete answer is still flushing: let it out
     else socket.destroy();
     return undefined;
   }
   const [status, message] = parserErrorAnswer(err.code);
   const body = `{"message":${JSON.stringify(message)},"request_id":"${requestId}"}`;
-  socket.end(
+  socket.write(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nServer: ${SERVER_TOKEN}\r\nX-Kong-Request-Id: ${requestId}\r\n` +
       `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
-    () => socket.destroy(),
   );
+  lingerThenClose(socket);
   return status;
 }

@@ -3,7 +3,7 @@ import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import type { RequestContext } from './context';
 import { MESSAGES, sendError } from './respond';
-import { hasBody } from './client-limits';
+import { hasBody, lingerIfBodyPending } from './linger';
 import { log } from '../log';
 import { VIA_TOKEN } from '../version';
 
@@ -113,6 +113,18 @@ function onUpstreamResponse(this: UpstreamRequest, upRes: UpstreamResponse): voi
   else res.writeHead(upRes.statusCode!, list);
   upRes.on('data', relayChunk);
   upRes.once('end', relayEnd);
+  if (!ctx.req.complete && this[ATTEMPT].state.streamsBody) answeredBeforeBody(ctx.req, res, this);
+}
+
+/**
+ * The upstream answered before the whole body reached it: its answer must still reach the client (see linger.ts),
+ * and once it has, the rest of the body is no longer sent upstream.
+ */
+function answeredBeforeBody(req: IncomingMessage, res: ServerResponse, proxyReq: ClientRequest): void {
+  lingerIfBodyPending(req, res);
+  res.once('finish', () => {
+    if (!req.complete) proxyReq.destroy();
+  });
 }
 
 // The body is relayed by hand rather than with pipe(), which adds and removes half a dozen listeners per response.

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SERVER_TOKEN } from '../version';
+import { lingerIfBodyPending } from './linger';
 
 export type ErrorBodyType = 'json' | 'text';
 
@@ -85,6 +86,7 @@ export function send(
   res.setHeader('Server', SERVER_TOKEN);
   res.setHeader('X-Kong-Request-Id', requestId);
   res.statusCode = status;
+  lingerIfBodyPending(req, res);
   if (req.method === 'HEAD') res.end();
   else res.end(body);
 }

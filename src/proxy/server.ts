@@ -6,7 +6,8 @@ import { forward } from './forward';
 import { normalizePath } from './paths';
 import { runAccess } from './pipeline';
 import { MESSAGES, sendError } from './respond';
-import { answerClientError, DEFAULT_CLIENT_TIMEOUTS, hasBody, isBadlyFramed, isOnRefusedConnection, refuseConnection, serverTimeoutOptions, watchBody, type ClientTimeouts } from './client-limits';
+import { answerClientError, DEFAULT_CLIENT_TIMEOUTS, isBadlyFramed, isOnRefusedConnection, refuseConnection, serverTimeoutOptions, watchBody, type ClientTimeouts } from './client-limits';
+import { hasBody, setLingerLimits } from './linger';
 import { log } from '../log';
 import type { Observer } from '../observe/observer';
 import { generateRequestId, requestIdOf } from '../observe/request-id';
@@ -75,6 +76,7 @@ export class ProxyServer {
     // requireHostHeader off: a missing Host gets the gateway's JSON 400 (isBadlyFramed) rather than Node's bare one.
     const serverOptions = { keepAliveTimeout: 60_000, requireHostHeader: false, ...serverTimeoutOptions(timeouts) };
     this.server = http.createServer(serverOptions, (req, res) => this.handle(req, res));
+    setLingerLimits(this.server, timeouts.lingering);
     this.server.on('connection', (socket: Socket) => {
       this.stats.connectionsAccepted++;
       this.stats.connectionsActive++;

@@ -167,4 +167,9 @@ t.test('the timeout flags take whole milliseconds', async (t) => {
     t.equal(r.status, 1, bad);
     t.match(r.stderr, /--client-body-timeout.*whole number of milliseconds/);
   }
+  for (const flag of ['--lingering-time', '--lingering-timeout']) {
+    const r = runCli(['start', '-c', 'kong.yml', flag, '0']);
+    t.equal(r.status, 1, flag);
+    t.match(r.stderr, new RegExp(`${flag}.*whole number of milliseconds`));
+  }
 });
