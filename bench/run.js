@@ -27,9 +27,9 @@ const USAGE = `usage: npm run bench -- [options]
   --latency-duration S  seconds of the steady-load measurement (default 5; 0 skips it)
   --side-by-side on|off also load baseline and target at the same time, both on the proxy core, each round
                         (default on; one-worker cases a-d): the machine's ups and downs then hit both alike
-  --fresh on|off        start the baseline and the target anew for each round's measurements (default on; not
-                        for e and the observed cases): a process's own luck (its memory layout, its JIT's choices)
-                        then varies between rounds instead of between runs
+  --fresh on|off        start the baseline and the target anew for each round's measurements, each warmed with
+                        4 s of load first (default on; not for e and the observed cases): a process's own luck
+                        (its memory layout, its JIT's choices) then varies between rounds instead of between runs
   --cases LIST          any of a,b,c,d,e,pipe,undici,c-norl,a-obs,c-obs (default: all)
   --workers LIST        worker counts for the gateway cases a-d, e.g. 1,2: a count N > 1 adds case <id>-wN,
                         the gateway started with --workers N on CPUs 0..N-1 (default 1)
@@ -231,6 +231,9 @@ async function prepareGatewayCase(id, def, ctx) {
   return { server: await start(), start, requests: generated.requests, file, files, config: generated.config, validateMs: checked.ms };
 }
 
+/** Seconds of load a process started for a round gets on top of the usual warm-up before its first measurement. */
+const FRESH_WARMUP_S = 4;
+
 /**
  * Whether a case's server may be started anew between rounds: not (e) (its reloads and memory are followed over the
  * run) nor a case whose check counts over the whole run (the observed cases' access log against their metrics).
@@ -250,8 +253,8 @@ function timeConfigLoad(file, format) {
   return { format, mb: statSync(file).size / 1024 / 1024, ...run(), off_thread_ms: offThread.load_ms, off_thread_max_delay_ms: offThread.max_event_loop_delay_ms };
 }
 
-function measure(server, requests, ctx) {
-  return throughput(server.port, requests, ctx.opts, proc.cpuMeter(server.pid, [ctx.upstream.pid]));
+function measure(server, requests, ctx, warmup = ctx.opts.warmup) {
+  return throughput(server.port, requests, { ...ctx.opts, warmup }, proc.cpuMeter(server.pid, [ctx.upstream.pid]));
 }
 
 /**
@@ -417,12 +420,16 @@ async function main() {
       const order = round % 2 === 1 ? Object.entries(targets) : Object.entries(targets).reverse();
       for (const [id, t] of order) {
         process.stdout.write(`round ${round}/${opts.rounds} ${id}: `);
-        if (opts.fresh && round > 1 && restartable(id, t)) {
+        const fresh = opts.fresh && restartable(id, t);
+        if (fresh && round > 1) {
           baseline = await restart(baseline, startBaseline);
           t.server = await restart(t.server, t.start);
         }
-        const b = await measure(baseline, t.requests, ctx);
-        const m = await measure(t.server, t.requests, ctx);
+        // A process started for this round warms up longer, each right before its own measurement: as warm as one
+        // that served the earlier rounds (compiled code, caches filled: d's bcrypt results).
+        const warmup = opts.warmup + (fresh ? FRESH_WARMUP_S : 0);
+        const b = await measure(baseline, t.requests, ctx, warmup);
+        const m = await measure(t.server, t.requests, ctx, warmup);
         t.answered += m.warmup_requests + m.requests;
         (thr[id] ??= []).push({ baseline: b, target: m });
         process.stdout.write(`baseline ${Math.round(b.rps)} req/s, target ${Math.round(m.rps)} req/s (${((m.rps / b.rps) * 100).toFixed(1)}%)`);
