@@ -18,8 +18,7 @@ async function main(): Promise<void> {
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   // Started with --expose-gc: this process does nothing but check, so collecting where garbage piles up is cheap
   // and keeps its peak memory down (the gateway's memory plus this process's is what a reload costs).
-  const collect = globalThis.gc === undefined ? undefined : () => globalThis.gc!();
-  const outcome = checkInBatches(Buffer.concat(chunks.splice(0)).toString('utf8'), process.argv[2], collect);
+  const outcome = checkInBatches(Buffer.concat(chunks.splice(0)).toString('utf8'), process.argv[2], globalThis.gc);
   if (outcome.type === 'done') {
     for (const batch of outcome.batches) {
       await send({ type: 'batch', batch });
