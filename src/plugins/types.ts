@@ -1,6 +1,7 @@
 import type { PathSegment, Severity } from '../config/errors';
 import type { ConsumerEntity, EntitySet, PluginEntity } from '../config/entities';
 import type { RequestContext } from '../proxy/context';
+import type { ResponseHead } from '../proxy/response-head';
 
 /** Where a plugin instance is attached. */
 export type PluginScope = 'global' | 'service' | 'route' | 'consumer' | 'route+service' | 'route+consumer' | 'service+consumer' | 'route+service+consumer';
@@ -52,6 +53,14 @@ export interface PluginDefinition<Config = any, Compiled = Config> {
   stops?(config: Config, caller: Caller): boolean;
   /** Access phase. Sync unless it must wait (bcrypt, body, Redis); terminate with ctx.respond(). */
   access?(ctx: RequestContext, conf: Compiled): AccessResult;
+  /**
+   * Response phase (Kong's header_filter): edits the status and headers of every response to a request this
+   * plugin's chain served, the upstream's or one the gateway generated (also when an earlier plugin refused the
+   * request, as Kong runs every plugin it collected). Synchronous. May ask for the body with head.bufferBody().
+   */
+  headerFilter?(ctx: RequestContext, conf: Compiled, head: ResponseHead): void;
+  /** Kong's body_filter, on the whole body, for a plugin whose headerFilter asked for it; returns the body to send. */
+  bodyFilter?(ctx: RequestContext, conf: Compiled, body: Buffer, head: ResponseHead): Buffer;
   /** Called when a snapshot that used this instance is replaced; release timers or connections here. */
   dispose?(compiled: Compiled): void;
 }

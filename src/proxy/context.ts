@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConsumerEntity } from '../config/entities';
 import type { ChainEntry, Snapshot, RouteRuntime } from '../config/snapshot';
 import type { RouteMatch } from './router';
-import { send, sendError, type ErrorBodyType } from './respond';
+import type { Chain } from '../config/snapshot';
+import { errorBody, send, type ErrorBodyType } from './respond';
+import { hasResponsePhase, ResponseHead } from './response-head';
 
 /**
  * Why the gateway answered a request itself rather than with the upstream's response: the `reason` of access
@@ -73,6 +75,8 @@ export class RequestContext {
    * answer writes its own over them. Cheaper than res.setHeader, which makes node:http keep a header map.
    */
   responseHeaders: string[] | undefined = undefined;
+  /** The plugin chain the request runs on: the route's, or a consumer's once an auth plugin identified one. */
+  chain: Chain;
   private queryCache: URLSearchParams | undefined = undefined;
   private bodyPromise: Promise<Buffer> | undefined = undefined;
 
@@ -88,7 +92,9 @@ export class RequestContext {
     /** The raw query string without `?`, or null when the URL had no `?`. */
     public rawQuery: string | null,
     readonly startedAt: number,
-  ) {}
+  ) {
+    this.chain = runtime.chain;
+  }
 
   /** The parsed query string; parsed on first use. */
   get query(): URLSearchParams {
@@ -112,13 +118,23 @@ export class RequestContext {
   /** Ends the request with a gateway-generated response; plugins stop after this. */
   respond(status: number, body: string | Buffer, contentType: string | undefined, headers?: Record<string, string | string[]>): void {
     this.responded = true;
-    send(this.req, this.res, status, body, contentType, this.requestId, headers, this.responseHeaders);
+    if (!hasResponsePhase(this.chain)) {
+      send(this.req, this.res, status, body, contentType, this.requestId, headers, this.responseHeaders);
+      return;
+    }
+    const list: Array<string | string[]> = this.responseHeaders === undefined ? [] : [...this.responseHeaders];
+    const head = new ResponseHead(status, list, false);
+    if (headers !== undefined) for (const name in headers) head.set(name, headers[name]);
+    if (contentType !== undefined) head.set('content-type', contentType);
+    head.runHeaderFilters(this, this.chain);
+    if (head.bodyFilters !== undefined) body = head.filterBody(this, typeof body === 'string' ? Buffer.from(body) : body);
+    send(this.req, this.res, head.status, body, undefined, this.requestId, undefined, head.headers);
   }
 
   /** Ends the request with Kong's error body (`{"message": …}`). */
   error(status: number, message: string, headers?: Record<string, string>, fallback: ErrorBodyType = 'json'): void {
-    this.responded = true;
-    sendError(this.req, this.res, status, message, this.requestId, fallback, headers, this.responseHeaders);
+    const [body, type] = errorBody(this.req, message, this.requestId, fallback);
+    this.respond(status, body, type, headers);
   }
 
   /**

@@ -2,7 +2,8 @@ import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessag
 import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import type { RequestContext } from './context';
-import { MESSAGES, sendError } from './respond';
+import { MESSAGES } from './respond';
+import { hasResponsePhase, ResponseHead } from './response-head';
 import { hasBody, lingerIfBodyPending } from './linger';
 import { log } from '../log';
 import { VIA_TOKEN } from '../version';
@@ -109,11 +110,63 @@ function onUpstreamResponse(this: UpstreamRequest, upRes: UpstreamResponse): voi
   upRes[RESPONSE] = res;
   upRes.once('close', cutIfIncomplete);
   const list = clientHeaders(ctx, upRes);
+  if (!ctx.req.complete && this[ATTEMPT].state.streamsBody) answeredBeforeBody(ctx.req, res, this);
+  if (hasResponsePhase(ctx.chain)) return filterResponse(ctx, upRes, list);
   if (upRes.statusMessage) res.writeHead(upRes.statusCode!, upRes.statusMessage, list);
   else res.writeHead(upRes.statusCode!, list);
+  relayBody(upRes);
+}
+
+function relayBody(upRes: UpstreamResponse): void {
   upRes.on('data', relayChunk);
   upRes.once('end', relayEnd);
-  if (!ctx.req.complete && this[ATTEMPT].state.streamsBody) answeredBeforeBody(ctx.req, res, this);
+}
+
+/** Runs the response-phase plugins on the upstream's answer; the body too, when one asked for it whole. */
+function filterResponse(ctx: RequestContext, upRes: UpstreamResponse, list: Array<string | string[]>): void {
+  const res = ctx.res;
+  const head = new ResponseHead(upRes.statusCode!, list, true);
+  head.runHeaderFilters(ctx, ctx.chain);
+  const writeHead = () => {
+    if (head.status === upRes.statusCode && upRes.statusMessage) res.writeHead(head.status, upRes.statusMessage, head.headers);
+    else res.writeHead(head.status, head.headers);
+  };
+  const declared = Number(upRes.headers['content-length'] ?? 0);
+  if (head.bodyFilters === undefined || !mayHaveBody(ctx.req.method, upRes.statusCode!) || declared > head.bodyLimit) {
+    writeHead();
+    return relayBody(upRes);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const onData = (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= head.bodyLimit) {
+      chunks.push(chunk);
+      return;
+    }
+    // Too large to hold: sent as it came, unfiltered.
+    upRes.off('data', onData);
+    upRes.off('end', onEnd);
+    log('warn', 'response body too large for its body filters; sent unfiltered', { request_id: ctx.requestId, limit: head.bodyLimit });
+    writeHead();
+    for (const c of chunks) res.write(c);
+    relayChunk.call(upRes, chunk);
+    relayBody(upRes);
+  };
+  const onEnd = () => {
+    const body = head.filterBody(ctx, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    head.remove('transfer-encoding');
+    head.set('content-length', String(body.length));
+    writeHead();
+    res.end(body);
+  };
+  upRes.on('data', onData);
+  upRes.once('end', onEnd);
+}
+
+/** HEAD answers, 1xx, 204 and 304 carry no body. */
+function mayHaveBody(method: string | undefined, status: number): boolean {
+  return method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
 }
 
 /**
@@ -201,7 +254,7 @@ function onAttemptFailed(attempt: Attempt, err: NodeJS.ErrnoException): void {
   if (retry !== false) return send(state);
   const timedOut = attempt.timedOut !== undefined || err.code === 'ETIMEDOUT';
   ctx.refusal = timedOut ? 'upstream timeout' : 'upstream error';
-  sendError(ctx.req, res, timedOut ? 504 : 502, timedOut ? MESSAGES.timeout : MESSAGES.badGateway, ctx.requestId, 'text', undefined, ctx.responseHeaders);
+  ctx.error(timedOut ? 504 : 502, timedOut ? MESSAGES.timeout : MESSAGES.badGateway, undefined, 'text');
 }
 
 /** Tries the upstream once more (or for the first time). */

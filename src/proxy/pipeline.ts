@@ -45,5 +45,6 @@ function proceed(ctx: RequestContext, chain: Chain, i: number, consumerBefore: R
   if (ctx.consumer === consumerBefore) return continueFrom(ctx, chain, i + 1);
   const consumerChains = ctx.runtime.consumerChains;
   const next = (ctx.consumer !== undefined && consumerChains?.get(ctx.consumer.id)) || ctx.runtime.chain;
+  ctx.chain = next;
   return continueFrom(ctx, next, next === chain ? i + 1 : positionAfter(next, chain[i].priority));
 }

@@ -30,6 +30,12 @@ function escapeJson(s: string): string {
   return JSON.stringify(s);
 }
 
+/** Kong's error body for `message` and its content type: JSON or text, chosen by Accept, else by `fallback`. */
+export function errorBody(req: IncomingMessage, message: string, requestId: string, fallback: ErrorBodyType): [body: string, type: string] {
+  if (wantsJson(req, fallback)) return [`{"message":${escapeJson(message)},"request_id":"${requestId}"}`, 'application/json; charset=utf-8'];
+  return [`${message}\nrequest_id: ${requestId}\n`, 'text/plain; charset=utf-8'];
+}
+
 /**
  * Answers with a gateway-generated error as Kong does: JSON `{"message","request_id"}` or text, chosen by Accept,
  * else by the status's default type (JSON for plugin and router errors, text for upstream failures).
@@ -48,15 +54,7 @@ export function sendError(
     res.destroy();
     return;
   }
-  let body: string;
-  let type: string;
-  if (wantsJson(req, fallback)) {
-    body = `{"message":${escapeJson(message)},"request_id":"${requestId}"}`;
-    type = 'application/json; charset=utf-8';
-  } else {
-    body = `${message}\nrequest_id: ${requestId}\n`;
-    type = 'text/plain; charset=utf-8';
-  }
+  const [body, type] = errorBody(req, message, requestId, fallback);
   send(req, res, status, body, type, requestId, headers, added);
 }
 
@@ -72,14 +70,15 @@ export function send(
   contentType: string | undefined,
   requestId: string,
   headers?: Record<string, string | string[]>,
-  added?: readonly string[],
+  added?: ReadonlyArray<string | string[]>,
 ): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   res.setHeader('X-Request-Id', requestId);
-  if (added !== undefined) for (let i = 0; i < added.length; i += 2) res.setHeader(added[i], added[i + 1]);
+  // appendHeader: a name a response-phase plugin added twice keeps both values.
+  if (added !== undefined) for (let i = 0; i < added.length; i += 2) res.appendHeader(added[i] as string, added[i + 1]);
   if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]);
   if (contentType !== undefined) res.setHeader('Content-Type', contentType);
   res.setHeader('Content-Length', Buffer.byteLength(body));
