@@ -98,7 +98,7 @@ function keyOf(ctx: RequestContext, c: CompiledProxyCache, method: string): stri
 }
 
 /** Whether the client will not take this entry (Kong's access phase checks, in seconds as nginx counts them). */
-function isStale(entry: CachedResponse, c: CompiledProxyCache, cc: Directives | undefined, nowSec: number): boolean {
+export function isStale(entry: CachedResponse, c: CompiledProxyCache, cc: Directives | undefined, nowSec: number): boolean {
   const age = nowSec - entry.timestamp;
   // Without cache_control an entry may outlive cache_ttl in storage (storage_ttl), but is not served past it.
   if (cc === undefined) return age > c.cacheTtl;
