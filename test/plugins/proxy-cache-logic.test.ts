@@ -5,7 +5,7 @@ import { cacheKey, headersKey, paramsKey, prefixOf, queryArgs, requestLine, vary
 import { parseDirectives, resourceTtl } from '../../src/plugins/proxy-cache/cache-control';
 import { mediaTypeMatches, parseMediaType } from '../../src/plugins/proxy-cache/media-type';
 import { cacheUsage, MemoryCache, setCacheBudget, DEFAULT_CACHE_BYTES, type CachedResponse } from '../../src/plugins/proxy-cache/memory';
-import { isStale, type CompiledProxyCache } from '../../src/plugins/proxy-cache';
+import { isStale, storageSeconds, type CompiledProxyCache } from '../../src/plugins/proxy-cache';
 
 const KEY_SPEC = 'spec/03-plugins/31-proxy-cache/05-cache_key_spec.lua';
 const ACCESS_SPEC = 'spec/03-plugins/31-proxy-cache/02-access_spec.lua';
@@ -136,6 +136,14 @@ t.test(`${ACCESS_SPEC}: respects cache ttl`, async (t) => {
   t.equal(isStale(kept, conf({ cacheTtl: 2 }), undefined, t0 / 1000 + 3), true, 'a Refresh past it');
   route6.dispose();
   route9.dispose();
+});
+
+t.test('an entry is kept for storage_ttl, else its own lifetime under cache_control, else cache_ttl', async (t) => {
+  t.equal(storageSeconds(conf({ cacheTtl: 2 }), 2), 2);
+  t.equal(storageSeconds(conf({ cacheTtl: 2, storageTtl: 60 }), 2), 60);
+  t.equal(storageSeconds(conf({ cacheControl: true }), 45), 45, "the response's max-age");
+  t.equal(storageSeconds(conf({ cacheControl: true, storageTtl: 600 }), 2), 600, 'route-8: storage_ttl wins');
+  t.equal(storageSeconds(conf({ storageTtl: 0 }), 2), 0, 'storage_ttl 0: until evicted');
 });
 
 t.test(`${ACCESS_SPEC}: respects cache-control (max-age, max-stale, min-fresh) on the request`, async (t) => {

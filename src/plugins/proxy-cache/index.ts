@@ -155,11 +155,16 @@ function compact(body: Buffer): Buffer {
   return copy;
 }
 
+/** How long an entry is kept: storage_ttl, else the response's own lifetime under cache_control, else cache_ttl. */
+export function storageSeconds(c: CompiledProxyCache, responseTtl: number): number {
+  return c.storageTtl ?? (c.cacheControl ? responseTtl : c.cacheTtl);
+}
+
 function store(ctx: RequestContext, c: CompiledProxyCache, p: Pending, status: number, body: Buffer): void {
   const nowMs = Date.now();
   const headers = p.headers!;
   const entry: CachedResponse = { status, headers, served: servedHeaders(headers), body: compact(body), timestamp: Math.floor(nowMs / 1000), ttl: p.ttl };
-  c.cache.store(p.key!, entry, c.storageTtl ?? (c.cacheControl ? p.ttl : c.cacheTtl), nowMs);
+  c.cache.store(p.key!, entry, storageSeconds(c, p.ttl), nowMs);
   pending.delete(ctx);
 }
 
