@@ -72,7 +72,7 @@ export function entryLimit(): number {
   return budget.entryLimit;
 }
 
-/** What all caches of this process hold now (the Admin API and tests read it). */
+/** What all caches of this process hold now. */
 export function cacheUsage(): { bytes: number; entries: number; limit: number } {
   return { bytes: budget.used, entries: budget.lru.size, limit: budget.limit };
 }
