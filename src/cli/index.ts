@@ -10,6 +10,29 @@ import { explainCommand } from './explain';
 import { routesCommand } from './routes';
 import { ADMIN_TOKEN_ENV } from '../admin/token';
 import { DEFAULT_CLIENT_TIMEOUTS } from '../proxy/client-limits';
+import { DEFAULT_REAL_IP_HEADER, parseTrustedIps } from '../proxy/client-address';
+
+function trustedIps(value: string): string[] {
+  try {
+    return parseTrustedIps(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** Kong's on/off settings (nginx's words), and the usual boolean spellings. */
+function onOff(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['on', 'true', 'yes', '1'].includes(v)) return true;
+  if (['off', 'false', 'no', '0'].includes(v)) return false;
+  throw new InvalidArgumentError("expected 'on' or 'off'");
+}
+
+function realIpHeader(value: string): string {
+  if (value.toLowerCase() === 'proxy_protocol') throw new InvalidArgumentError('the PROXY protocol is not supported: name a header');
+  if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(value)) throw new InvalidArgumentError('expected a header name');
+  return value;
+}
 
 function milliseconds(value: string): number {
   const ms = Number(value);
@@ -36,6 +59,9 @@ interface StartOptions {
   lingeringTime: number;
   lingeringTimeout: number;
   workers: number;
+  trustedIps?: string[];
+  realIpHeader: string;
+  realIpRecursive: boolean;
 }
 
 /** Kong's log_level names that this gateway's four levels stand for. */
@@ -79,6 +105,24 @@ function startCommand(): Command {
         .argParser(workerCount)
         .default(1),
     )
+    .addOption(
+      new Option('--trusted-ips <cidrs>', 'comma-separated addresses and CIDR blocks of proxies whose --real-ip-header names the client (none by default)')
+        .env('KONG_TRUSTED_IPS')
+        .argParser(trustedIps),
+    )
+    .addOption(
+      new Option('--real-ip-header <name>', 'the header a trusted proxy names the client in')
+        .env('KONG_REAL_IP_HEADER')
+        .argParser(realIpHeader)
+        .default(DEFAULT_REAL_IP_HEADER),
+    )
+    .addOption(
+      new Option('--real-ip-recursive [on|off]', "take the header's last address that is not a trusted proxy, rather than its last address")
+        .env('KONG_REAL_IP_RECURSIVE')
+        .argParser(onOff)
+        .preset('on')
+        .default(false),
+    )
     .addOption(new Option('--metrics-per-consumer', 'add a consumer label to request and bandwidth metrics (Kong per_consumer)'))
     .action(async (opts: StartOptions) => {
       if (!opts.conf) {
@@ -102,6 +146,7 @@ function startCommand(): Command {
             body: opts.clientBodyTimeout,
             lingering: { time: opts.lingeringTime, idle: opts.lingeringTimeout },
           },
+          realIp: { trustedIps: opts.trustedIps ?? [], header: opts.realIpHeader, recursive: opts.realIpRecursive },
           adminShowSecrets: opts.adminShowSecrets === true,
           accessLog: opts.accessLog,
           accessLogFormat: format ?? (opts.accessLog === 'stdout' ? defaultFormat(1) : 'json'),
