@@ -5,6 +5,10 @@ import { basicAuth } from './basic-auth';
 import { acl } from './acl';
 import { rateLimiting } from './rate-limiting';
 import { proxyCache } from './proxy-cache';
+import { cors } from './cors';
+import { ipRestriction } from './ip-restriction';
+import { requestSizeLimiting } from './request-size-limiting';
+import { botDetection } from './bot-detection';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
@@ -15,6 +19,10 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
     acl,
     rateLimiting,
     proxyCache,
+    cors,
+    ipRestriction,
+    requestSizeLimiting,
+    botDetection,
   ].map((p) => [p.name, p as PluginDefinition]),
 );
 
