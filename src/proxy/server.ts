@@ -2,7 +2,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerRespon
 import type { Socket } from 'node:net';
 import type { Snapshot } from '../config/snapshot';
 import { RequestContext, type RequestTrace } from './context';
-import { forward } from './forward';
+import { dropConnectionNamed, forward } from './forward';
 import { normalizePath } from './paths';
 import { runAccess } from './pipeline';
 import { MESSAGES, sendError } from './respond';
@@ -29,7 +29,7 @@ const GATEWAY_ASSERTED_HEADERS = new Set([
 /**
  * Removes every client-sent copy of a gateway-asserted header, in any case, however often repeated (Node has
  * already lower-cased and merged them), and in its underscore spellings, which CGI-style upstreams read as the
- * same header (nginx drops every underscored header for that reason).
+ * same header (other underscored headers pass, as in Kong, which sets nginx's `underscores_in_headers on`).
  */
 function stripGatewayAsserted(h: IncomingHttpHeaders): void {
   for (const name in h) {
@@ -133,8 +133,10 @@ export class ProxyServer {
     if (match === null) return sendError(req, res, 404, MESSAGES.noRoute, requestId);
     const runtime = snapshot.routes.get(match.route.id)!;
 
+    // After routing (routes match the headers as the client sent them), before anything the gateway sets.
+    dropConnectionNamed(req.headers);
     stripGatewayAsserted(req.headers);
-    req.headers['x-request-id'] = requestId; // after routing: routes match the header as the client sent it
+    req.headers['x-request-id'] = requestId;
 
     const ctx = new RequestContext(req, res, snapshot, match, runtime, requestId, rawPath, rawQuery, startedAt);
     routed = ctx;
