@@ -6,7 +6,18 @@ import { dropConnectionNamed, forward } from './forward';
 import { normalizePath } from './paths';
 import { runAccess } from './pipeline';
 import { MESSAGES, sendError } from './respond';
-import { answerClientError, DEFAULT_CLIENT_TIMEOUTS, isBadlyFramed, isOnRefusedConnection, refuseConnection, serverTimeoutOptions, watchBody, type ClientTimeouts } from './client-limits';
+import {
+  answerClientError,
+  DEFAULT_CLIENT_TIMEOUTS,
+  hasTooManyHeaderLines,
+  isBadlyFramed,
+  isOnRefusedConnection,
+  refuseConnection,
+  serverHeaderLimits,
+  serverTimeoutOptions,
+  watchBody,
+  type ClientTimeouts,
+} from './client-limits';
 import { hasBody, setLingerLimits } from './linger';
 import { log } from '../log';
 import type { Observer } from '../observe/observer';
@@ -77,6 +88,7 @@ export class ProxyServer {
     const serverOptions = { keepAliveTimeout: 60_000, requireHostHeader: false, ...serverTimeoutOptions(timeouts) };
     this.server = http.createServer(serverOptions, (req, res) => this.handle(req, res));
     setLingerLimits(this.server, timeouts.lingering);
+    serverHeaderLimits(this.server);
     this.server.on('connection', (socket: Socket) => {
       this.stats.connectionsAccepted++;
       this.stats.connectionsActive++;
@@ -105,7 +117,12 @@ export class ProxyServer {
     const startedAt = Date.now();
     const requestId = requestIdOf(req);
     const exchange = this.observer?.begin(req, res, snapshot, requestId, startedAt);
-    // Ambiguous framing is refused before anything is routed or forwarded, and the connection is not reused.
+    // Headers the parser may have dropped, then ambiguous framing: refused before anything is routed or forwarded,
+    // and the connection is not reused.
+    if (hasTooManyHeaderLines(req)) {
+      refuseConnection(req.socket);
+      return sendError(req, res, 431, MESSAGES.headerTooLarge, requestId, 'json', CLOSE);
+    }
     if (isBadlyFramed(req)) {
       refuseConnection(req.socket);
       return sendError(req, res, 400, MESSAGES.badRequest, requestId, 'json', CLOSE);
