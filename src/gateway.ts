@@ -10,7 +10,7 @@ import { ProxyServer } from './proxy/server';
 import type { ClientTimeouts } from './proxy/client-limits';
 import { closeUpstreamConnections } from './proxy/forward';
 import { createAdminServer } from './admin/server';
-import { checkAdminExposure } from './admin/token';
+import { checkAdminExposure, checkAdminToken } from './admin/token';
 import { formatListen, type ListenAddress } from './cli/listen';
 import { log, type LogFormat } from './log';
 import { createAccessLog, type AccessLogTarget, type AccessSink } from './observe/access-log';
@@ -118,6 +118,7 @@ export class Gateway {
 
   /** Loads the file (throws ConfigError before any port is opened), starts listening and watching the file. */
   static async start(options: GatewayOptions): Promise<Gateway> {
+    if (options.adminToken !== undefined) checkAdminToken(options.adminToken);
     if (options.adminListen) checkAdminExposure(options.adminListen.host, options.adminToken);
     const file = options.configFile;
     let loaded: LoadedWithBatches;
