@@ -12,7 +12,7 @@ import { ClientAddresses, type RealIpOptions } from './proxy/client-address';
 import { closeUpstreamConnections } from './proxy/forward';
 import { setCacheBudget } from './plugins/proxy-cache/memory';
 import { createAdminServer } from './admin/server';
-import { checkAdminExposure } from './admin/token';
+import { checkAdminExposure, checkAdminToken } from './admin/token';
 import { formatListen, type ListenAddress } from './cli/listen';
 import { log, type LogFormat } from './log';
 import { createAccessLog, type AccessLogTarget, type AccessSink } from './observe/access-log';
@@ -125,6 +125,7 @@ export class Gateway {
 
   /** Loads the file (throws ConfigError before any port is opened), starts listening and watching the file. */
   static async start(options: GatewayOptions): Promise<Gateway> {
+    if (options.adminToken !== undefined) checkAdminToken(options.adminToken);
     if (options.adminListen) checkAdminExposure(options.adminListen.host, options.adminToken);
     if (options.memCacheSize !== undefined) setCacheBudget(options.memCacheSize);
     const file = options.configFile;

@@ -6,7 +6,8 @@ import { declarativeConfigError } from './config-errors';
 import { configTextOf } from './config-input';
 import { BodyTooLarge, readBody, sendJson } from './http';
 import type { AdminRouter } from './router';
-import { ENTITY_NAMES, storedPassword, viewOf } from './views';
+import { ENTITY_NAMES, viewOf } from './views';
+import { storedHash } from '../plugins/basic-auth/passwords';
 import { maskConfig, maskSecret } from '../config/secrets';
 
 /**
@@ -19,7 +20,7 @@ export function exportConfig(entities: EntitySet, reveal: boolean): string {
     if (entities[name].length === 0) continue;
     doc[name] = entities[name];
   }
-  doc.basicauth_credentials &&= entities.basicauth_credentials.map((b) => ({ ...b, password: storedPassword(b) }));
+  doc.basicauth_credentials &&= entities.basicauth_credentials.map((b) => ({ ...b, password: storedHash(b) }));
   if (!reveal) {
     doc.keyauth_credentials &&= entities.keyauth_credentials.map((k) => ({ ...k, key: maskSecret(k.key) }));
     doc.plugins &&= entities.plugins.map((p) => ({ ...p, config: maskConfig(p.config) }));

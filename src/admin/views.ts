@@ -1,4 +1,3 @@
-import bcrypt from 'bcryptjs';
 import type {
   AclEntity,
   BasicAuthCredentialEntity,
@@ -10,26 +9,13 @@ import type {
   ServiceEntity,
 } from '../config/entities';
 import { maskConfig, maskSecret } from '../config/secrets';
+import { storedHash } from '../plugins/basic-auth/passwords';
 
 // Entities as Kong's Admin API shows them: every field present (null when unset), references as {"id": …};
 // secrets masked unless `reveal` (see secrets.ts).
 
 const ref = (id: string | undefined) => (id === undefined ? null : { id });
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
-
-const BCRYPT_HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
-const hashed = new WeakMap<BasicAuthCredentialEntity, string>();
-
-/** A basic-auth password as stored: its bcrypt hash, never the plaintext (hashed here if the loader kept it plain). */
-export function storedPassword(cred: BasicAuthCredentialEntity): string {
-  if (BCRYPT_HASH.test(cred.password)) return cred.password;
-  let hash = hashed.get(cred);
-  if (hash === undefined) {
-    hash = bcrypt.hashSync(cred.password, 10);
-    hashed.set(cred, hash);
-  }
-  return hash;
-}
 
 export const views = {
   services: (s: ServiceEntity) => ({
@@ -88,7 +74,7 @@ export const views = {
     id: b.id,
     consumer: ref(b.consumer),
     username: b.username,
-    password: storedPassword(b),
+    password: storedHash(b), // the hash it is verified against, never the plaintext
     tags: orNull(b.tags),
   }),
   acls: (a: AclEntity) => ({ id: a.id, consumer: ref(a.consumer), group: a.group, tags: orNull(a.tags) }),

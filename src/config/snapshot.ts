@@ -58,6 +58,8 @@ export interface Snapshot {
   readonly keyAuthByKey: ReadonlyMap<string, KeyAuthCredentialEntity>;
   /** Passwords are all bcrypt hashes here: plaintext ones from the file are hashed when the snapshot is built. */
   readonly basicAuthByUsername: ReadonlyMap<string, BasicAuthCredentialEntity>;
+  /** What basic-auth checks an unknown username's password against, so that it takes as long as a known one. */
+  readonly basicAuthDecoy: BasicAuthCredentialEntity;
   readonly aclsByConsumer: ReadonlyMap<string, readonly AclEntity[]>;
   /** Compiled plugin state by plugin id, with the config it was compiled from (reused by the next reload when unchanged). */
   readonly compiledPlugins: ReadonlyMap<string, { readonly configKey: string; readonly conf: unknown }>;
@@ -175,6 +177,7 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
     );
   }
 
+  const basicAuth = indexCredentials(entities.basicauth_credentials, previous);
   const snapshot: Snapshot = {
     hash,
     loadedAt: new Date(),
@@ -185,7 +188,8 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
     consumersByUsername,
     consumersByCustomId,
     keyAuthByKey,
-    basicAuthByUsername: indexCredentials(entities.basicauth_credentials, previous),
+    basicAuthByUsername: basicAuth.byUsername,
+    basicAuthDecoy: basicAuth.decoy,
     aclsByConsumer,
     compiledPlugins,
   };

@@ -27,6 +27,22 @@ export function serverTimeoutOptions(t: ClientTimeouts): http.ServerOptions {
 }
 
 /**
+ * The most header lines a request may have. Node's parser keeps `maxHeadersCount` lines (2000 unless told) and
+ * silently drops the rest, so a Content-Length or a second Host past them went unseen. It is told to keep one
+ * more (serverHeaderLimits), and a request that has that one is refused with 431.
+ */
+export const MAX_HEADER_LINES = 2000;
+
+export function serverHeaderLimits(server: http.Server): void {
+  server.maxHeadersCount = MAX_HEADER_LINES + 1;
+}
+
+/** More header lines than MAX_HEADER_LINES: some of them may have been dropped by the parser. */
+export function hasTooManyHeaderLines(req: IncomingMessage): boolean {
+  return req.rawHeaders.length > 2 * MAX_HEADER_LINES;
+}
+
+/**
  * True when the request's framing is not trusted, so it is refused before it is routed or forwarded. The HTTP
  * parser already refuses Content-Length with Transfer-Encoding and duplicate Content-Lengths; what it lets through
  * and nginx does not: a Transfer-Encoding other than exactly `chunked`, Transfer-Encoding on HTTP/1.0, no Host on

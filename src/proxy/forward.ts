@@ -333,8 +333,9 @@ function relayCounted(attempt: Attempt, limit: number): void {
 
 // `expect` too: the client already had its 100 Continue from the gateway (nginx drops it as well).
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy', 'proxy-connection', 'upgrade', 'te', 'trailer', 'expect'];
-// Framing is redone by the gateway on each side: never dropped because a Connection header names it.
-const FRAMING = new Set(['', 'host', 'content-length', 'transfer-encoding']);
+// Never dropped because a Connection header names them: framing is redone by the gateway on each side, and the
+// hop-by-hop headers are never copied anyway (TE is read for `trailers`: RFC 9110 wants it named in Connection).
+const NEVER_NAMED = new Set(['', 'host', 'content-length', 'transfer-encoding', ...HOP_BY_HOP]);
 // Headers not copied from the client to the upstream: hop-by-hop, or set by the gateway below.
 const NOT_COPIED_UPSTREAM = new Set([
   ...HOP_BY_HOP,
@@ -362,9 +363,20 @@ function namedHopByHop(connection: string | undefined): Set<string> | undefined 
   const named = new Set<string>();
   for (const name of connection.split(',')) {
     const n = name.trim().toLowerCase();
-    if (!FRAMING.has(n)) named.add(n);
+    if (!NEVER_NAMED.has(n)) named.add(n);
   }
   return named;
+}
+
+/**
+ * Removes the headers a client's Connection header names (RFC 9110 7.6.1) as the request arrives, so that what
+ * the gateway and its plugins set afterwards (X-Consumer-*, X-Anonymous-Consumer, X-Request-Id, …) can never be
+ * removed by a client naming it. Nothing to do in the usual case (no Connection, or just keep-alive or close).
+ */
+export function dropConnectionNamed(h: IncomingHttpHeaders): void {
+  const named = namedHopByHop(h.connection);
+  if (named === undefined) return;
+  for (const name of named) if (h[name] !== undefined) delete h[name];
 }
 
 /** A header's value, unless the Connection header named it hop-by-hop. */
@@ -397,23 +409,25 @@ function framedEmpty(req: IncomingMessage): boolean {
   return (req.method === 'DELETE' || req.method === 'OPTIONS') && !h['content-length'] && h['transfer-encoding'] === undefined;
 }
 
-/** The headers the upstream gets, as Kong sends them. */
+/**
+ * The headers the upstream gets, as Kong sends them. What the client's Connection header named is already gone
+ * (dropConnectionNamed, on arrival).
+ */
 function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<string | string[]> {
   const req = ctx.req;
   const h = req.headers;
-  const named = namedHopByHop(h['connection']);
   const list: Array<string | string[]> = [];
   if (emptyBody) {
     const { 'content-length': _length, ...rest } = h;
-    copyHeaders(rest, NOT_COPIED_UPSTREAM, named, list);
+    copyHeaders(rest, NOT_COPIED_UPSTREAM, undefined, list);
     list.push('content-length', '0');
-  } else copyHeaders(h, NOT_COPIED_UPSTREAM, named, list);
+  } else copyHeaders(h, NOT_COPIED_UPSTREAM, undefined, list);
   const te = h['te'] as string | undefined;
   if (te !== undefined && /\btrailers\b/i.test(te)) list.push('te', 'trailers');
 
   const peer = req.socket.remoteAddress ?? '';
   const client = ctx.clientIp;
-  const xff = endToEnd(h, 'x-forwarded-for', named);
+  const xff = h['x-forwarded-for'] as string | undefined;
   const host = h.host;
   // Kong: a trusted proxy's X-Forwarded-Proto/Host/Port/Path/Prefix are passed on; anyone else's are replaced.
   const trusted = ctx.clientAddresses.trustsPeer(req) ? h : undefined;
@@ -424,7 +438,7 @@ function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<string 
   list.push('x-forwarded-path', trusted?.['x-forwarded-path'] ?? ctx.rawPath);
   const prefix = trusted?.['x-forwarded-prefix'] ?? ctx.match.strippedPrefix;
   if (prefix !== '' && prefix !== '/') list.push('x-forwarded-prefix', prefix);
-  const via = endToEnd(h, 'via', named);
+  const via = h.via;
   list.push('x-real-ip', client, 'via', via === undefined ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`, 'x-kong-request-id', ctx.requestId);
   list.push('host', upstreamHost(ctx));
   return list;

@@ -2,11 +2,22 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerRespon
 import type { Socket } from 'node:net';
 import type { Snapshot } from '../config/snapshot';
 import { RequestContext, type RequestTrace } from './context';
-import { forward } from './forward';
+import { dropConnectionNamed, forward } from './forward';
 import { normalizePath } from './paths';
 import { runAccess } from './pipeline';
 import { MESSAGES, sendError } from './respond';
-import { answerClientError, DEFAULT_CLIENT_TIMEOUTS, isBadlyFramed, isOnRefusedConnection, refuseConnection, serverTimeoutOptions, watchBody, type ClientTimeouts } from './client-limits';
+import {
+  answerClientError,
+  DEFAULT_CLIENT_TIMEOUTS,
+  hasTooManyHeaderLines,
+  isBadlyFramed,
+  isOnRefusedConnection,
+  refuseConnection,
+  serverHeaderLimits,
+  serverTimeoutOptions,
+  watchBody,
+  type ClientTimeouts,
+} from './client-limits';
 import { hasBody, setLingerLimits } from './linger';
 import { PEER_ADDRESSES, type ClientAddresses } from './client-address';
 import { log } from '../log';
@@ -30,7 +41,7 @@ const GATEWAY_ASSERTED_HEADERS = new Set([
 /**
  * Removes every client-sent copy of a gateway-asserted header, in any case, however often repeated (Node has
  * already lower-cased and merged them), and in its underscore spellings, which CGI-style upstreams read as the
- * same header (nginx drops every underscored header for that reason).
+ * same header (other underscored headers pass, as in Kong, which sets nginx's `underscores_in_headers on`).
  */
 function stripGatewayAsserted(h: IncomingHttpHeaders): void {
   for (const name in h) {
@@ -82,6 +93,7 @@ export class ProxyServer {
     const serverOptions = { keepAliveTimeout: 60_000, requireHostHeader: false, ...serverTimeoutOptions(timeouts) };
     this.server = http.createServer(serverOptions, (req, res) => this.handle(req, res));
     setLingerLimits(this.server, timeouts.lingering);
+    serverHeaderLimits(this.server);
     this.server.on('connection', (socket: Socket) => {
       this.stats.connectionsAccepted++;
       this.stats.connectionsActive++;
@@ -110,7 +122,12 @@ export class ProxyServer {
     const startedAt = Date.now();
     const requestId = requestIdOf(req);
     const exchange = this.observer?.begin(req, res, snapshot, requestId, startedAt);
-    // Ambiguous framing is refused before anything is routed or forwarded, and the connection is not reused.
+    // Headers the parser may have dropped, then ambiguous framing: refused before anything is routed or forwarded,
+    // and the connection is not reused.
+    if (hasTooManyHeaderLines(req)) {
+      refuseConnection(req.socket);
+      return sendError(req, res, 431, MESSAGES.headerTooLarge, requestId, 'json', CLOSE);
+    }
     if (isBadlyFramed(req)) {
       refuseConnection(req.socket);
       return sendError(req, res, 400, MESSAGES.badRequest, requestId, 'json', CLOSE);
@@ -138,8 +155,10 @@ export class ProxyServer {
     if (match === null) return sendError(req, res, 404, MESSAGES.noRoute, requestId);
     const runtime = snapshot.routes.get(match.route.id)!;
 
+    // After routing (routes match the headers as the client sent them), before anything the gateway sets.
+    dropConnectionNamed(req.headers);
     stripGatewayAsserted(req.headers);
-    req.headers['x-request-id'] = requestId; // after routing: routes match the header as the client sent it
+    req.headers['x-request-id'] = requestId;
 
     const ctx = new RequestContext(req, res, snapshot, match, runtime, requestId, rawPath, rawQuery, startedAt);
     ctx.clientAddresses = this.clientAddresses;

@@ -212,7 +212,9 @@ t.test('basic-auth passwords are never returned in plaintext', async (t) => {
   const cred = await json('/basic-auths/alice');
   t.not(cred.password, 'alice-password');
   t.ok(bcrypt.compareSync('alice-password', cred.password), 'the bcrypt hash of the password');
+  t.match(cred.password, /^\$2b\$04\$/, 'the hash it is verified against: a plaintext password is hashed at load at cost 4');
   t.equal((await json('/consumers/alice/basic-auth')).data[0].password, cred.password);
+  t.match((await json('/config')).config, `password: ${cred.password}`, 'and exported as such');
   for (const path of ['/basic-auths', '/consumers/alice/basic-auth', '/config', '/basic-auths/alice']) {
     t.notMatch((await send(path)).body, /alice-password/, path);
   }

@@ -44,20 +44,33 @@ function attempt(ctx: RequestContext, c: Compiled): Attempt {
   let given = parseBasic(h['proxy-authorization']);
   if (c.hide) delete h['proxy-authorization'];
   let credential = given && users.get(given[0]);
-  let sent = given !== undefined;
+  let tried = given;
   if (credential === undefined) {
     given = parseBasic(h.authorization);
     if (c.hide) delete h.authorization;
     credential = given && users.get(given[0]);
-    sent ||= given !== undefined;
+    tried = given ?? tried;
   }
-  if (credential === undefined) return sent ? c.unauthorized : c.missing;
+  if (credential === undefined) return tried === undefined ? c.missing : refuseUnknown(ctx, c, tried);
   const verification = verifyPassword(credential, given![1]);
   if (verification === BUSY) return c.busy;
   if (verification === true) return accept(ctx, credential);
   if (verification === false) return c.unauthorized;
   const found = credential;
   return verification.then((ok) => (ok ? accept(ctx, found) : c.unauthorized));
+}
+
+/**
+ * An unknown username costs what a known one with a wrong password does: one check against the snapshot's decoy
+ * hash, through the same pool and under the same bound, so response times do not tell which usernames exist.
+ * What is checked is `username:password`, so that concurrent requests share a check exactly when they would for a
+ * known username (same username and password).
+ */
+function refuseUnknown(ctx: RequestContext, c: Compiled, [username, password]: [string, string]): Attempt {
+  const verification = verifyPassword(ctx.snapshot.basicAuthDecoy, `${username}:${password}`);
+  if (verification === BUSY) return c.busy;
+  if (typeof verification === 'boolean') return c.unauthorized;
+  return verification.then(() => c.unauthorized);
 }
 
 function accept(ctx: RequestContext, credential: BasicAuthCredentialEntity): undefined {

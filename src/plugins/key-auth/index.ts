@@ -22,8 +22,20 @@ export interface KeyAuthConfig {
 interface KeyName {
   /** Lower-cased: header names are case-insensitive. */
   header: string;
+  /**
+   * The header name with every `_` written `-`, and with every `-` written `_`, where that differs: nginx's header
+   * lookup, which Kong's key-auth uses, takes `_` and `-` alike.
+   */
+  otherSpellings: readonly string[];
   /** As configured: query and body names are case-sensitive. */
   exact: string;
+}
+
+function keyName(name: string): KeyName {
+  const header = name.toLowerCase();
+  const spellings = new Set([header.replace(/_/g, '-'), header.replace(/-/g, '_')]);
+  spellings.delete(header);
+  return { header, otherSpellings: [...spellings], exact: name };
 }
 
 interface Compiled extends AuthMode {
@@ -48,6 +60,18 @@ function headerValue(ctx: RequestContext, name: string): Found {
   return v;
 }
 
+/** The key in a header under any spelling of its name; the name sent under two spellings is a duplicate key. */
+function headerKey(ctx: RequestContext, name: KeyName): Found {
+  let found = headerValue(ctx, name.header);
+  for (let i = 0; i < name.otherSpellings.length; i++) {
+    const v = headerValue(ctx, name.otherSpellings[i]);
+    if (v === undefined) continue;
+    if (found !== undefined) return DUPLICATE;
+    found = v;
+  }
+  return found;
+}
+
 /** Reads the body, then goes on; a body over the limit ends the attempt with 413. */
 function withBody(ctx: RequestContext, c: Compiled, then: (body: KeyBody) => Attempt): Attempt {
   const body = readKeyBody(ctx);
@@ -63,7 +87,7 @@ function search(ctx: RequestContext, c: Compiled, body: KeyBody | undefined, fro
   for (let i = from; i < c.names.length; i++) {
     const name = c.names[i];
     let v: Found = undefined;
-    if (c.inHeader) v = headerValue(ctx, name.header);
+    if (c.inHeader) v = headerKey(ctx, name);
     if (v === undefined && c.inQuery && ctx.rawQuery !== null) v = findParam(ctx.rawQuery, name.exact);
     if (v === undefined && c.inBody) {
       if (body === undefined) return withBody(ctx, c, (b) => search(ctx, c, b, i));
@@ -78,7 +102,9 @@ function search(ctx: RequestContext, c: Compiled, body: KeyBody | undefined, fro
 /** hide_credentials: the key name leaves the headers, the query string and (key_in_body) the body, as in Kong. */
 function hide(ctx: RequestContext, c: Compiled, name: KeyName, key: string, body: KeyBody | undefined): Attempt {
   if (c.inBody && body === undefined) return withBody(ctx, c, (b) => hide(ctx, c, name, key, b));
-  delete ctx.req.headers[name.header];
+  const h = ctx.req.headers;
+  delete h[name.header];
+  for (const other of name.otherSpellings) if (h[other] !== undefined) delete h[other];
   if (ctx.rawQuery !== null) {
     const query = removeParam(ctx.rawQuery, name.exact);
     if (query.length !== ctx.rawQuery.length) ctx.setQuery(query);
@@ -114,7 +140,7 @@ export const keyAuth: PluginDefinition<KeyAuthConfig, Compiled> = {
     return {
       anonymous: resolveAnonymous(config.anonymous, build),
       runOnPreflight: config.run_on_preflight,
-      names: config.key_names.map((n) => ({ header: n.toLowerCase(), exact: n })),
+      names: config.key_names.map(keyName),
       inHeader: config.key_in_header,
       inQuery: config.key_in_query,
       inBody: config.key_in_body,
