@@ -16,7 +16,14 @@ export interface ConfigSource {
 const MAX_DEPTH = 64;
 // Far above any real kong.yml (aliases are rare there); low enough that an alias bomb stays cheap.
 const MAX_ALIAS_COUNT = 1000;
-export const MAX_CONFIG_BYTES = 256 * 1024 * 1024;
+/**
+ * The largest file checked. Checking takes memory out of proportion to the text: about 25 times the file when it
+ * reads as plain YAML or JSON, up to about 140 times when the reading that knows positions runs on all of it (a
+ * file it must read in full, or one with errors or warnings to locate); a 10 MB file then peaks at 1.4 GB. At
+ * this limit that is under 3 GB, inside Node's default heap on a 64-bit machine; a larger file is refused from
+ * its size before it is read (README, Security, has the measurements).
+ */
+export const MAX_CONFIG_BYTES = 20 * 1024 * 1024;
 
 const TOO_DEEP = `nesting deeper than ${MAX_DEPTH} levels is not accepted`;
 const PARSE_FAILED = 'failed parsing declarative configuration';
