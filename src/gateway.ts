@@ -99,6 +99,8 @@ export class Gateway {
   private reloading: Promise<ReloadRecord | undefined> | undefined;
   /** The one reload to run after it, standing for every request made meanwhile. */
   private reloadNext: { source: ReloadSource; force: boolean; done: Promise<ReloadRecord | undefined> } | undefined;
+  /** The last config change asked for (a reload or a POST /config): the next one starts once it is over. */
+  private changing: Promise<unknown> = Promise.resolve();
   /** Set by stop(): a reload that finishes afterwards is not served. */
   private stopped = false;
 
@@ -203,7 +205,7 @@ export class Gateway {
   }
 
   private startReload(source: ReloadSource, force: boolean): Promise<ReloadRecord | undefined> {
-    const running = this.reloadNow(source, force).finally(() => {
+    const running = this.oneAtATime(() => this.reloadNow(source, force)).finally(() => {
       if (this.reloading === running) this.reloading = undefined;
     });
     this.reloading = running;
@@ -237,14 +239,13 @@ export class Gateway {
     return (await this.apply((previous) => loadConfigBytes(bytes, file, previous, true, keepBatches), source, file, bytes)).record;
   }
 
-  /** POST /config: a config given as text goes live in memory only (the next file change wins). */
-  applyConfigText(text: string, name: string): ApplyOutcome {
-    const started = stopwatch();
-    try {
-      return this.accept(loadConfigText(text, name, this.proxy.current), 'admin', name, started, text);
-    } catch (err) {
-      return this.reject(err, 'admin', name, started);
-    }
+  /**
+   * POST /config: a config given as text goes live in memory only (the next file change wins). Checked as a file
+   * of its size is on a reload: a large one away from the event loop, so the proxy keeps answering meanwhile.
+   */
+  applyConfigText(text: string, name: string): Promise<ApplyOutcome> {
+    const keepBatches = this.options.workers !== undefined;
+    return this.oneAtATime(() => this.apply((previous) => loadConfigBytes(Buffer.from(text), name, previous, true, keepBatches), 'admin', name, text));
   }
 
   /**
@@ -253,6 +254,13 @@ export class Gateway {
    */
   applyAcceptedConfig(config: WorkerConfig, name: string, source: ReloadSource): Promise<ApplyOutcome> {
     return this.apply((previous) => loadAccepted(config, name, previous, true), source, name);
+  }
+
+  /** Runs config changes one after the other, in the order asked for: the last asked for is the last served. */
+  private oneAtATime<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.changing.then(change, change);
+    this.changing = run.catch(() => undefined);
+    return run;
   }
 
   /**
