@@ -4,10 +4,20 @@ import { keyAuth } from './key-auth';
 import { basicAuth } from './basic-auth';
 import { acl } from './acl';
 import { rateLimiting } from './rate-limiting';
+import { jwt } from './jwt';
+import { hmacAuth } from './hmac-auth';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
-  [requestTermination, keyAuth, basicAuth, acl, rateLimiting].map((p) => [p.name, p as PluginDefinition]),
+  [
+    requestTermination,
+    keyAuth,
+    basicAuth,
+    acl,
+    rateLimiting,
+    jwt,
+    hmacAuth,
+  ].map((p) => [p.name, p as PluginDefinition]),
 );
 
 /** Kong's bundled plugins: named in a clear "not supported yet" error rather than "unknown". */
