@@ -44,7 +44,7 @@ export const HMAC_BODY_LIMIT = 1024 * 1024;
 /** The first value of a request header by the name a client listed (Kong's get_header: any case, '_' as '-'). */
 function header(ctx: RequestContext, listed: string): string | undefined {
   const name = listed.toLowerCase().replace(/_/g, '-');
-  const v = ctx.req.headers[name];
+  const v = ctx.clientHeader(name);
   if (v === undefined) return undefined;
   if (typeof v === 'string' && v.indexOf(',') === -1) return v;
   const raw = ctx.req.rawHeaders;
@@ -94,9 +94,8 @@ function digestMatches(ctx: RequestContext, body: Buffer): boolean {
 const EMPTY = Buffer.alloc(0);
 
 function attempt(ctx: RequestContext, c: Compiled): Attempt {
-  const h = ctx.req.headers;
-  const authorization = h.authorization;
-  const proxyAuthorization = h['proxy-authorization'];
+  const authorization = ctx.clientHeader('authorization') as string | undefined;
+  const proxyAuthorization = ctx.clientHeader('proxy-authorization') as string | undefined;
   if (authorization === undefined && proxyAuthorization === undefined) return c.missing;
   if (!dateWithinSkew(ctx, 'x-date', c.clockSkew) && !dateWithinSkew(ctx, 'date', c.clockSkew)) return c.noDate;
   // Proxy-Authorization first; hide_credentials drops the header the credential came from (Authorization
@@ -104,9 +103,9 @@ function attempt(ctx: RequestContext, c: Compiled): Attempt {
   let params = proxyAuthorization === undefined ? undefined : parseHmacParams(proxyAuthorization);
   if (params === undefined) {
     params = authorization === undefined ? undefined : parseHmacParams(authorization);
-    if (c.hide) delete h.authorization;
+    if (c.hide) ctx.hideHeader('authorization');
   } else if (c.hide) {
-    delete h['proxy-authorization'];
+    ctx.hideHeader('proxy-authorization');
   }
   if (params === undefined) return c.cannotVerify;
   for (const name of c.enforced) if (!params.headers.includes(name)) return c.cannotVerify;
@@ -116,7 +115,7 @@ function attempt(ctx: RequestContext, c: Compiled): Attempt {
   if (credential === undefined) return c.cannotVerify;
   if (!signatureMatches(ctx, params, hash, credential.secret)) return c.mismatch;
   if (!c.validateBody) return accept(ctx, credential);
-  if (!hasBody(h)) return digestMatches(ctx, EMPTY) ? accept(ctx, credential) : c.mismatch;
+  if (!hasBody(ctx.req.headers)) return digestMatches(ctx, EMPTY) ? accept(ctx, credential) : c.mismatch;
   const found = credential;
   return ctx.readBody(HMAC_BODY_LIMIT).then(
     (body) => (digestMatches(ctx, body) ? accept(ctx, found) : c.mismatch),

@@ -74,8 +74,8 @@ const BEARER = /[Bb]earer\s+(.+)/;
 
 /** The first value of a request header, as Kong's get_headers()[name][1] (Node joins repeated ones with ", "). */
 function firstHeader(ctx: RequestContext, name: string): string | undefined {
-  const v = ctx.req.headers[name];
-  if (v === undefined || (typeof v === 'string' && v.indexOf(',') === -1)) return v;
+  const v = ctx.clientHeader(name);
+  if (v === undefined || (typeof v === 'string' && v.indexOf(',') === -1)) return v as string | undefined;
   const raw = ctx.req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) if (raw[i].length === name.length && raw[i].toLowerCase() === name) return raw[i + 1];
   return undefined;
@@ -96,7 +96,7 @@ function findToken(ctx: RequestContext, c: Compiled): Found {
   if (c.uriParams.length > 0 && ctx.rawQuery !== null) {
     for (const name of c.uriParams) for (const v of ctx.query.getAll(name)) found = add(found, v);
   }
-  const cookies = ctx.req.headers.cookie;
+  const cookies = ctx.clientHeader('cookie') as string | undefined;
   if (c.cookies.length > 0 && cookies !== undefined) {
     for (const name of c.cookies) {
       const v = cookie(cookies, name);
