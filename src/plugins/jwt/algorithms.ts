@@ -32,6 +32,16 @@ function expectedKey(alg: JwtAlgorithm): string {
   return `an EC ${CURVE[alg]!.shown} key`;
 }
 
+const CURVE_NAMES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
+const KEY_TYPES: Record<string, string> = { rsa: 'an RSA key', 'rsa-pss': 'an RSA-PSS key', ed25519: 'an Ed25519 key', ed448: 'an Ed448 key' };
+
+function describe(key: KeyObject): string {
+  const type = key.asymmetricKeyType ?? 'unknown';
+  if (type !== 'ec') return KEY_TYPES[type] ?? `a key of type ${type}`;
+  const curve = key.asymmetricKeyDetails?.namedCurve ?? 'unknown';
+  return `an EC ${CURVE_NAMES[curve] ?? curve} key`;
+}
+
 function fits(alg: JwtAlgorithm, key: KeyObject): boolean {
   const type = key.asymmetricKeyType;
   if (alg.startsWith('RS')) return type === 'rsa';
@@ -55,10 +65,7 @@ export function parsePublicKey(alg: JwtAlgorithm, pem: string): PublicKeyCheck {
   } catch {
     return { error: `invalid key (expected a PEM public key: ${expectedKey(alg)} for ${alg})` };
   }
-  if (!fits(alg, key)) {
-    const details = key.asymmetricKeyDetails?.namedCurve ? ` (${key.asymmetricKeyDetails.namedCurve})` : '';
-    return { error: `a ${key.asymmetricKeyType}${details} key does not fit ${alg} (expected ${expectedKey(alg)})` };
-  }
+  if (!fits(alg, key)) return { error: `${describe(key)} does not fit ${alg} (expected ${expectedKey(alg)})` };
   return { key, privateKeyGiven: /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem) };
 }
 
