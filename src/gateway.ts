@@ -79,7 +79,7 @@ function counts(e: EntitySet) {
     routes: e.routes.length,
     consumers: e.consumers.length,
     plugins: e.plugins.length,
-    credentials: e.keyauth_credentials.length + e.basicauth_credentials.length + e.acls.length,
+    credentials: e.keyauth_credentials.length + e.basicauth_credentials.length + e.jwt_secrets.length + e.hmacauth_credentials.length + e.acls.length,
   };
 }
 

@@ -25,6 +25,8 @@ export function exportConfig(entities: EntitySet, reveal: boolean): string {
   doc.basicauth_credentials &&= entities.basicauth_credentials.map((b) => ({ ...b, password: storedHash(b) }));
   if (!reveal) {
     doc.keyauth_credentials &&= entities.keyauth_credentials.map((k) => ({ ...k, key: maskSecret(k.key) }));
+    doc.jwt_secrets &&= entities.jwt_secrets.map((j) => (j.secret === undefined ? j : { ...j, secret: maskSecret(j.secret) }));
+    doc.hmacauth_credentials &&= entities.hmacauth_credentials.map((h) => ({ ...h, secret: maskSecret(h.secret) }));
     doc.plugins &&= entities.plugins.map((p) => ({ ...p, config: maskConfig(p.config) }));
   }
   // YAML 1.1 output quotes strings such as "yes" or "0123" so the file reads back the same.

@@ -3,6 +3,8 @@ import type {
   BasicAuthCredentialEntity,
   ConsumerEntity,
   EntitySet,
+  HmacAuthCredentialEntity,
+  JwtSecretEntity,
   KeyAuthCredentialEntity,
   PluginEntity,
   RouteEntity,
@@ -76,6 +78,22 @@ export const views = {
     username: b.username,
     password: storedHash(b), // the hash it is verified against, never the plaintext
     tags: orNull(b.tags),
+  }),
+  jwt_secrets: (j: JwtSecretEntity, reveal: boolean) => ({
+    id: j.id,
+    consumer: ref(j.consumer),
+    key: j.key,
+    secret: j.secret === undefined ? null : reveal ? j.secret : maskSecret(j.secret),
+    algorithm: j.algorithm,
+    rsa_public_key: orNull(j.rsa_public_key),
+    tags: orNull(j.tags),
+  }),
+  hmacauth_credentials: (h: HmacAuthCredentialEntity, reveal: boolean) => ({
+    id: h.id,
+    consumer: ref(h.consumer),
+    username: h.username,
+    secret: reveal ? h.secret : maskSecret(h.secret),
+    tags: orNull(h.tags),
   }),
   acls: (a: AclEntity) => ({ id: a.id, consumer: ref(a.consumer), group: a.group, tags: orNull(a.tags) }),
 } satisfies { [K in keyof EntitySet]: (e: EntitySet[K][number], reveal: boolean) => object };

@@ -11,7 +11,7 @@ const SCHEMA_FILE = join(__dirname, '..', '..', 'schemas', 'kong.schema.json');
 /** Kong entities a declarative file may hold that this gateway does not implement yet. */
 const UNSUPPORTED_ENTITIES = new Set([
   'upstreams', 'targets', 'certificates', 'snis', 'ca_certificates', 'vaults', 'keys', 'key_sets', 'filter_chains',
-  'consumer_groups', 'jwt_secrets', 'hmacauth_credentials', 'oauth2_credentials', 'oauth2_authorization_codes',
+  'consumer_groups', 'oauth2_credentials', 'oauth2_authorization_codes',
   'oauth2_tokens', 'parameters', 'workspaces',
 ]);
 

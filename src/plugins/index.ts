@@ -9,6 +9,8 @@ import { cors } from './cors';
 import { ipRestriction } from './ip-restriction';
 import { requestSizeLimiting } from './request-size-limiting';
 import { botDetection } from './bot-detection';
+import { jwt } from './jwt';
+import { hmacAuth } from './hmac-auth';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
@@ -23,6 +25,8 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
     ipRestriction,
     requestSizeLimiting,
     botDetection,
+    jwt,
+    hmacAuth,
   ].map((p) => [p.name, p as PluginDefinition]),
 );
 

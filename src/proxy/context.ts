@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { ConsumerEntity } from '../config/entities';
 import type { ChainEntry, Snapshot, RouteRuntime } from '../config/snapshot';
 import type { RouteMatch } from './router';
@@ -97,6 +97,8 @@ export class RequestContext {
   bodyLimit: number | undefined = undefined;
   bodyLimitStatus = 413;
   private clientIpCache: string | undefined = undefined;
+  /** Client headers a plugin took out of the upstream request (hide_credentials), for the plugins after it. */
+  private hiddenHeaders: IncomingHttpHeaders | undefined = undefined;
   private queryCache: URLSearchParams | undefined = undefined;
   private bodyPromise: Promise<Buffer> | undefined = undefined;
 
@@ -133,6 +135,25 @@ export class RequestContext {
     this.queryCache = typeof params === 'string' ? undefined : params;
     const s = params.toString();
     this.rawQuery = s === '' ? null : s;
+  }
+
+  /**
+   * A request header as the client sent it. Kong's plugins read the client's request and change only the one
+   * going upstream, so a header an earlier plugin hid (basic-auth's hide_credentials on Authorization) is still
+   * there for the next one (hmac-auth, on the same header).
+   */
+  clientHeader(name: string): string | string[] | undefined {
+    const v = this.req.headers[name];
+    return v !== undefined || this.hiddenHeaders === undefined ? v : this.hiddenHeaders[name];
+  }
+
+  /** Takes a header out of the upstream request; clientHeader still reads it. */
+  hideHeader(name: string): void {
+    const h = this.req.headers;
+    const v = h[name];
+    if (v === undefined) return;
+    (this.hiddenHeaders ??= {})[name] = v;
+    delete h[name];
   }
 
   /** Adds a header to the response, whoever writes it (see responseHeaders). */

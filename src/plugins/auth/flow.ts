@@ -8,6 +8,8 @@ import { isPreflight } from '../preflight';
 export interface AuthFailure {
   readonly status: number;
   readonly message: string;
+  /** The whole JSON body when the plugin answers with its own rather than Kong's error body (jwt's claim errors). */
+  readonly body?: string;
   readonly headers: Record<string, string> | undefined;
   /**
    * False when the credential could not be checked at all (body too large, verification capacity exhausted):
@@ -47,7 +49,8 @@ function conclude(ctx: RequestContext, mode: AuthMode, failure: AuthFailure | un
   if (mode.anonymous !== undefined && failure.fallback) return identify(ctx, mode.anonymous, undefined);
   ctx.refusal = failure.reason;
   ctx.refusedBy = failure.plugin;
-  ctx.error(failure.status, failure.message, failure.headers);
+  if (failure.body !== undefined) ctx.respond(failure.status, failure.body, 'application/json; charset=utf-8', failure.headers);
+  else ctx.error(failure.status, failure.message, failure.headers);
 }
 
 /** Applies an attempt's outcome once it is known. */

@@ -37,17 +37,18 @@ function parseBasic(header: string | undefined): [string, string] | undefined {
 }
 
 function attempt(ctx: RequestContext, c: Compiled): Attempt {
-  const h = ctx.req.headers;
-  if (h['proxy-authorization'] === undefined && h.authorization === undefined) return c.missing;
+  const proxyAuthorization = ctx.clientHeader('proxy-authorization') as string | undefined;
+  const authorization = ctx.clientHeader('authorization') as string | undefined;
+  if (proxyAuthorization === undefined && authorization === undefined) return c.missing;
   const users = ctx.snapshot.basicAuthByUsername;
   // Kong reads Proxy-Authorization first, then Authorization; hide_credentials drops each header it reads.
-  let given = parseBasic(h['proxy-authorization']);
-  if (c.hide) delete h['proxy-authorization'];
+  let given = parseBasic(proxyAuthorization);
+  if (c.hide) ctx.hideHeader('proxy-authorization');
   let credential = given && users.get(given[0]);
   let tried = given;
   if (credential === undefined) {
-    given = parseBasic(h.authorization);
-    if (c.hide) delete h.authorization;
+    given = parseBasic(authorization);
+    if (c.hide) ctx.hideHeader('authorization');
     credential = given && users.get(given[0]);
     tried = given ?? tried;
   }

@@ -52,7 +52,7 @@ interface Compiled extends AuthMode {
 }
 
 function headerValue(ctx: RequestContext, name: string): Found {
-  const v = ctx.req.headers[name];
+  const v = ctx.clientHeader(name);
   if (v === undefined) return undefined;
   if (typeof v !== 'string') return DUPLICATE;
   // Node joins a repeated header with ", ": only then is it worth counting the raw header lines.
@@ -102,9 +102,8 @@ function search(ctx: RequestContext, c: Compiled, body: KeyBody | undefined, fro
 /** hide_credentials: the key name leaves the headers, the query string and (key_in_body) the body, as in Kong. */
 function hide(ctx: RequestContext, c: Compiled, name: KeyName, key: string, body: KeyBody | undefined): Attempt {
   if (c.inBody && body === undefined) return withBody(ctx, c, (b) => hide(ctx, c, name, key, b));
-  const h = ctx.req.headers;
-  delete h[name.header];
-  for (const other of name.otherSpellings) if (h[other] !== undefined) delete h[other];
+  ctx.hideHeader(name.header);
+  for (const other of name.otherSpellings) ctx.hideHeader(other);
   if (ctx.rawQuery !== null) {
     const query = removeParam(ctx.rawQuery, name.exact);
     if (query.length !== ctx.rawQuery.length) ctx.setQuery(query);
