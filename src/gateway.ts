@@ -8,6 +8,7 @@ import { watchConfigFile, type ConfigWatcher } from './config/watch';
 import type { EntitySet } from './config/entities';
 import { ProxyServer } from './proxy/server';
 import type { ClientTimeouts } from './proxy/client-limits';
+import { openFilesLimit } from './proxy/connections-per-ip';
 import { closeUpstreamConnections } from './proxy/forward';
 import { createAdminServer } from './admin/server';
 import { checkAdminExposure } from './admin/token';
@@ -30,6 +31,8 @@ export interface GatewayOptions {
   adminToken?: string;
   /** Kong's (nginx's) 60 s each when absent. */
   clientTimeouts?: ClientTimeouts;
+  /** Connections one client address may have open on the proxy (DEFAULT_MAX_CONNECTIONS_PER_IP when absent); null: no cap. */
+  maxConnectionsPerIp?: number | null;
   /** Show key-auth keys and other secrets in Admin API output (masked by default). */
   adminShowSecrets?: boolean;
   /** `off` (default here; the CLI defaults to stdout), `stdout`, or a file to append to. */
@@ -108,7 +111,11 @@ export class Gateway {
       });
     }
     this.observer = accessLog !== undefined || this.metrics !== undefined ? new Observer(accessLog, this.metrics) : undefined;
-    this.proxy = new ProxyServer(loaded.snapshot, { clientTimeouts: options.clientTimeouts, observer: this.observer });
+    this.proxy = new ProxyServer(loaded.snapshot, {
+      clientTimeouts: options.clientTimeouts,
+      maxConnectionsPerIp: options.maxConnectionsPerIp,
+      observer: this.observer,
+    });
     this.fileState = loaded.hash;
   }
 
@@ -147,6 +154,7 @@ export class Gateway {
   /** The start line, once the proxy is listening (a pool's primary says it when its workers are). */
   announce(proxy: ListenAddress, extra: Record<string, unknown> = {}): void {
     const snapshot = this.proxy.current;
+    const files = openFilesLimit();
     log('info', 'gateway listening', {
       proxy: formatListen(proxy),
       admin: this.adminAddress ? formatListen(this.adminAddress) : 'off',
@@ -154,7 +162,17 @@ export class Gateway {
       configuration_hash: snapshot.hash,
       ...counts(snapshot.entities),
       ...extra,
+      ...(files === undefined ? {} : { open_files_limit: files.soft }),
     });
+    if (files === undefined) return;
+    if (files.soft < files.hard) log('warn', 'the open files limit could not be raised to its hard limit', { soft: files.soft, hard: files.hard });
+    const perIp = this.proxy.maxConnectionsPerIp;
+    if (perIp !== null && perIp >= files.soft) {
+      log('warn', 'one client address may open as many connections as the process may open files', {
+        max_connections_per_ip: perIp,
+        open_files_limit: files.soft,
+      });
+    }
   }
 
   get proxyAddress(): ListenAddress {

@@ -10,6 +10,7 @@ export interface WorkerSettings {
   configFile: string;
   proxyListen: ListenAddress;
   clientTimeouts?: ClientTimeouts;
+  maxConnectionsPerIp?: number | null;
   /** The access log's format; its lines are written by the primary. */
   accessLogFormat: LogFormat;
   accessLog: boolean;
@@ -22,6 +23,7 @@ export interface WorkerSettings {
 export interface WorkerStats {
   configuration_hash: string;
   connections_accepted: number;
+  connections_refused: number;
   connections_active: number;
   total_requests: number;
 }

@@ -28,6 +28,7 @@ export async function startPool(options: GatewayOptions, size: number, eventLog:
       configFile: options.configFile,
       proxyListen: options.proxyListen!,
       clientTimeouts: options.clientTimeouts,
+      maxConnectionsPerIp: options.maxConnectionsPerIp,
       accessLog: sink !== undefined,
       accessLogFormat: options.accessLogFormat ?? 'json',
       metrics: options.metrics !== false && options.adminListen !== null,

@@ -54,6 +54,7 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
       proxyListen: s.proxyListen,
       adminListen: null,
       clientTimeouts: s.clientTimeouts,
+      maxConnectionsPerIp: s.maxConnectionsPerIp,
       accessLog: s.accessLog ? { write: (chunk) => send({ type: 'access-log', text: chunk.toString('utf8') }), flush: () => {} } : 'off',
       accessLogFormat: s.accessLogFormat,
       metrics: s.metrics,
@@ -90,6 +91,7 @@ async function handleCall(name: string): Promise<unknown> {
     const stats: WorkerStats = {
       configuration_hash: gateway.proxy.current.hash,
       connections_accepted: s.connectionsAccepted,
+      connections_refused: s.connectionsRefused,
       connections_active: s.connectionsActive,
       total_requests: s.totalRequests,
     };

@@ -7,6 +7,7 @@ import { normalizePath } from './paths';
 import { runAccess } from './pipeline';
 import { MESSAGES, sendError } from './respond';
 import { answerClientError, DEFAULT_CLIENT_TIMEOUTS, isBadlyFramed, isOnRefusedConnection, refuseConnection, serverTimeoutOptions, watchBody, type ClientTimeouts } from './client-limits';
+import { ConnectionsPerIp, DEFAULT_MAX_CONNECTIONS_PER_IP } from './connections-per-ip';
 import { hasBody, setLingerLimits } from './linger';
 import { log } from '../log';
 import type { Observer } from '../observe/observer';
@@ -41,6 +42,8 @@ function stripGatewayAsserted(h: IncomingHttpHeaders): void {
 
 export interface ProxyStats {
   connectionsAccepted: number;
+  /** Accepted, then reset at once: their address had --max-connections-per-ip open. */
+  connectionsRefused: number;
   connectionsActive: number;
   totalRequests: number;
 }
@@ -52,6 +55,8 @@ export interface ProxyServerOptions {
   trace?: RequestTrace;
   /** Kong's (nginx's) 60 s each when absent. */
   clientTimeouts?: ClientTimeouts;
+  /** Connections one client address may have open at once (DEFAULT_MAX_CONNECTIONS_PER_IP when absent); null: no cap. */
+  maxConnectionsPerIp?: number | null;
   /** Access log and metrics; none when both are off. */
   observer?: Observer;
 }
@@ -59,9 +64,11 @@ export interface ProxyServerOptions {
 /** The proxy listener. Reads only from the snapshot it holds; `setSnapshot` swaps it in one assignment. */
 export class ProxyServer {
   readonly server: http.Server;
-  readonly stats: ProxyStats = { connectionsAccepted: 0, connectionsActive: 0, totalRequests: 0 };
+  readonly stats: ProxyStats = { connectionsAccepted: 0, connectionsRefused: 0, connectionsActive: 0, totalRequests: 0 };
   private snapshot: Snapshot;
   private readonly bodyTimeout: number;
+  /** null: no cap. */
+  readonly maxConnectionsPerIp: number | null;
   private readonly forward: (ctx: RequestContext) => void;
   private readonly trace: RequestTrace | undefined;
   private readonly observer: Observer | undefined;
@@ -77,8 +84,15 @@ export class ProxyServer {
     const serverOptions = { keepAliveTimeout: 60_000, requireHostHeader: false, ...serverTimeoutOptions(timeouts) };
     this.server = http.createServer(serverOptions, (req, res) => this.handle(req, res));
     setLingerLimits(this.server, timeouts.lingering);
+    const max = options.maxConnectionsPerIp === undefined ? DEFAULT_MAX_CONNECTIONS_PER_IP : options.maxConnectionsPerIp;
+    this.maxConnectionsPerIp = max;
+    const perIp = max === null ? undefined : new ConnectionsPerIp(max);
     this.server.on('connection', (socket: Socket) => {
       this.stats.connectionsAccepted++;
+      if (perIp !== undefined && !perIp.admit(socket)) {
+        this.stats.connectionsRefused++;
+        return;
+      }
       this.stats.connectionsActive++;
       socket.once('close', () => this.stats.connectionsActive--);
     });
