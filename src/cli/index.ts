@@ -9,7 +9,7 @@ import { hashPasswordCommand } from './hash-password';
 import { explainCommand } from './explain';
 import { routesCommand } from './routes';
 import { ADMIN_TOKEN_ENV } from '../admin/token';
-import { DEFAULT_CLIENT_TIMEOUTS } from '../proxy/client-limits';
+import { DEFAULT_CLIENT_TIMEOUTS, DEFAULT_MIN_RATE_GRACE } from '../proxy/client-limits';
 import { DEFAULT_MAX_CONNECTIONS_PER_IP } from '../proxy/connections-per-ip';
 
 /** The environment variable of --max-connections-per-ip (Kong has no such setting). */
@@ -45,6 +45,8 @@ interface StartOptions {
   metricsPerConsumer?: boolean;
   clientHeaderTimeout: number;
   clientBodyTimeout: number;
+  clientBodyMinRate: number | 'off';
+  clientBodyMinRateGrace: number;
   maxConnectionsPerIp: number | 'off';
   lingeringTime: number;
   lingeringTimeout: number;
@@ -70,6 +72,16 @@ function startCommand(): Command {
       new Option('--client-body-timeout <ms>', 'longest pause allowed while a client sends the body (then 408)')
         .argParser(milliseconds)
         .default(DEFAULT_CLIENT_TIMEOUTS.body),
+    )
+    .addOption(
+      new Option('--client-body-min-rate <bytes>', "slowest average rate of a request body, in bytes a second, after the grace (then 408), or 'off'")
+        .argParser(countOrOff)
+        .default('off'),
+    )
+    .addOption(
+      new Option('--client-body-min-rate-grace <ms>', 'reading time at the start of a body not held to --client-body-min-rate')
+        .argParser(milliseconds)
+        .default(DEFAULT_MIN_RATE_GRACE),
     )
     .addOption(
       new Option('--max-connections-per-ip <n>', "proxy connections one client address may have open; more are reset at once; or 'off'")
@@ -119,6 +131,7 @@ function startCommand(): Command {
           clientTimeouts: {
             header: opts.clientHeaderTimeout,
             body: opts.clientBodyTimeout,
+            ...(opts.clientBodyMinRate === 'off' ? {} : { bodyMinRate: { bytesPerSecond: opts.clientBodyMinRate, graceMs: opts.clientBodyMinRateGrace } }),
             lingering: { time: opts.lingeringTime, idle: opts.lingeringTimeout },
           },
           maxConnectionsPerIp: opts.maxConnectionsPerIp === 'off' ? null : opts.maxConnectionsPerIp,

@@ -66,7 +66,7 @@ export class ProxyServer {
   readonly server: http.Server;
   readonly stats: ProxyStats = { connectionsAccepted: 0, connectionsRefused: 0, connectionsActive: 0, totalRequests: 0 };
   private snapshot: Snapshot;
-  private readonly bodyTimeout: number;
+  private readonly timeouts: ClientTimeouts;
   /** null: no cap. */
   readonly maxConnectionsPerIp: number | null;
   private readonly forward: (ctx: RequestContext) => void;
@@ -76,7 +76,7 @@ export class ProxyServer {
   constructor(snapshot: Snapshot, options: ProxyServerOptions = {}) {
     this.snapshot = snapshot;
     const timeouts = options.clientTimeouts ?? DEFAULT_CLIENT_TIMEOUTS;
-    this.bodyTimeout = timeouts.body;
+    this.timeouts = timeouts;
     this.forward = options.forward ?? forward;
     this.trace = options.trace;
     this.observer = options.observer;
@@ -127,7 +127,7 @@ export class ProxyServer {
     let routed: RequestContext | undefined; // for the headers plugins added, once they run
     if (hasBody(req.headers)) {
       const timedOut = () => sendError(req, res, 408, MESSAGES.requestTimeout, requestId, 'json', CLOSE, routed?.responseHeaders);
-      watchBody(req, this.bodyTimeout, timedOut);
+      watchBody(req, this.timeouts, timedOut);
     }
     let url = req.url ?? '/';
     if (url.charCodeAt(0) !== 47 /* / */) {
