@@ -81,18 +81,20 @@ t.test('beyond the cap an address is refused, counted and logged; other addresse
   const other = await connect(gw.proxyPort, '127.0.0.2');
   t.ok(other.served, 'another address is served meanwhile');
 
+  const status = async () => (await request(gw.adminPort!, '/status')).json().server;
   first[0].socket.destroy();
   first[1].socket.destroy();
-  t.ok(await eventually(async () => (await connect(gw.proxyPort)).served), 'a place freed by a close is taken again');
+  t.ok(await eventually(async () => (await status()).connections_active === 3), 'the gateway saw two close');
+  t.ok((await connect(gw.proxyPort)).served, 'a place freed by a close is taken again');
 
   const m = await metrics(gw);
   t.equal(metric(m, /^gateway_connections_refused_total (\d+)$/m), 3, 'the refusals are counted');
   const accepted = metric(m, /^kong_nginx_connections_total\{[^}]*state="accepted"\} (\d+)$/m);
   const handled = metric(m, /^kong_nginx_connections_total\{[^}]*state="handled"\} (\d+)$/m);
   t.equal(accepted - handled, 3, "nginx's handled: accepted less the refused");
-  const status = (await request(gw.adminPort!, '/status')).json();
-  t.equal(status.server.connections_refused, 3);
-  t.equal(status.server.connections_handled, status.server.connections_accepted - 3);
+  const server = await status();
+  t.equal(server.connections_refused, 3);
+  t.equal(server.connections_handled, server.connections_accepted - 3);
 
   const lines = gw.logs().match(REFUSED_LINE) ?? [];
   t.equal(lines.length, 1, 'one line for three refusals within the logging period');
