@@ -9,6 +9,7 @@ import type { EntitySet } from './config/entities';
 import { ProxyServer } from './proxy/server';
 import type { ClientTimeouts } from './proxy/client-limits';
 import { ClientAddresses, type RealIpOptions } from './proxy/client-address';
+import { openFilesLimit } from './proxy/connections-per-ip';
 import { closeUpstreamConnections } from './proxy/forward';
 import { setCacheBudget } from './plugins/proxy-cache/memory';
 import { createAdminServer } from './admin/server';
@@ -34,6 +35,8 @@ export interface GatewayOptions {
   clientTimeouts?: ClientTimeouts;
   /** Kong's trusted_ips, real_ip_header, real_ip_recursive: no proxy is trusted when absent. */
   realIp?: RealIpOptions;
+  /** Connections one client address may have open on the proxy (DEFAULT_MAX_CONNECTIONS_PER_IP when absent); null: no cap. */
+  maxConnectionsPerIp?: number | null;
   /** Show key-auth keys and other secrets in Admin API output (masked by default). */
   adminShowSecrets?: boolean;
   /** `off` (default here; the CLI defaults to stdout), `stdout`, or a file to append to. */
@@ -117,7 +120,12 @@ export class Gateway {
     }
     const clientAddresses = new ClientAddresses(options.realIp);
     this.observer = accessLog !== undefined || this.metrics !== undefined ? new Observer(accessLog, this.metrics, clientAddresses) : undefined;
-    this.proxy = new ProxyServer(loaded.snapshot, { clientTimeouts: options.clientTimeouts, observer: this.observer, clientAddresses });
+    this.proxy = new ProxyServer(loaded.snapshot, {
+      clientTimeouts: options.clientTimeouts,
+      maxConnectionsPerIp: options.maxConnectionsPerIp,
+      observer: this.observer,
+      clientAddresses,
+    });
     this.fileState = loaded.hash;
   }
 
@@ -158,6 +166,7 @@ export class Gateway {
   /** The start line, once the proxy is listening (a pool's primary says it when its workers are). */
   announce(proxy: ListenAddress, extra: Record<string, unknown> = {}): void {
     const snapshot = this.proxy.current;
+    const files = openFilesLimit();
     log('info', 'gateway listening', {
       proxy: formatListen(proxy),
       admin: this.adminAddress ? formatListen(this.adminAddress) : 'off',
@@ -165,7 +174,17 @@ export class Gateway {
       configuration_hash: snapshot.hash,
       ...counts(snapshot.entities),
       ...extra,
+      ...(files === undefined ? {} : { open_files_limit: files.soft }),
     });
+    if (files === undefined) return;
+    if (files.soft < files.hard) log('warn', 'the open files limit could not be raised to its hard limit', { soft: files.soft, hard: files.hard });
+    const perIp = this.proxy.maxConnectionsPerIp;
+    if (perIp !== null && perIp >= files.soft) {
+      log('warn', 'one client address may open as many connections as the process may open files', {
+        max_connections_per_ip: perIp,
+        open_files_limit: files.soft,
+      });
+    }
   }
 
   get proxyAddress(): ListenAddress {

@@ -9,7 +9,8 @@ import { hashPasswordCommand } from './hash-password';
 import { explainCommand } from './explain';
 import { routesCommand } from './routes';
 import { ADMIN_TOKEN_ENV } from '../admin/token';
-import { DEFAULT_CLIENT_TIMEOUTS } from '../proxy/client-limits';
+import { DEFAULT_CLIENT_TIMEOUTS, DEFAULT_MIN_RATE_GRACE } from '../proxy/client-limits';
+import { DEFAULT_MAX_CONNECTIONS_PER_IP } from '../proxy/connections-per-ip';
 import { DEFAULT_CACHE_BYTES } from '../plugins/proxy-cache/memory';
 import { DEFAULT_REAL_IP_HEADER, parseTrustedIps } from '../proxy/client-address';
 
@@ -43,10 +44,21 @@ function realIpHeader(value: string): string {
   return value;
 }
 
+/** The environment variable of --max-connections-per-ip (Kong has no such setting). */
+export const MAX_CONNECTIONS_PER_IP_ENV = 'GATEWAY_MAX_CONNECTIONS_PER_IP';
+
 function milliseconds(value: string): number {
   const ms = Number(value);
   if (!/^\d+$/.test(value) || ms < 1 || ms > 2_147_483_647) throw new InvalidArgumentError('expected a whole number of milliseconds, at least 1');
   return ms;
+}
+
+/** A whole number from 1, or 'off' (kept as such: commander turns a parsed null into ''). */
+function countOrOff(value: string): number | 'off' {
+  if (value === 'off') return value;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 2_147_483_647) throw new InvalidArgumentError("expected a whole number, at least 1, or 'off'");
+  return n;
 }
 
 import { configureLog, defaultFormat, log, LOG_LEVELS, type LogFormat, type LogLevel } from '../log';
@@ -65,6 +77,9 @@ interface StartOptions {
   metricsPerConsumer?: boolean;
   clientHeaderTimeout: number;
   clientBodyTimeout: number;
+  clientBodyMinRate: number | 'off';
+  clientBodyMinRateGrace: number;
+  maxConnectionsPerIp: number | 'off';
   lingeringTime: number;
   lingeringTimeout: number;
   workers: number;
@@ -93,6 +108,22 @@ function startCommand(): Command {
       new Option('--client-body-timeout <ms>', 'longest pause allowed while a client sends the body (then 408)')
         .argParser(milliseconds)
         .default(DEFAULT_CLIENT_TIMEOUTS.body),
+    )
+    .addOption(
+      new Option('--client-body-min-rate <bytes>', "slowest average rate of a request body, in bytes a second, after the grace (then 408), or 'off'")
+        .argParser(countOrOff)
+        .default('off'),
+    )
+    .addOption(
+      new Option('--client-body-min-rate-grace <ms>', 'reading time at the start of a body not held to --client-body-min-rate')
+        .argParser(milliseconds)
+        .default(DEFAULT_MIN_RATE_GRACE),
+    )
+    .addOption(
+      new Option('--max-connections-per-ip <n>', "proxy connections one client address may have open; more are reset at once; or 'off'")
+        .env(MAX_CONNECTIONS_PER_IP_ENV)
+        .argParser(countOrOff)
+        .default(DEFAULT_MAX_CONNECTIONS_PER_IP),
     )
     .addOption(
       new Option('--lingering-time <ms>', 'after answering before a request body was all read, the longest the body is read on and dropped')
@@ -160,9 +191,11 @@ function startCommand(): Command {
           clientTimeouts: {
             header: opts.clientHeaderTimeout,
             body: opts.clientBodyTimeout,
+            ...(opts.clientBodyMinRate === 'off' ? {} : { bodyMinRate: { bytesPerSecond: opts.clientBodyMinRate, graceMs: opts.clientBodyMinRateGrace } }),
             lingering: { time: opts.lingeringTime, idle: opts.lingeringTimeout },
           },
           realIp: { trustedIps: opts.trustedIps ?? [], header: opts.realIpHeader, recursive: opts.realIpRecursive },
+          maxConnectionsPerIp: opts.maxConnectionsPerIp === 'off' ? null : opts.maxConnectionsPerIp,
           adminShowSecrets: opts.adminShowSecrets === true,
           accessLog: opts.accessLog,
           accessLogFormat: format ?? (opts.accessLog === 'stdout' ? defaultFormat(1) : 'json'),

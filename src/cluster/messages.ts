@@ -12,6 +12,7 @@ export interface WorkerSettings {
   proxyListen: ListenAddress;
   clientTimeouts?: ClientTimeouts;
   realIp?: RealIpOptions;
+  maxConnectionsPerIp?: number | null;
   /** The access log's format; its lines are written by the primary. */
   accessLogFormat: LogFormat;
   accessLog: boolean;
@@ -26,6 +27,7 @@ export interface WorkerSettings {
 export interface WorkerStats {
   configuration_hash: string;
   connections_accepted: number;
+  connections_refused: number;
   connections_active: number;
   total_requests: number;
 }

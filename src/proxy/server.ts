@@ -18,6 +18,7 @@ import {
   watchBody,
   type ClientTimeouts,
 } from './client-limits';
+import { ConnectionsPerIp, DEFAULT_MAX_CONNECTIONS_PER_IP } from './connections-per-ip';
 import { hasBody, setLingerLimits } from './linger';
 import { PEER_ADDRESSES, type ClientAddresses } from './client-address';
 import { log } from '../log';
@@ -53,6 +54,8 @@ function stripGatewayAsserted(h: IncomingHttpHeaders): void {
 
 export interface ProxyStats {
   connectionsAccepted: number;
+  /** Accepted, then reset at once: their address had --max-connections-per-ip open. */
+  connectionsRefused: number;
   connectionsActive: number;
   totalRequests: number;
 }
@@ -64,6 +67,8 @@ export interface ProxyServerOptions {
   trace?: RequestTrace;
   /** Kong's (nginx's) 60 s each when absent. */
   clientTimeouts?: ClientTimeouts;
+  /** Connections one client address may have open at once (DEFAULT_MAX_CONNECTIONS_PER_IP when absent); null: no cap. */
+  maxConnectionsPerIp?: number | null;
   /** Access log and metrics; none when both are off. */
   observer?: Observer;
   /** How the client's address is found (trusted_ips, real_ip_header); the peer's address when absent. */
@@ -73,9 +78,11 @@ export interface ProxyServerOptions {
 /** The proxy listener. Reads only from the snapshot it holds; `setSnapshot` swaps it in one assignment. */
 export class ProxyServer {
   readonly server: http.Server;
-  readonly stats: ProxyStats = { connectionsAccepted: 0, connectionsActive: 0, totalRequests: 0 };
+  readonly stats: ProxyStats = { connectionsAccepted: 0, connectionsRefused: 0, connectionsActive: 0, totalRequests: 0 };
   private snapshot: Snapshot;
-  private readonly bodyTimeout: number;
+  private readonly timeouts: ClientTimeouts;
+  /** null: no cap. */
+  readonly maxConnectionsPerIp: number | null;
   private readonly forward: (ctx: RequestContext) => void;
   private readonly trace: RequestTrace | undefined;
   private readonly observer: Observer | undefined;
@@ -84,7 +91,7 @@ export class ProxyServer {
   constructor(snapshot: Snapshot, options: ProxyServerOptions = {}) {
     this.snapshot = snapshot;
     const timeouts = options.clientTimeouts ?? DEFAULT_CLIENT_TIMEOUTS;
-    this.bodyTimeout = timeouts.body;
+    this.timeouts = timeouts;
     this.forward = options.forward ?? forward;
     this.trace = options.trace;
     this.observer = options.observer;
@@ -94,8 +101,15 @@ export class ProxyServer {
     this.server = http.createServer(serverOptions, (req, res) => this.handle(req, res));
     setLingerLimits(this.server, timeouts.lingering);
     serverHeaderLimits(this.server);
+    const max = options.maxConnectionsPerIp === undefined ? DEFAULT_MAX_CONNECTIONS_PER_IP : options.maxConnectionsPerIp;
+    this.maxConnectionsPerIp = max;
+    const perIp = max === null ? undefined : new ConnectionsPerIp(max);
     this.server.on('connection', (socket: Socket) => {
       this.stats.connectionsAccepted++;
+      if (perIp !== undefined && !perIp.admit(socket)) {
+        this.stats.connectionsRefused++;
+        return;
+      }
       this.stats.connectionsActive++;
       socket.once('close', () => this.stats.connectionsActive--);
     });
@@ -135,7 +149,7 @@ export class ProxyServer {
     let routed: RequestContext | undefined; // for the headers plugins added, once they run
     if (hasBody(req.headers)) {
       const timedOut = () => sendError(req, res, 408, MESSAGES.requestTimeout, requestId, 'json', CLOSE, routed?.responseHeaders);
-      watchBody(req, this.bodyTimeout, timedOut);
+      watchBody(req, this.timeouts, timedOut);
     }
     let url = req.url ?? '/';
     if (url.charCodeAt(0) !== 47 /* / */) {
