@@ -4,10 +4,24 @@ import { keyAuth } from './key-auth';
 import { basicAuth } from './basic-auth';
 import { acl } from './acl';
 import { rateLimiting } from './rate-limiting';
+import { requestTransformer } from './request-transformer';
+import { responseTransformer } from './response-transformer';
+import { correlationId } from './correlation-id';
+import { redirect } from './redirect';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
-  [requestTermination, keyAuth, basicAuth, acl, rateLimiting].map((p) => [p.name, p as PluginDefinition]),
+  [
+    requestTermination,
+    keyAuth,
+    basicAuth,
+    acl,
+    rateLimiting,
+    requestTransformer,
+    responseTransformer,
+    correlationId,
+    redirect,
+  ].map((p) => [p.name, p as PluginDefinition]),
 );
 
 /** Kong's bundled plugins: named in a clear "not supported yet" error rather than "unknown". */
