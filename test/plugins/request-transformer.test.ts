@@ -1,6 +1,6 @@
 import t from 'tap';
 import { request, startUpstream, type Upstream } from '../helpers/http';
-import { startGateway, type RunningGateway } from '../helpers/cli';
+import { runCli, startGateway, tempFile, type RunningGateway } from '../helpers/cli';
 import { errorsOf } from '../helpers/config';
 
 // Cases after Kong's spec/03-plugins/36-request-transformer/ (02-access_spec.lua unless named otherwise): the same
@@ -458,4 +458,37 @@ t.test(`spec/03-plugins/36-request-transformer/01-schema_spec.lua and 03-api_spe
   t.match(errorsOf(config({ http_method: 'FOO' })).join('\n'), /config\.http_method: invalid value: FOO/, 'a method set_method refuses (Kong: 500)');
   t.match(errorsOf(config({ replace: { uri: 'no-slash' } })).join('\n'), /config\.replace\.uri: path must start with \//);
   t.same(errorsOf(config({ add: { querystring: ['q:$(unclosed'] } })), [], 'a $( that never closes is literal text (Penlight)');
+});
+
+t.test('gateway explain: the upstream URL after replace.uri and the query rules; response-only plugins listed', async (t) => {
+  const file = tempFile(
+    'kong.yml',
+    JSON.stringify({
+      _format_version: '3.0',
+      services: [
+        {
+          name: 's',
+          url: 'http://upstream.internal:8080/base',
+          routes: [
+            {
+              name: 'users',
+              paths: ['~/users/(?<id>\\d+)$'],
+              plugins: [
+                { name: 'request-transformer', config: { replace: { uri: '/v2/accounts/$(uri_captures.id)' }, add: { querystring: ['from:$(headers["x-from"])'] } } },
+                { name: 'response-transformer', config: { add: { headers: ['x-served-by:gw'] } } },
+              ],
+            },
+          ],
+        },
+      ],
+    }),
+  );
+  const r = runCli(['explain', '-c', file, '--format', 'json', '-H', 'x-from: web', 'http://any/users/42?z=1']);
+  t.equal(r.status, 0, r.stderr);
+  const e = JSON.parse(r.stdout);
+  t.equal(e.upstream.url, 'http://upstream.internal:8080/v2/accounts/42?from=web&z=1');
+  t.same(e.plugins.map((p: { name: string; result: string }) => [p.name, p.result]), [
+    ['request-transformer', 'passed'],
+    ['response-transformer', 'edits the response'],
+  ]);
 });

@@ -92,6 +92,8 @@ function parseExpr(text: string): Expr {
       space();
       const field = ident();
       if (field === undefined) fail(`expected a name after '${source}.'`);
+      const dashed = /^-[A-Za-z0-9_-]*/.exec(text.slice(i));
+      if (dashed !== null) fail(`a name with '-' is written ${source}["${field}${dashed[0]}"]`);
       key = field!;
     } else if (text[i] === '[') {
       i++;
