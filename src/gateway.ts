@@ -9,6 +9,7 @@ import type { EntitySet } from './config/entities';
 import { ProxyServer } from './proxy/server';
 import type { ClientTimeouts } from './proxy/client-limits';
 import { closeUpstreamConnections } from './proxy/forward';
+import { setCacheBudget } from './plugins/proxy-cache/memory';
 import { createAdminServer } from './admin/server';
 import { checkAdminExposure } from './admin/token';
 import { formatListen, type ListenAddress } from './cli/listen';
@@ -43,6 +44,8 @@ export interface GatewayOptions {
   workers?: WorkerPool;
   /** One of a pool's workers: its primary watches the file, logs reloads and serves the Admin API. */
   isWorker?: boolean;
+  /** Bytes the proxy-cache plugin's caches may hold together in this process (Kong's mem_cache_size; 128 MiB). */
+  memCacheSize?: number;
 }
 
 /** What asked for a new config: the file watcher, SIGHUP, or POST /config. */
@@ -119,6 +122,7 @@ export class Gateway {
   /** Loads the file (throws ConfigError before any port is opened), starts listening and watching the file. */
   static async start(options: GatewayOptions): Promise<Gateway> {
     if (options.adminListen) checkAdminExposure(options.adminListen.host, options.adminToken);
+    if (options.memCacheSize !== undefined) setCacheBudget(options.memCacheSize);
     const file = options.configFile;
     let loaded: LoadedWithBatches;
     if (options.accepted !== undefined) loaded = await loadAccepted(options.accepted, file);

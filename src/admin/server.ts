@@ -6,6 +6,7 @@ import { addEntityRoutes } from './entities';
 import { notFound, sendJson, type AdminRequest } from './http';
 import { addInfoRoutes } from './info';
 import { addMetricsRoutes } from './metrics';
+import { addProxyCacheRoutes } from './proxy-cache';
 import { AdminRouter } from './router';
 import { tokenChecker } from './token';
 
@@ -15,10 +16,11 @@ function adminRouter(): AdminRouter {
   addEntityRoutes(router);
   addConfigRoutes(router);
   addMetricsRoutes(router);
+  addProxyCacheRoutes(router);
   return router;
 }
 
-/** The DB-less Admin API: read-only views of the live snapshot, plus GET/POST /config. */
+/** The DB-less Admin API: read-only views of the live snapshot, plus GET/POST /config and proxy-cache purges. */
 export function createAdminServer(gateway: Gateway): http.Server {
   const router = adminRouter();
   const authorized = gateway.options.adminToken !== undefined ? tokenChecker(gateway.options.adminToken) : undefined;

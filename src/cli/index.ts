@@ -10,6 +10,15 @@ import { explainCommand } from './explain';
 import { routesCommand } from './routes';
 import { ADMIN_TOKEN_ENV } from '../admin/token';
 import { DEFAULT_CLIENT_TIMEOUTS } from '../proxy/client-limits';
+import { DEFAULT_CACHE_BYTES } from '../plugins/proxy-cache/memory';
+
+/** A size as Kong's config writes it: bytes, or a number with k, m or g. */
+function byteSize(value: string): number {
+  const m = /^(\d+)([kmg]?)$/i.exec(value.trim());
+  const bytes = m === null ? NaN : Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase());
+  if (!(bytes >= 1) || bytes > Number.MAX_SAFE_INTEGER) throw new InvalidArgumentError('expected a size such as 128m, 512k or 1g');
+  return bytes;
+}
 
 function milliseconds(value: string): number {
   const ms = Number(value);
@@ -36,6 +45,7 @@ interface StartOptions {
   lingeringTime: number;
   lingeringTimeout: number;
   workers: number;
+  memCacheSize: number;
 }
 
 /** Kong's log_level names that this gateway's four levels stand for. */
@@ -80,6 +90,12 @@ function startCommand(): Command {
         .default(1),
     )
     .addOption(new Option('--metrics-per-consumer', 'add a consumer label to request and bandwidth metrics (Kong per_consumer)'))
+    .addOption(
+      new Option('--mem-cache-size <size>', 'memory the proxy-cache plugin may use, all caches and workers together')
+        .env('KONG_MEM_CACHE_SIZE')
+        .argParser(byteSize)
+        .default(DEFAULT_CACHE_BYTES, '128m'),
+    )
     .action(async (opts: StartOptions) => {
       if (!opts.conf) {
         process.stderr.write('error: a config file is required (-c FILE or KONG_DECLARATIVE_CONFIG)\n');
@@ -107,6 +123,7 @@ function startCommand(): Command {
           accessLogFormat: format ?? (opts.accessLog === 'stdout' ? defaultFormat(1) : 'json'),
           metrics: opts.metrics,
           metricsPerConsumer: opts.metricsPerConsumer === true,
+          memCacheSize: opts.memCacheSize,
         };
         // One worker is the single process as it always was: nothing of the pool is even loaded.
         gateway = opts.workers > 1 ? await (await import('../cluster/primary')).startPool(options, opts.workers, eventLog) : await Gateway.start(options);

@@ -17,6 +17,8 @@ export interface WorkerSettings {
   metricsPerConsumer: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;
+  /** This worker's share of --mem-cache-size, in bytes. */
+  memCacheSize: number;
 }
 
 export interface WorkerStats {
@@ -53,7 +55,7 @@ export type ToPrimary =
   | Call
   | Reply;
 
-/** A request that expects one reply with the same id: `stats`, `metrics` (primary → worker), `leases` (worker → primary). */
+/** A request that expects one reply with the same id: `stats`, `metrics`, `proxy-cache` (primary → worker), `leases` (worker → primary). */
 export interface Call {
   type: 'call';
   id: number;

@@ -129,12 +129,17 @@ export class WorkerPool {
 
   /** The Prometheus text of the primary's registry and every worker's, added up (one node_id: the primary's). */
   async metrics(own: GatewayMetrics): Promise<string> {
-    const all = [await own.registry.getMetricsAsJSON()];
-    const answers = await Promise.allSettled(
-      this.slots.filter((s) => s.ready && s.calls !== undefined).map((s) => s.calls!.call<MetricObjectWithValues<Sample>[]>('metrics')),
-    );
-    for (const a of answers) if (a.status === 'fulfilled') all.push(a.value);
+    const { answers } = await this.callEach<MetricObjectWithValues<Sample>[]>('metrics');
+    const all = [await own.registry.getMetricsAsJSON(), ...answers];
     return AggregatorRegistry.aggregate(all as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
+  }
+
+  /** Asks every serving worker the same: the answers given, and how many workers gave none (in time). */
+  async callEach<T>(name: string, body?: unknown): Promise<{ answers: T[]; failed: number }> {
+    const settled = await Promise.allSettled(this.slots.filter((s) => s.ready && s.calls !== undefined).map((s) => s.calls!.call<T>(name, body)));
+    const answers: T[] = [];
+    for (const a of settled) if (a.status === 'fulfilled') answers.push(a.value);
+    return { answers, failed: settled.length - answers.length };
   }
 
   /** Drains every worker (each for up to `graceMs`), then resolves once all have exited. */

@@ -3,6 +3,7 @@ import type { ListenAddress } from '../cli/listen';
 import type { LogFormat, LogLevel } from '../log';
 import { openAccessSink } from '../observe/access-log';
 import { WorkerPool } from './pool';
+import { DEFAULT_CACHE_BYTES } from '../plugins/proxy-cache/memory';
 
 /** What `gateway start` runs: one process, or a pool's primary. */
 export interface Serving {
@@ -34,6 +35,8 @@ export async function startPool(options: GatewayOptions, size: number, eventLog:
       metricsPerConsumer: options.metricsPerConsumer === true,
       logLevel: eventLog.level,
       logFormat: eventLog.format,
+      // The bound is on all caches together: each worker has its own cache, so each gets its share.
+      memCacheSize: Math.max(1, Math.floor((options.memCacheSize ?? DEFAULT_CACHE_BYTES) / size)),
     },
     sink,
   );

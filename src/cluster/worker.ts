@@ -4,6 +4,7 @@ import { Gateway } from '../gateway';
 import { ConfigError, formatIssue } from '../config/errors';
 import { configureLog, log } from '../log';
 import { leaseThrough, type Lease, type LeaseRequest } from '../plugins/rate-limiting/leases';
+import { runCacheOperation, type CacheOperation } from '../plugins/proxy-cache/operations';
 import { answer, Calls, type Call, type Reply, type ToPrimary, type ToWorker, type WorkerStats } from './messages';
 
 const LEASE_TIMEOUT_MS = 5_000;
@@ -58,6 +59,7 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
       accessLogFormat: s.accessLogFormat,
       metrics: s.metrics,
       metricsPerConsumer: s.metricsPerConsumer,
+      memCacheSize: s.memCacheSize,
       isWorker: true,
     });
   } catch (err) {
@@ -83,7 +85,7 @@ async function stop(graceMs: number): Promise<void> {
   if (!process.connected) process.exit(0);
 }
 
-async function handleCall(name: string): Promise<unknown> {
+async function handleCall(name: string, body: unknown): Promise<unknown> {
   if (gateway === undefined) throw new Error('not started');
   if (name === 'stats') {
     const s = gateway.proxy.stats;
@@ -96,6 +98,7 @@ async function handleCall(name: string): Promise<unknown> {
     return stats;
   }
   if (name === 'metrics') return gateway.metrics === undefined ? [] : gateway.metrics.registry.getMetricsAsJSON();
+  if (name === 'proxy-cache') return runCacheOperation(gateway.proxy.current, body as CacheOperation, Date.now());
   throw new Error(`unknown call ${name}`);
 }
 

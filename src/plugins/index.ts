@@ -8,6 +8,7 @@ import { requestTransformer } from './request-transformer';
 import { responseTransformer } from './response-transformer';
 import { correlationId } from './correlation-id';
 import { redirect } from './redirect';
+import { proxyCache } from './proxy-cache';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
@@ -21,6 +22,7 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
     responseTransformer,
     correlationId,
     redirect,
+    proxyCache,
   ].map((p) => [p.name, p as PluginDefinition]),
 );
 

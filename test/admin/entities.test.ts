@@ -218,7 +218,7 @@ t.test('basic-auth passwords are never returned in plaintext', async (t) => {
 });
 
 t.test('plugin catalogue and schemas', async (t) => {
-  t.same(await json('/plugins/enabled'), { enabled_plugins: ['acl', 'basic-auth', 'key-auth', 'rate-limiting', 'request-termination'] });
+  t.same(await json('/plugins/enabled'), { enabled_plugins: ['acl', 'basic-auth', 'key-auth', 'proxy-cache', 'rate-limiting', 'request-termination'] });
   t.match(await json('/schemas/plugins/request-termination'), { type: 'object', properties: { status_code: { default: 503 } } });
   const missing = await send('/schemas/plugins/nope');
   t.equal(missing.status, 404);
