@@ -96,10 +96,24 @@ function manyConsumers({ upstreamPort, consumers: count = 100_000 }) {
   return { config: doc([service(upstreamPort, plugins)], consumers), requests };
 }
 
+/**
+ * (t) cors + request-transformer + response-transformer (headers only) on one route: what a browser-facing API
+ * commonly stacks. The requests carry an Origin, so cors answers with its headers.
+ */
+function transforms({ upstreamPort }) {
+  const plugins = [
+    { name: 'cors', config: { origins: ['https://app.example'], credentials: true } },
+    { name: 'request-transformer', config: { add: { headers: ['x-gateway:bench'] }, remove: { headers: ['x-debug'] }, rename: { headers: ['x-client:x-client-id'] } } },
+    { name: 'response-transformer', config: { add: { headers: ['x-served-by:gateway'] }, remove: { headers: ['x-powered-by'] } } },
+  ];
+  const headers = { origin: 'https://app.example', 'x-client': 'bench' };
+  return { config: doc([service(upstreamPort, plugins)]), requests: fixedRequest(headers) };
+}
+
 /** The text of a generated config: YAML, as people write kong.yml, or JSON. */
 function configText(config, format = 'yaml') {
   if (format === 'json') return JSON.stringify(config, null, 1);
   return stringify(config, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-module.exports = { ROUTE_PATH, UNREACHABLE_LIMIT, plain, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, configText, keyFor };
+module.exports = { ROUTE_PATH, UNREACHABLE_LIMIT, plain, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, transforms, configText, keyFor };
