@@ -56,6 +56,7 @@ const routes: Record<string, object> = {
   'response2.test': { replace: { json: ['headers:/hello/world', 'uri_args:this is a / test', 'url:"wot"'] } },
   'response3.test': { remove: { json: ['ip'] } },
   'big.test': { add: { json: ['p1:v1'] }, remove: { json: ['params'] } },
+  'removeadd.test': { remove: { headers: ['h1'] }, add: { headers: ['h1:new'] }, rename: { headers: ['h2:h3', 'h3:h4'] } },
 };
 
 function doc(port: number) {
@@ -118,6 +119,13 @@ t.test(`${HEADERS}: execute_headers()`, async (t) => {
   t.equal(r.headers.h1, 'v1, v2', 'append: header if the header already exist');
   r = await get('together.test', '/headers?h1=v1&h2=v2');
   t.same([r.headers.h1, r.headers.h2, r.headers.h3], [undefined, 'v3', 'v3, v4'], 'performing remove, replace, add, append together');
+});
+
+t.test('kong/plugins/response-transformer/header_transformer.lua: rename, replace and add test the headers as the response came', async (t) => {
+  const came = await get('removeadd.test', '/headers?h1=old&h2=v2');
+  t.equal(came.headers.h1, undefined, 'removed, and not added back: the response had it');
+  t.same([came.headers.h2, came.headers.h3, came.headers.h4], [undefined, 'v2', undefined], 'h3 was not in the response: not renamed on');
+  t.equal((await get('removeadd.test', '/headers')).headers.h1, 'new', 'added when the response had none');
 });
 
 t.test(`${HEADERS}: content-length follows a transformed JSON body, and is kept otherwise`, async (t) => {

@@ -96,7 +96,7 @@ function transformHeaders(ctx: RequestContext, r: Rules, c: Compiled, values: Re
   const h = ctx.req.headers;
   // Templates see the headers as they were before these rules (Kong applies them all at the end).
   if (c.headerRulesReadHeaders) values!.loadHeaders();
-  for (const name of r.remove) if (name !== 'host') delete h[name];
+  for (const name of r.remove) if (name !== 'host' && h[name] !== undefined) delete h[name];
   for (const p of r.rename) {
     const to = p.value!.constant!;
     const v = h[p.name];

@@ -37,7 +37,10 @@ interface Compiled {
   replaceHeaders: Array<[string, string]>;
   addHeaders: Array<[string, string]>;
   appendHeaders: Array<[string, string]>;
-  /** The headers rename, replace and add test: as they were before any rule ran (Kong reads them once, first). */
+  /**
+   * The headers rename, replace and add test, when an earlier rule may change one of them: they are tested as they
+   * were before any rule ran (Kong reads them once, first). Empty when the live headers give the same answers.
+   */
   tested: string[];
   json: JsonRules | undefined;
 }
@@ -116,7 +119,9 @@ function compile(c: ResponseTransformerConfig): Compiled {
     replaceHeaders,
     addHeaders,
     appendHeaders: lower(pairs(c.append.headers)),
-    tested: [...new Set([...renameHeaders, ...replaceHeaders, ...addHeaders].map(([name]) => name))],
+    tested: earlierRuleTouches(c, renameHeaders, replaceHeaders, addHeaders)
+      ? [...new Set([...renameHeaders, ...replaceHeaders, ...addHeaders].map(([name]) => name))]
+      : [],
     json: hasJson ? json : undefined,
   };
 }
@@ -178,13 +183,13 @@ export const responseTransformer: PluginDefinition<ResponseTransformerConfig, Co
     const before = c.tested.length > 0 ? valuesBefore(head, c.tested) : undefined;
     for (const name of c.removeHeaders) head.remove(name);
     for (const [from, to] of c.renameHeaders) {
-      const values = before!.get(from)!;
+      const values = before !== undefined ? before.get(from)! : valuesOf(head, from);
       if (values.length === 0 || from === to) continue;
       head.remove(from);
       head.set(to, values.length === 1 ? values[0] : values);
     }
-    for (const [name, value] of c.replaceHeaders) if (before!.get(name)!.length > 0) head.set(name, value);
-    for (const [name, value] of c.addHeaders) if (before!.get(name)!.length === 0) head.set(name, value);
+    for (const [name, value] of c.replaceHeaders) if (hadHeader(head, before, name)) head.set(name, value);
+    for (const [name, value] of c.addHeaders) if (!hadHeader(head, before, name)) head.set(name, value);
     for (const [name, value] of c.appendHeaders) head.append(name, value);
     if (c.json !== undefined && isJsonType(head.get('content-type')) && !isEncoded(head)) head.bufferBody(BODY_LIMIT);
   },
@@ -201,6 +206,24 @@ export const responseTransformer: PluginDefinition<ResponseTransformerConfig, Co
     return Buffer.from(JSON.stringify(doc));
   },
 };
+
+/** Whether a rule earlier in Kong's order removes, renames or sets a header a later rule tests. */
+function earlierRuleTouches(c: ResponseTransformerConfig, rename: Array<[string, string]>, replace: Array<[string, string]>, add: Array<[string, string]>): boolean {
+  const touched = new Set(c.remove.headers.map((entry) => splitPair(entry)[0].toLowerCase()));
+  const tests = (names: string[]) => names.some((n) => touched.has(n));
+  for (const [from, to] of rename) {
+    if (tests([from])) return true;
+    touched.add(from).add(to);
+  }
+  if (tests(replace.map(([n]) => n))) return true;
+  for (const [n] of replace) touched.add(n);
+  return tests(add.map(([n]) => n));
+}
+
+/** Whether the header was there before the rules ran (`before`), or is there now when no rule changed it. */
+function hadHeader(head: ResponseHead, before: Map<string, string[]> | undefined, name: string): boolean {
+  return before !== undefined ? before.get(name)!.length > 0 : head.has(name);
+}
 
 /** The values of the `tested` headers before any rule ran. */
 function valuesBefore(head: ResponseHead, tested: string[]): Map<string, string[]> {
