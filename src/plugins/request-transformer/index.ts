@@ -4,7 +4,7 @@ import { BodyTooLargeError, type RequestContext } from '../../proxy/context';
 import { appendValue, cloneArgs, encodeArgs, parseArgs, type ArgValue, type Args } from './args';
 import { bodyKind, transformForm, transformJson, transformMultipart } from './body';
 import { checkConfig, compileConfig, HEADER_VALUE, type Compiled, type RequestTransformerConfig, type Rules } from './rules';
-import { render, type TemplateValues } from './template';
+import { render, type Template, type TemplateValues } from './template';
 import configSchema from './schema.json';
 
 /** The largest request body read for body rules; a larger one is refused with 413 (it cannot be sent on unread). */
@@ -66,7 +66,10 @@ function escapePath(bytes: string): string {
 /** A rendered value that cannot go in a header (a control character from a query parameter): the request is refused. */
 class BadHeaderValue extends Error {}
 
-function headerValue(v: string): string {
+/** A header value: a constant was checked when the config loaded, a rendered one is checked here. */
+function headerValue(t: Template, values: RequestValues | undefined): string {
+  if (t.constant !== undefined) return t.constant;
+  const v = render(t, values);
   if (!HEADER_VALUE.test(v)) throw new BadHeaderValue();
   return v;
 }
@@ -107,17 +110,19 @@ function transformHeaders(ctx: RequestContext, r: Rules, c: Compiled, values: Re
   }
   for (const p of r.replace) {
     if (p.value === undefined) continue;
-    if (p.name === 'host') ctx.upstreamHost = headerValue(render(p.value, values));
-    else if (h[p.name] !== undefined) h[p.name] = headerValue(render(p.value, values));
+    if (p.name === 'host') ctx.upstreamHost = headerValue(p.value, values);
+    else if (h[p.name] !== undefined) h[p.name] = headerValue(p.value, values);
   }
   for (const p of r.add) {
     if (p.value === undefined || p.name === 'host' || h[p.name] !== undefined) continue;
-    h[p.name] = headerValue(render(p.value, values));
+    h[p.name] = headerValue(p.value, values);
   }
   for (const p of r.append) {
     if (p.value === undefined || p.name === 'host') continue;
-    const v = appendValue(h[p.name], headerValue(render(p.value, values)));
-    h[p.name] = Array.isArray(v) && v.length === 1 ? v[0] : v;
+    // A new list: the templates' copy of the headers may share the old one.
+    const v = headerValue(p.value, values);
+    const current = h[p.name];
+    h[p.name] = current === undefined ? v : Array.isArray(current) ? [...current, v] : [current, v];
   }
 }
 
