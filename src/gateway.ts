@@ -8,6 +8,7 @@ import { watchConfigFile, type ConfigWatcher } from './config/watch';
 import type { EntitySet } from './config/entities';
 import { ProxyServer } from './proxy/server';
 import type { ClientTimeouts } from './proxy/client-limits';
+import { ClientAddresses, type RealIpOptions } from './proxy/client-address';
 import { closeUpstreamConnections } from './proxy/forward';
 import { setCacheBudget } from './plugins/proxy-cache/memory';
 import { createAdminServer } from './admin/server';
@@ -31,6 +32,8 @@ export interface GatewayOptions {
   adminToken?: string;
   /** Kong's (nginx's) 60 s each when absent. */
   clientTimeouts?: ClientTimeouts;
+  /** Kong's trusted_ips, real_ip_header, real_ip_recursive: no proxy is trusted when absent. */
+  realIp?: RealIpOptions;
   /** Show key-auth keys and other secrets in Admin API output (masked by default). */
   adminShowSecrets?: boolean;
   /** `off` (default here; the CLI defaults to stdout), `stdout`, or a file to append to. */
@@ -110,8 +113,9 @@ export class Gateway {
         configHash: () => this.proxy.current.hash,
       });
     }
-    this.observer = accessLog !== undefined || this.metrics !== undefined ? new Observer(accessLog, this.metrics) : undefined;
-    this.proxy = new ProxyServer(loaded.snapshot, { clientTimeouts: options.clientTimeouts, observer: this.observer });
+    const clientAddresses = new ClientAddresses(options.realIp);
+    this.observer = accessLog !== undefined || this.metrics !== undefined ? new Observer(accessLog, this.metrics, clientAddresses) : undefined;
+    this.proxy = new ProxyServer(loaded.snapshot, { clientTimeouts: options.clientTimeouts, observer: this.observer, clientAddresses });
     this.fileState = loaded.hash;
   }
 

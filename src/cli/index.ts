@@ -11,6 +11,7 @@ import { routesCommand } from './routes';
 import { ADMIN_TOKEN_ENV } from '../admin/token';
 import { DEFAULT_CLIENT_TIMEOUTS } from '../proxy/client-limits';
 import { DEFAULT_CACHE_BYTES } from '../plugins/proxy-cache/memory';
+import { DEFAULT_REAL_IP_HEADER, parseTrustedIps } from '../proxy/client-address';
 
 /** A size as Kong's config writes it: bytes, or a number with k, m or g. */
 function byteSize(value: string): number {
@@ -18,6 +19,28 @@ function byteSize(value: string): number {
   const bytes = m === null ? NaN : Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase());
   if (!(bytes >= 1) || bytes > Number.MAX_SAFE_INTEGER) throw new InvalidArgumentError('expected a size such as 128m, 512k or 1g');
   return bytes;
+}
+
+function trustedIps(value: string): string[] {
+  try {
+    return parseTrustedIps(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** Kong's on/off settings (nginx's words), and the usual boolean spellings. */
+function onOff(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['on', 'true', 'yes', '1'].includes(v)) return true;
+  if (['off', 'false', 'no', '0'].includes(v)) return false;
+  throw new InvalidArgumentError("expected 'on' or 'off'");
+}
+
+function realIpHeader(value: string): string {
+  if (value.toLowerCase() === 'proxy_protocol') throw new InvalidArgumentError('the PROXY protocol is not supported: name a header');
+  if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(value)) throw new InvalidArgumentError('expected a header name');
+  return value;
 }
 
 function milliseconds(value: string): number {
@@ -46,6 +69,9 @@ interface StartOptions {
   lingeringTimeout: number;
   workers: number;
   memCacheSize: number;
+  trustedIps?: string[];
+  realIpHeader: string;
+  realIpRecursive: boolean;
 }
 
 /** Kong's log_level names that this gateway's four levels stand for. */
@@ -89,6 +115,24 @@ function startCommand(): Command {
         .argParser(workerCount)
         .default(1),
     )
+    .addOption(
+      new Option('--trusted-ips <cidrs>', 'comma-separated addresses and CIDR blocks of proxies whose --real-ip-header names the client (none by default)')
+        .env('KONG_TRUSTED_IPS')
+        .argParser(trustedIps),
+    )
+    .addOption(
+      new Option('--real-ip-header <name>', 'the header a trusted proxy names the client in')
+        .env('KONG_REAL_IP_HEADER')
+        .argParser(realIpHeader)
+        .default(DEFAULT_REAL_IP_HEADER),
+    )
+    .addOption(
+      new Option('--real-ip-recursive [on|off]', "take the header's last address that is not a trusted proxy, rather than its last address")
+        .env('KONG_REAL_IP_RECURSIVE')
+        .argParser(onOff)
+        .preset('on')
+        .default(false),
+    )
     .addOption(new Option('--metrics-per-consumer', 'add a consumer label to request and bandwidth metrics (Kong per_consumer)'))
     .addOption(
       new Option('--mem-cache-size <size>', 'memory the proxy-cache plugin may use, all caches and workers together')
@@ -118,6 +162,7 @@ function startCommand(): Command {
             body: opts.clientBodyTimeout,
             lingering: { time: opts.lingeringTime, idle: opts.lingeringTimeout },
           },
+          realIp: { trustedIps: opts.trustedIps ?? [], header: opts.realIpHeader, recursive: opts.realIpRecursive },
           adminShowSecrets: opts.adminShowSecrets === true,
           accessLog: opts.accessLog,
           accessLogFormat: format ?? (opts.accessLog === 'stdout' ? defaultFormat(1) : 'json'),

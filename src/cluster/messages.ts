@@ -3,6 +3,7 @@ import type { ReloadSource } from '../gateway';
 import type { ListenAddress } from '../cli/listen';
 import type { LogFormat, LogLevel } from '../log';
 import type { ClientTimeouts } from '../proxy/client-limits';
+import type { RealIpOptions } from '../proxy/client-address';
 import type { CheckedConfig } from '../config/load-off-thread';
 
 /** What a worker needs to serve as the primary would: the CLI's options, minus what the primary keeps. */
@@ -10,6 +11,7 @@ export interface WorkerSettings {
   configFile: string;
   proxyListen: ListenAddress;
   clientTimeouts?: ClientTimeouts;
+  realIp?: RealIpOptions;
   /** The access log's format; its lines are written by the primary. */
   accessLogFormat: LogFormat;
   accessLog: boolean;

@@ -55,6 +55,7 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
       proxyListen: s.proxyListen,
       adminListen: null,
       clientTimeouts: s.clientTimeouts,
+      realIp: s.realIp,
       accessLog: s.accessLog ? { write: (chunk) => send({ type: 'access-log', text: chunk.toString('utf8') }), flush: () => {} } : 'off',
       accessLogFormat: s.accessLogFormat,
       metrics: s.metrics,

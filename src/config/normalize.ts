@@ -338,6 +338,9 @@ class Normalizer {
     if (def.authenticates && scope.consumer !== undefined) {
       this.report([...path, nested ? 'name' : 'consumer'], `value must be null ('${p.name}' identifies consumers, so it cannot be scoped to one)`);
     }
+    if (def.noConsumer && scope.consumer !== undefined) {
+      this.report([...path, nested ? 'name' : 'consumer'], `value must be null ('${p.name}' cannot be scoped to a consumer, as in Kong)`);
+    }
     const plugin: PluginEntity = {
       id: p.id ?? stableId('plugins', `${p.name}:${scope.route ?? ''}:${scope.service ?? ''}:${scope.consumer ?? ''}`),
       name: p.name,

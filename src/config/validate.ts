@@ -167,7 +167,7 @@ function translate(err: ErrorObject, source: ConfigSource): ConfigIssue | undefi
       break;
     }
     case 'type':
-      message = `expected ${article((err.params as { type: string }).type)}`;
+      message = `expected ${article((err.params as { type: string | string[] }).type)}`;
       break;
     case 'enum':
       message = `expected one of: ${(err.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
@@ -204,7 +204,9 @@ function located(source: ConfigSource, path: PathSegment[], message: string, at:
   return { file: source.file, line, col, path: formatPath(path), message, severity: 'error' };
 }
 
-function article(type: string): string {
+function article(types: string | string[]): string {
+  // A field that may also be null (not set): the type worth naming is the other one.
+  const type = Array.isArray(types) ? types.filter((x) => x !== 'null').join(' or ') : types;
   if (type === 'integer' || type === 'array' || type === 'object') return `an ${type}`;
   return `a ${type}`;
 }

@@ -9,6 +9,10 @@ import { responseTransformer } from './response-transformer';
 import { correlationId } from './correlation-id';
 import { redirect } from './redirect';
 import { proxyCache } from './proxy-cache';
+import { cors } from './cors';
+import { ipRestriction } from './ip-restriction';
+import { requestSizeLimiting } from './request-size-limiting';
+import { botDetection } from './bot-detection';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
@@ -23,6 +27,10 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
     correlationId,
     redirect,
     proxyCache,
+    cors,
+    ipRestriction,
+    requestSizeLimiting,
+    botDetection,
   ].map((p) => [p.name, p as PluginDefinition]),
 );
 

@@ -3,8 +3,9 @@ import type { ConsumerEntity } from '../config/entities';
 import type { ChainEntry, Snapshot, RouteRuntime } from '../config/snapshot';
 import type { RouteMatch } from './router';
 import type { Chain } from '../config/snapshot';
-import { errorBody, send, type ErrorBodyType } from './respond';
+import { errorBody, MESSAGES, send, type ErrorBodyType } from './respond';
 import { hasResponsePhase, ResponseHead } from './response-head';
+import { PEER_ADDRESSES, type ClientAddresses } from './client-address';
 
 /**
  * Why the gateway answered a request itself rather than with the upstream's response: the `reason` of access
@@ -17,6 +18,9 @@ export type Refusal =
   | 'rate limit'
   | 'termination'
   | 'body too large'
+  | 'length required'
+  | 'ip not allowed'
+  | 'bot'
   | 'auth overloaded'
   | 'https required'
   | 'no route'
@@ -38,6 +42,13 @@ export interface AuthenticatedCredential {
 export class BodyTooLargeError extends Error {
   constructor(readonly limit: number) {
     super(`request body larger than ${limit} bytes`);
+  }
+}
+
+/** A body past request-size-limiting's limit, found while a later plugin read it; answered with its status. */
+export class RequestSizeExceeded extends Error {
+  constructor(readonly status: number) {
+    super(MESSAGES.sizeLimit);
   }
 }
 
@@ -79,6 +90,15 @@ export class RequestContext {
   responseHeaders: string[] | undefined = undefined;
   /** The plugin chain the request runs on: the route's, or a consumer's once an auth plugin identified one. */
   chain: Chain;
+  /** How the client's address is found (the gateway's trusted_ips settings). */
+  clientAddresses: ClientAddresses = PEER_ADDRESSES;
+  /**
+   * A byte limit on the request body a plugin set (request-size-limiting) for a body of unknown length: counted as
+   * the body streams upstream or is read, answered with `bodyLimitStatus` once passed.
+   */
+  bodyLimit: number | undefined = undefined;
+  bodyLimitStatus = 413;
+  private clientIpCache: string | undefined = undefined;
   private queryCache: URLSearchParams | undefined = undefined;
   private bodyPromise: Promise<Buffer> | undefined = undefined;
 
@@ -96,6 +116,12 @@ export class RequestContext {
     readonly startedAt: number,
   ) {
     this.chain = runtime.chain;
+  }
+
+  /** The client's address: the peer's, or the one a trusted proxy named (see ClientAddresses); found on first use. */
+  get clientIp(): string {
+    if (this.clientIpCache === undefined) this.clientIpCache = this.clientAddresses.of(this.req);
+    return this.clientIpCache;
   }
 
   /** The parsed query string; parsed on first use. */
@@ -145,7 +171,19 @@ export class RequestContext {
    */
   readBody(limit: number): Promise<Buffer> {
     if (this.bodyPromise === undefined) {
-      this.bodyPromise = readLimited(this.req, limit).then((b) => (this.body = b));
+      const sizeLimit = this.bodyLimit;
+      if (sizeLimit !== undefined && sizeLimit < limit) {
+        // request-size-limiting's limit is the tighter one: passing it is its refusal, not the reader's.
+        this.bodyPromise = readLimited(this.req, sizeLimit).then(
+          (b) => (this.body = b),
+          (err) => {
+            if (!(err instanceof BodyTooLargeError)) throw err;
+            this.refusal = 'body too large';
+            this.refusedBy = 'request-size-limiting';
+            throw new RequestSizeExceeded(this.bodyLimitStatus);
+          },
+        );
+      } else this.bodyPromise = readLimited(this.req, limit).then((b) => (this.body = b));
     }
     return this.bodyPromise;
   }

@@ -293,8 +293,42 @@ function send(state: ForwardState): void {
   proxyReq.on('error', onUpstreamError);
   proxyReq.once('response', onUpstreamResponse);
   if (ctx.body !== undefined) proxyReq.end(ctx.body);
+  else if (state.streamsBody && ctx.bodyLimit !== undefined) relayCounted(attempt, ctx.bodyLimit);
   else if (state.streamsBody) req.pipe(proxyReq);
   else proxyReq.end();
+}
+
+/**
+ * Streams a body of unknown length upstream while counting it (request-size-limiting): once it passes `limit`,
+ * the upstream request is dropped and the client is refused, without the body ever being held whole.
+ */
+function relayCounted(attempt: Attempt, limit: number): void {
+  const ctx = attempt.state.ctx;
+  const req = ctx.req;
+  const proxyReq = attempt.proxyReq;
+  let size = 0;
+  const onData = (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= limit) {
+      if (!proxyReq.write(chunk)) {
+        req.pause();
+        proxyReq.once('drain', () => req.resume());
+      }
+      return;
+    }
+    req.off('data', onData);
+    req.off('end', onEnd);
+    // The upstream already answered: its answer stands (the rest of the body is dropped once it is sent).
+    if (ctx.res.headersSent) return;
+    attempt.failed = true; // the upstream error that follows is this refusal's, not a failure to report
+    proxyReq.destroy();
+    ctx.refusal = 'body too large';
+    ctx.refusedBy = 'request-size-limiting';
+    ctx.error(ctx.bodyLimitStatus, MESSAGES.sizeLimit);
+  };
+  const onEnd = () => proxyReq.end();
+  req.on('data', onData);
+  req.once('end', onEnd);
 }
 
 // `expect` too: the client already had its 100 Continue from the gateway (nginx drops it as well).
@@ -377,16 +411,21 @@ function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<string 
   const te = h['te'] as string | undefined;
   if (te !== undefined && /\btrailers\b/i.test(te)) list.push('te', 'trailers');
 
-  const ip = req.socket.remoteAddress ?? '';
+  const peer = req.socket.remoteAddress ?? '';
+  const client = ctx.clientIp;
   const xff = endToEnd(h, 'x-forwarded-for', named);
   const host = h.host;
-  list.push('x-forwarded-for', xff === undefined ? ip : `${xff}, ${ip}`, 'x-forwarded-proto', 'http');
-  if (host !== undefined) list.push('x-forwarded-host', stripPort(host));
-  list.push('x-forwarded-port', String(req.socket.localPort), 'x-forwarded-path', ctx.rawPath);
-  const prefix = ctx.match.strippedPrefix;
+  // Kong: a trusted proxy's X-Forwarded-Proto/Host/Port/Path/Prefix are passed on; anyone else's are replaced.
+  const trusted = ctx.clientAddresses.trustsPeer(req) ? h : undefined;
+  const hostSent = trusted?.['x-forwarded-host'] ?? (host === undefined ? undefined : stripPort(host));
+  list.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${peer}`, 'x-forwarded-proto', trusted?.['x-forwarded-proto'] ?? 'http');
+  if (hostSent !== undefined) list.push('x-forwarded-host', hostSent);
+  list.push('x-forwarded-port', trusted?.['x-forwarded-port'] ?? String(req.socket.localPort));
+  list.push('x-forwarded-path', trusted?.['x-forwarded-path'] ?? ctx.rawPath);
+  const prefix = trusted?.['x-forwarded-prefix'] ?? ctx.match.strippedPrefix;
   if (prefix !== '' && prefix !== '/') list.push('x-forwarded-prefix', prefix);
   const via = endToEnd(h, 'via', named);
-  list.push('x-real-ip', ip, 'via', via === undefined ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`, 'x-kong-request-id', ctx.requestId);
+  list.push('x-real-ip', client, 'via', via === undefined ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`, 'x-kong-request-id', ctx.requestId);
   list.push('host', upstreamHost(ctx));
   return list;
 }

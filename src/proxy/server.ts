@@ -8,6 +8,7 @@ import { runAccess } from './pipeline';
 import { MESSAGES, sendError } from './respond';
 import { answerClientError, DEFAULT_CLIENT_TIMEOUTS, isBadlyFramed, isOnRefusedConnection, refuseConnection, serverTimeoutOptions, watchBody, type ClientTimeouts } from './client-limits';
 import { hasBody, setLingerLimits } from './linger';
+import { PEER_ADDRESSES, type ClientAddresses } from './client-address';
 import { log } from '../log';
 import type { Observer } from '../observe/observer';
 import { generateRequestId, requestIdOf } from '../observe/request-id';
@@ -54,6 +55,8 @@ export interface ProxyServerOptions {
   clientTimeouts?: ClientTimeouts;
   /** Access log and metrics; none when both are off. */
   observer?: Observer;
+  /** How the client's address is found (trusted_ips, real_ip_header); the peer's address when absent. */
+  clientAddresses?: ClientAddresses;
 }
 
 /** The proxy listener. Reads only from the snapshot it holds; `setSnapshot` swaps it in one assignment. */
@@ -65,6 +68,7 @@ export class ProxyServer {
   private readonly forward: (ctx: RequestContext) => void;
   private readonly trace: RequestTrace | undefined;
   private readonly observer: Observer | undefined;
+  private readonly clientAddresses: ClientAddresses;
 
   constructor(snapshot: Snapshot, options: ProxyServerOptions = {}) {
     this.snapshot = snapshot;
@@ -73,6 +77,7 @@ export class ProxyServer {
     this.forward = options.forward ?? forward;
     this.trace = options.trace;
     this.observer = options.observer;
+    this.clientAddresses = options.clientAddresses ?? PEER_ADDRESSES;
     // requireHostHeader off: a missing Host gets the gateway's JSON 400 (isBadlyFramed) rather than Node's bare one.
     const serverOptions = { keepAliveTimeout: 60_000, requireHostHeader: false, ...serverTimeoutOptions(timeouts) };
     this.server = http.createServer(serverOptions, (req, res) => this.handle(req, res));
@@ -137,13 +142,17 @@ export class ProxyServer {
     req.headers['x-request-id'] = requestId; // after routing: routes match the header as the client sent it
 
     const ctx = new RequestContext(req, res, snapshot, match, runtime, requestId, rawPath, rawQuery, startedAt);
+    ctx.clientAddresses = this.clientAddresses;
     routed = ctx;
     if (exchange !== undefined) exchange.ctx = ctx;
     if (this.trace !== undefined) {
       ctx.trace = this.trace;
       this.trace.routed(ctx);
     }
-    if (!match.route.protocols.includes('http')) return upgradeToHttps(ctx);
+    // Kong takes a trusted proxy's word that the client's connection was https.
+    if (!match.route.protocols.includes('http') && !(req.headers['x-forwarded-proto'] === 'https' && this.clientAddresses.trustsPeer(req))) {
+      return upgradeToHttps(ctx);
+    }
 
     let pending: void | Promise<void>;
     try {
@@ -166,7 +175,7 @@ export class ProxyServer {
 
   private pluginFailed(ctx: RequestContext, err: unknown): void {
     if (ctx.responded) return;
-    ctx.refusal = 'plugin error';
+    ctx.refusal ??= 'plugin error';
     const status = (err as { status?: number }).status;
     if (typeof status === 'number' && status >= 400 && status < 600) {
       return ctx.error(status, (err as Error).message);

@@ -1,8 +1,8 @@
-import type { IncomingMessage } from 'node:http';
 import type { ConsumerEntity, EntitySet, PluginEntity } from '../../config/entities';
 import type { BuildContext, PluginCheck } from '../types';
 import type { Refusal, RequestContext } from '../../proxy/context';
 import { identify } from './consumer';
+import { isPreflight } from '../preflight';
 
 /** Why an auth plugin did not identify the request; built once per plugin instance, never per request. */
 export interface AuthFailure {
@@ -28,11 +28,6 @@ export interface AuthMode {
   /** The consumer to fall back to (OR mode); undefined means AND mode. */
   readonly anonymous: ConsumerEntity | undefined;
   readonly runOnPreflight: boolean;
-}
-
-/** A CORS preflight: OPTIONS with Origin and Access-Control-Request-Method. */
-function isPreflight(req: IncomingMessage): boolean {
-  return req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined;
 }
 
 /**

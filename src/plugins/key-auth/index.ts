@@ -5,6 +5,7 @@ import { authenticatedCredential, identify } from '../auth/consumer';
 import { checkAnonymous, finish, resolveAnonymous, skipAuth, type Attempt, type AuthFailure, type AuthMode } from '../auth/flow';
 import { readKeyBody, type KeyBody } from './body';
 import { DUPLICATE, findParam, removeParam, type Found } from './params';
+import { rawHeaderCount } from '../../proxy/raw-headers';
 import configSchema from './schema.json';
 
 export interface KeyAuthConfig {
@@ -45,12 +46,6 @@ function headerValue(ctx: RequestContext, name: string): Found {
   // Node joins a repeated header with ", ": only then is it worth counting the raw header lines.
   if (v.indexOf(',') !== -1 && rawHeaderCount(ctx.req.rawHeaders, name) > 1) return DUPLICATE;
   return v;
-}
-
-function rawHeaderCount(raw: string[], name: string): number {
-  let n = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === name.length && raw[i].toLowerCase() === name) n++;
-  return n;
 }
 
 /** Reads the body, then goes on; a body over the limit ends the attempt with 413. */
