@@ -151,6 +151,20 @@ function hmacSha256({ upstreamPort }) {
   return { config: doc([service(upstreamPort, plugins)], consumers), requests: fixedRequest({ date, authorization }) };
 }
 
+/**
+ * (t) cors + request-transformer + response-transformer (headers only) on one route: what a browser-facing API
+ * commonly stacks. The requests carry an Origin, so cors answers with its headers.
+ */
+function transforms({ upstreamPort }) {
+  const plugins = [
+    { name: 'cors', config: { origins: ['https://app.example'], credentials: true } },
+    { name: 'request-transformer', config: { add: { headers: ['x-gateway:bench'] }, remove: { headers: ['x-debug'] }, rename: { headers: ['x-client:x-client-id'] } } },
+    { name: 'response-transformer', config: { add: { headers: ['x-served-by:gateway'] }, remove: { headers: ['x-powered-by'] } } },
+  ];
+  const headers = { origin: 'https://app.example', 'x-client': 'bench' };
+  return { config: doc([service(upstreamPort, plugins)]), requests: fixedRequest(headers) };
+}
+
 /** The text of a generated config: YAML, as people write kong.yml, or JSON. */
 function configText(config, format = 'yaml') {
   if (format === 'json') return JSON.stringify(config, null, 1);
@@ -158,6 +172,6 @@ function configText(config, format = 'yaml') {
 }
 
 module.exports = {
-  ROUTE_PATH, UNREACHABLE_LIMIT, plain, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, jwtHs256, jwtRs256, jwtRs256New, hmacSha256,
+  ROUTE_PATH, UNREACHABLE_LIMIT, plain, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, jwtHs256, jwtRs256, jwtRs256New, hmacSha256, transforms,
   configText, keyFor,
 };

@@ -4,6 +4,10 @@ import { keyAuth } from './key-auth';
 import { basicAuth } from './basic-auth';
 import { acl } from './acl';
 import { rateLimiting } from './rate-limiting';
+import { requestTransformer } from './request-transformer';
+import { responseTransformer } from './response-transformer';
+import { correlationId } from './correlation-id';
+import { redirect } from './redirect';
 import { proxyCache } from './proxy-cache';
 import { cors } from './cors';
 import { ipRestriction } from './ip-restriction';
@@ -20,6 +24,10 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
     basicAuth,
     acl,
     rateLimiting,
+    requestTransformer,
+    responseTransformer,
+    correlationId,
+    redirect,
     proxyCache,
     cors,
     ipRestriction,

@@ -75,6 +75,8 @@ export class RequestContext {
   refusedBy: string | undefined = undefined;
   /** The request body once a plugin has read it; the forwarder then sends these bytes instead of the stream. */
   body: Buffer | undefined = undefined;
+  /** The Host header sent upstream when a plugin set it (request-transformer's `replace.headers: host:…`). */
+  upstreamHost: string | undefined = undefined;
   /** Milliseconds since epoch when the request was handed to the upstream. */
   forwardedAt = 0;
   trace: RequestTrace | undefined = undefined;

@@ -503,6 +503,7 @@ function stripPort(host: string): string {
 
 /** The Host header sent upstream. */
 function upstreamHost(ctx: RequestContext): string {
+  if (ctx.upstreamHost !== undefined) return ctx.upstreamHost;
   const host = ctx.req.headers.host;
   return ctx.match.route.preserve_host && host !== undefined ? host : ctx.runtime.upstream!.hostHeader;
 }
