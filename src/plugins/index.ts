@@ -2,6 +2,7 @@ import type { PluginDefinition } from './types';
 import { requestTermination } from './request-termination';
 import { keyAuth } from './key-auth';
 import { basicAuth } from './basic-auth';
+import { ldapAuth } from './ldap-auth';
 import { acl } from './acl';
 import { rateLimiting } from './rate-limiting';
 import { proxyCache } from './proxy-cache';
@@ -12,6 +13,7 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
     requestTermination,
     keyAuth,
     basicAuth,
+    ldapAuth,
     acl,
     rateLimiting,
     proxyCache,
