@@ -2,6 +2,7 @@
 // TLS, the bind cache, and the AND / OR flow with key-auth.
 import t from 'tap';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request, startUpstream, type Upstream } from '../helpers/http';
 import { runCli, startGateway, tempFile, type RunningGateway } from '../helpers/cli';
 import { errorsOf, snapshotOf, yaml } from '../helpers/config';
@@ -20,10 +21,14 @@ let upstream: Upstream;
 let gw: RunningGateway;
 let silent: TcpServer;
 let relay: Relay;
+let plainRelay: Relay;
 
 /** A TCP relay to the directory that keeps every byte the gateway sent through it. */
 interface Relay {
   port: number;
+  /** Connections the gateway opened so far, and how many are open now. */
+  connections: number;
+  open: number;
   sent(): string;
   close(): Promise<void>;
 }
@@ -31,7 +36,11 @@ interface Relay {
 function startRelay(target: number): Promise<Relay> {
   const chunks: Buffer[] = [];
   const sockets = new Set<Socket>();
+  const counts = { connections: 0, open: 0 };
   const server: Server = createServer((client) => {
+    counts.connections++;
+    counts.open++;
+    client.on('close', () => counts.open--);
     const out = connect(target, '127.0.0.1');
     // Either side closing closes the other, as a direct connection would be.
     for (const [s, other] of [[client, out], [out, client]]) {
@@ -49,6 +58,12 @@ function startRelay(target: number): Promise<Relay> {
     server.listen(0, '127.0.0.1', () =>
       resolve({
         port: (server.address() as { port: number }).port,
+        get connections() {
+          return counts.connections;
+        },
+        get open() {
+          return counts.open;
+        },
         sent: () => Buffer.concat(chunks).toString('latin1'),
         close: () => new Promise<void>((r) => {
           for (const s of sockets) s.destroy();
@@ -66,7 +81,7 @@ const routesFile = (...routes: Array<[string, string]>) =>
 const plugin = (port: number, extra = '') =>
   `{name: ldap-auth, config: {ldap_host: 127.0.0.1, ldap_port: ${port}, base_dn: '${BASE_DN}', attribute: uid${extra}}}`;
 
-function config(ports: { ldap: number; ldaps: number; down: number; slow: number; relay: number }): string {
+function config(ports: { ldap: number; ldaps: number; down: number; slow: number; relay: number; plainRelay: number }): string {
   const route = (name: string, plugins: string) => [`      - name: ${name}`, `        paths: [/${name}]`, `        plugins: [${plugins}]`];
   const ldap = (extra = '') => plugin(ports.ldap, extra);
   return yaml(
@@ -84,9 +99,11 @@ function config(ports: { ldap: number; ldaps: number; down: number; slow: number
     ...route('short-ttl', ldap(', cache_ttl: 1')),
     ...route('acl', `${ldap()}, {name: acl, config: {allow: [scientists]}}`),
     ...route('starttls', plugin(ports.relay, ', start_tls: true, verify_ldap_host: true')),
+    ...route('keepalive', plugin(ports.plainRelay, ', keepalive: 500')),
     ...route('ldaps', plugin(ports.ldaps, ', ldaps: true, verify_ldap_host: true')),
     ...route('down', plugin(ports.down)),
     ...route('slow', plugin(ports.slow, ', timeout: 300')),
+    ...route('slow-crowd', plugin(ports.slow, ', timeout: 3000')),
     ...route('logical-and', `${ldap()}, {name: key-auth}`),
     ...route('logical-or', `${ldap(', anonymous: no-body')}, {name: key-auth, config: {anonymous: no-body}}`),
     ...route('or-down', `${plugin(ports.down, ', anonymous: no-body')}, {name: key-auth, config: {anonymous: no-body}}`),
@@ -105,12 +122,13 @@ t.before(async () => {
   upstream = await startUpstream();
   silent = await startTcpServer(() => {}); // accepts, never answers
   relay = await startRelay(dir.port);
-  const text = config({ ldap: dir.port, ldaps: dir.tlsPort!, down: await deadPort(), slow: silent.port, relay: relay.port });
+  plainRelay = await startRelay(dir.port);
+  const text = config({ ldap: dir.port, ldaps: dir.tlsPort!, down: await deadPort(), slow: silent.port, relay: relay.port, plainRelay: plainRelay.port });
   gw = await startGateway(text, { env: { ...process.env, NODE_EXTRA_CA_CERTS: dir.caFile } });
 });
 t.teardown(async () => {
   await gw?.stop();
-  await Promise.all([upstream?.close(), silent?.close(), relay?.close()]);
+  await Promise.all([upstream?.close(), silent?.close(), relay?.close(), plainRelay?.close()]);
   await dir?.stop();
 });
 
@@ -285,6 +303,15 @@ t.test('a StartTLS connection the directory closed is never reused in clear', as
   t.equal((await get('/ldap', { authorization: ldapAuth('newton', 'apple') })).status, 200, 'the plain pool recovered too');
 });
 
+t.test('kong/plugins/ldap-auth/access.lua: one connection serves bind after bind, and closes once idle for `keepalive` ms', async (t) => {
+  for (let i = 0; i < 5; i++) t.equal((await get('/keepalive', { authorization: ldapAuth('einstein', `guess-${i}`) })).status, 401);
+  t.equal((await get('/keepalive', { authorization: ldapAuth('einstein', 'password') })).status, 200);
+  t.equal(plainRelay.connections, 1, 'six binds, one connection');
+  t.ok(await eventually(() => plainRelay.open === 0), 'closed when idle');
+  t.equal((await get('/keepalive', { authorization: ldapAuth('curie', 'radium') })).status, 200, 'a new one made when needed');
+  t.equal(plainRelay.connections, 2);
+});
+
 t.test('kong/plugins/ldap-auth/access.lua: a directory that is down answers 500, in AND and in OR mode', async (t) => {
   for (const path of ['/down', '/or-down']) {
     const r = await get(path, { authorization: ldapAuth('einstein', 'password') });
@@ -313,6 +340,16 @@ t.test('kong/plugins/ldap-auth/access.lua: a directory that never answers gets 5
   t.equal(r.json().message, 'An unexpected error occurred');
   t.same(order, ['open', 'ldap', 'slow'], 'the other routes answered while the bind waited');
   t.match(gw.logs(), /"error":"no answer within 300 ms"/);
+});
+
+t.test('a directory that never answers gets at most 32 connections, however many requests wait for it', async (t) => {
+  const before = silent.connections;
+  const pending = Promise.all(Array.from({ length: 40 }, (_, i) => get('/slow-crowd', { authorization: ldapAuth(`user${i}`, 'password') })));
+  t.ok(await eventually(() => silent.connections - before >= 32), '32 connections');
+  await sleep(300); // the other 8 wait for a place (until their 3 s timeout), they open nothing
+  t.equal(silent.connections - before, 32);
+  const replies = await pending;
+  t.same(new Set(replies.map((r) => r.status)), new Set([500]), 'every one answered 500 at its timeout');
 });
 
 t.test('spec/03-plugins/20-ldap-auth/02-invalidations_spec.lua: binds are cached for cache_ttl, good and bad; a password change is seen after it', async (t) => {
@@ -376,7 +413,7 @@ t.test('gateway explain: says which DN it would bind as, contacts no directory, 
 });
 
 t.test('gateway routes: ldap-auth alone, AND and OR', async (t) => {
-  const file = tempFile('kong.yml', config({ ldap: 389, ldaps: 636, down: 1, slow: 2, relay: 3 }));
+  const file = tempFile('kong.yml', config({ ldap: 389, ldaps: 636, down: 1, slow: 2, relay: 3, plainRelay: 4 }));
   const rows = JSON.parse(runCli(['routes', '-c', file, '--format', 'json']).stdout) as Array<{ name: string; auth: { mode: string; plugins: string[] } }>;
   const auth = (name: string) => rows.find((r) => r.name === name)!.auth;
   t.same(auth('ldap'), { mode: 'ldap', plugins: ['ldap-auth'], anonymous: null });
