@@ -445,6 +445,8 @@ t.test('spec/03-plugins/20-ldap-auth/02-schema_spec.lua: defaults, and errors at
     '    plugins: [{name: ldap-auth, config: {ldap_host: h, base_dn: ou=users, attribute: cn, anonymous: anon}}, {name: key-auth}]',
   );
   t.match(errorsOf(mixed).join('\n'), /config\.anonymous: auth plugins on route 'r' mix anonymous and non-anonymous/);
+  const ldaps389 = tempFile('kong.yml', conf('{ldap_host: h, base_dn: ou=users, attribute: cn, ldaps: true}'));
+  t.match(runCli(['validate', ldaps389]).stderr, 'warning: routes[0].plugins[0].config.ldap_port: ldaps on port 389, the plain LDAP port: LDAPS is usually on 636');
   const scoped = yaml('_format_version: "3.0"', 'consumers:', '  - username: c', "    plugins: [{name: ldap-auth, config: {ldap_host: h, base_dn: ou=users, attribute: cn}}]");
   t.match(errorsOf(scoped).join('\n'), /'ldap-auth' identifies consumers, so it cannot be scoped to one/);
 });

@@ -165,6 +165,9 @@ export const ldapAuth: PluginDefinition<LdapAuthConfig, Compiled> = {
     const out: PluginCheck[] = checkAnonymous(plugin, entities);
     if (plugin.config.ldaps && plugin.config.start_tls) {
       out.push({ path: ['config', 'start_tls'], message: "'ldaps' and 'start_tls' cannot be enabled simultaneously" });
+    } else if (plugin.config.ldaps && plugin.config.ldap_port === 389) {
+      // ldap_port defaults to 389 whatever ldaps says (Kong's schema): a common way to get every login a 500.
+      out.push({ path: ['config', 'ldap_port'], message: 'ldaps on port 389, the plain LDAP port: LDAPS is usually on 636 (or use start_tls on 389)', severity: 'warning' });
     }
     return out;
   },
