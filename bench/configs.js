@@ -2,7 +2,7 @@
 // Kong 3.x declarative configs for the benchmark cases. Every generator returns a plain object (written as
 // YAML by writeConfig) plus what the load generator must send to pass its plugins.
 
-const { createHash } = require('node:crypto');
+const { createHash, createHmac, generateKeyPairSync, sign } = require('node:crypto');
 const bcrypt = require('bcryptjs');
 const { stringify } = require('yaml');
 
@@ -96,10 +96,82 @@ function manyConsumers({ upstreamPort, consumers: count = 100_000 }) {
   return { config: doc([service(upstreamPort, plugins)], consumers), requests };
 }
 
+const JWT_SECRET = keyFor('jwt');
+
+function jwtToken(claims, alg, key) {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const input = `${b64({ typ: 'JWT', alg })}.${b64(claims)}`;
+  const signature = alg === 'HS256' ? createHmac('sha256', key).update(input).digest() : sign('sha256', Buffer.from(input), key);
+  return `${input}.${signature.toString('base64url')}`;
+}
+
+/** jwt with one consumer: `tokens` tokens (distinct by jti) signed with HS256 or RS256, claims exp checked. */
+function jwtCase({ upstreamPort }, alg, tokens) {
+  const credential = { key: 'bench-issuer', algorithm: alg };
+  let signingKey = JWT_SECRET;
+  if (alg === 'HS256') credential.secret = JWT_SECRET;
+  else {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    credential.rsa_public_key = pair.publicKey.export({ type: 'spki', format: 'pem' });
+    signingKey = pair.privateKey;
+  }
+  const consumers = [{ username: consumerName(0), jwt_secrets: [credential] }];
+  const plugins = [{ name: 'jwt', config: { claims_to_verify: ['exp'] } }];
+  const exp = Math.floor(Date.now() / 1000) + 86400;
+  const authorizations = [];
+  for (let i = 0; i < tokens; i++) authorizations.push(`Bearer ${jwtToken({ iss: 'bench-issuer', exp, jti: String(i) }, alg, signingKey)}`);
+  const request = { method: 'GET', path: ROUTE_PATH, headers: { authorization: authorizations[0] } };
+  if (tokens > 1) {
+    // One counter for all connections (autocannon cycles a request list per connection, in step): each request
+    // sent carries the next token, so no token comes back before the cache has dropped it.
+    let sent = 0;
+    request.setupRequest = (req) => ({ ...req, headers: { ...req.headers, authorization: authorizations[sent++ % tokens] } });
+  }
+  return { config: doc([service(upstreamPort, plugins)], consumers), requests: [request] };
+}
+
+/** jwt HS256, one token reused (the common case: a client keeps its token until it expires). */
+const jwtHs256 = (params) => jwtCase(params, 'HS256', 1);
+/** jwt RS256, one token reused: verified once, then remembered until its exp. */
+const jwtRs256 = (params) => jwtCase(params, 'RS256', 1);
+/** jwt RS256, a new token every request: more distinct tokens than the verified-token cache keeps, in turn. */
+const jwtRs256New = (params) => jwtCase(params, 'RS256', 5000);
+
+/**
+ * hmac-auth, hmac-sha256 over Date and the request line. The Date is made when the config is, so clock_skew is
+ * a day here for the signatures to stay valid through a long run.
+ */
+function hmacSha256({ upstreamPort }) {
+  const secret = keyFor('hmac');
+  const consumers = [{ username: consumerName(0), hmacauth_credentials: [{ username: 'bench', secret }] }];
+  const plugins = [{ name: 'hmac-auth', config: { clock_skew: 86400 } }];
+  const date = new Date().toUTCString();
+  const signature = createHmac('sha256', secret).update(`date: ${date}\nGET ${ROUTE_PATH} HTTP/1.1`).digest('base64');
+  const authorization = `hmac username="bench", algorithm="hmac-sha256", headers="date request-line", signature="${signature}"`;
+  return { config: doc([service(upstreamPort, plugins)], consumers), requests: fixedRequest({ date, authorization }) };
+}
+
+/**
+ * (t) cors + request-transformer + response-transformer (headers only) on one route: what a browser-facing API
+ * commonly stacks. The requests carry an Origin, so cors answers with its headers.
+ */
+function transforms({ upstreamPort }) {
+  const plugins = [
+    { name: 'cors', config: { origins: ['https://app.example'], credentials: true } },
+    { name: 'request-transformer', config: { add: { headers: ['x-gateway:bench'] }, remove: { headers: ['x-debug'] }, rename: { headers: ['x-client:x-client-id'] } } },
+    { name: 'response-transformer', config: { add: { headers: ['x-served-by:gateway'] }, remove: { headers: ['x-powered-by'] } } },
+  ];
+  const headers = { origin: 'https://app.example', 'x-client': 'bench' };
+  return { config: doc([service(upstreamPort, plugins)]), requests: fixedRequest(headers) };
+}
+
 /** The text of a generated config: YAML, as people write kong.yml, or JSON. */
 function configText(config, format = 'yaml') {
   if (format === 'json') return JSON.stringify(config, null, 1);
   return stringify(config, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-module.exports = { ROUTE_PATH, UNREACHABLE_LIMIT, plain, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, configText, keyFor };
+module.exports = {
+  ROUTE_PATH, UNREACHABLE_LIMIT, plain, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, jwtHs256, jwtRs256, jwtRs256New, hmacSha256, transforms,
+  configText, keyFor,
+};

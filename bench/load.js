@@ -33,6 +33,14 @@ class Samples {
   }
 }
 
+/**
+ * A copy of the request list for autocannon, which writes into its entries; a `setupRequest` function (a request
+ * rebuilt every time it is sent) is kept.
+ */
+function copyRequests(requests) {
+  return requests.map((r) => ({ ...r, headers: r.headers === undefined ? undefined : { ...r.headers } }));
+}
+
 function runAutocannon(opts, onResponse) {
   return new Promise((resolve, reject) => {
     const instance = autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
@@ -47,11 +55,11 @@ function runAutocannon(opts, onResponse) {
  * returns a function that, called at its end with the number of requests, returns fields to add (CPU use).
  */
 async function throughput(port, requests, { connections, duration, warmup }, meter = () => () => ({})) {
-  const base = { url: `http://127.0.0.1:${port}`, connections, pipelining: 1, requests: structuredClone(requests) };
+  const base = { url: `http://127.0.0.1:${port}`, connections, pipelining: 1, requests: copyRequests(requests) };
   const warm = warmup > 0 ? await runAutocannon({ ...base, duration: warmup }) : undefined;
   const latencies = new Samples();
   const metered = meter();
-  const result = await runAutocannon({ ...base, requests: structuredClone(requests), duration }, (_client, _status, _bytes, ms) => latencies.push(ms));
+  const result = await runAutocannon({ ...base, requests: copyRequests(requests), duration }, (_client, _status, _bytes, ms) => latencies.push(ms));
   const seconds = result.duration || duration;
   return {
     ...metered(result.requests.total),
@@ -94,7 +102,8 @@ function paced(port, requests, { rate, duration, until }, meter = () => () => ({
       resolve({ ...metered(sent), rate, latency: latencies.summary(), timeline, non2xx, errors, sent });
     };
     const send = () => {
-      const r = requests[sent % requests.length];
+      const next = requests[sent % requests.length];
+      const r = next.setupRequest === undefined ? next : next.setupRequest({ ...next });
       sent++;
       const issuedMs = elapsedMs();
       const req = http.request({ host: '127.0.0.1', port, method: r.method, path: r.path, headers: r.headers, agent }, (res) => {

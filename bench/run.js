@@ -1,5 +1,5 @@
 'use strict';
-// npm run bench [-- --rounds 5 --duration 5 --cases a,b,c,d,e,pipe,undici ...]
+// npm run bench [-- --rounds 5 --duration 5 --cases a,b,c,d,e,t,pipe,undici ...]
 //
 // Measures the gateway against a bare http-proxy (keep-alive agent) forwarding to the same minimal upstream,
 // on loopback: the proxy under test on one core, the load generator and the upstream on the other (taskset).
@@ -30,7 +30,8 @@ const USAGE = `usage: npm run bench -- [options]
   --fresh on|off        start the baseline and the target anew for each round's measurements, each warmed with
                         4 s of load first (default on; not for e and the observed cases): a process's own luck
                         (its memory layout, its JIT's choices) then varies between rounds instead of between runs
-  --cases LIST          any of a,b,c,d,e,pipe,undici,c-norl,a-obs,c-obs (default: all)
+  --cases LIST          any of a,b,c,d,e,jwt-hs256,jwt-rs256,jwt-rs256-new,hmac,t,pipe,undici,c-norl,a-obs,c-obs
+                        (default: all)
   --workers LIST        worker counts for the gateway cases a-d, e.g. 1,2: a count N > 1 adds case <id>-wN,
                         the gateway started with --workers N on CPUs 0..N-1 (default 1)
   --consumers-e N       consumers in case (e) (default 100000)
@@ -56,6 +57,11 @@ const TARGETS = {
   c: { label: '(c) key-auth + acl + rate-limiting, 1000 consumers', config: configs.keyAuthAclRateLimit, rateLimited: true },
   d: { label: '(d) basic-auth (bcrypt), cache warm', config: configs.basicAuth },
   e: { label: '(e) 100,000 consumers with keys', config: configs.manyConsumers },
+  'jwt-hs256': { label: '(jwt) HS256, token reused', config: configs.jwtHs256 },
+  'jwt-rs256': { label: '(jwt) RS256, token reused', config: configs.jwtRs256 },
+  'jwt-rs256-new': { label: '(jwt) RS256, a new token every request', config: configs.jwtRs256New },
+  hmac: { label: '(hmac) hmac-sha256', config: configs.hmacSha256 },
+  t: { label: '(t) cors + request-transformer + response-transformer (headers)', config: configs.transforms, firstResponse: checkTransformHeaders },
   'c-norl': { label: '(c) without rate-limiting', config: withoutRateLimiting, rateLimited: false },
   'a-obs': { label: '(a) with access log (file) and metrics', config: configs.plain, ...observed },
   'c-obs': { label: '(c) with access log (file) and metrics', config: configs.keyAuthAclRateLimit, rateLimited: true, ...observed },
@@ -161,6 +167,12 @@ function checkRateLimitHeaders(id, expected, headers) {
   }
   if (remaining === undefined) throw new Error(`(${id}) should be rate limited, but its response has no X-RateLimit-Remaining-Second`);
   if (!(Number(remaining) > configs.UNREACHABLE_LIMIT / 2)) throw new Error(`(${id}): X-RateLimit-Remaining-Second is ${remaining}, the limit should be out of reach`);
+}
+
+/** Throws unless the response shows cors and response-transformer at work (case t). */
+function checkTransformHeaders(id, headers) {
+  if (headers['access-control-allow-origin'] !== 'https://app.example') throw new Error(`(${id}) has no Access-Control-Allow-Origin from cors`);
+  if (headers['x-served-by'] !== 'gateway') throw new Error(`(${id}) has no X-Served-By from response-transformer`);
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -385,6 +397,7 @@ async function main() {
         continue;
       }
       if (def.rateLimited !== undefined) checkRateLimitHeaders(id, def.rateLimited, headers);
+      def.firstResponse?.(id, headers);
       t.answered = 1;
       targets[id] = t;
     }

@@ -8,10 +8,12 @@ import { watchConfigFile, type ConfigWatcher } from './config/watch';
 import type { EntitySet } from './config/entities';
 import { ProxyServer } from './proxy/server';
 import type { ClientTimeouts } from './proxy/client-limits';
+import { ClientAddresses, type RealIpOptions } from './proxy/client-address';
+import { openFilesLimit } from './proxy/connections-per-ip';
 import { closeUpstreamConnections } from './proxy/forward';
 import { setCacheBudget } from './plugins/proxy-cache/memory';
 import { createAdminServer } from './admin/server';
-import { checkAdminExposure } from './admin/token';
+import { checkAdminExposure, checkAdminToken } from './admin/token';
 import { formatListen, type ListenAddress } from './cli/listen';
 import { log, type LogFormat } from './log';
 import { createAccessLog, type AccessLogTarget, type AccessSink } from './observe/access-log';
@@ -31,6 +33,10 @@ export interface GatewayOptions {
   adminToken?: string;
   /** Kong's (nginx's) 60 s each when absent. */
   clientTimeouts?: ClientTimeouts;
+  /** Kong's trusted_ips, real_ip_header, real_ip_recursive: no proxy is trusted when absent. */
+  realIp?: RealIpOptions;
+  /** Connections one client address may have open on the proxy (DEFAULT_MAX_CONNECTIONS_PER_IP when absent); null: no cap. */
+  maxConnectionsPerIp?: number | null;
   /** Show key-auth keys and other secrets in Admin API output (masked by default). */
   adminShowSecrets?: boolean;
   /** `off` (default here; the CLI defaults to stdout), `stdout`, or a file to append to. */
@@ -76,7 +82,7 @@ function counts(e: EntitySet) {
     routes: e.routes.length,
     consumers: e.consumers.length,
     plugins: e.plugins.length,
-    credentials: e.keyauth_credentials.length + e.basicauth_credentials.length + e.acls.length,
+    credentials: e.keyauth_credentials.length + e.basicauth_credentials.length + e.jwt_secrets.length + e.hmacauth_credentials.length + e.acls.length,
   };
 }
 
@@ -96,6 +102,8 @@ export class Gateway {
   private reloading: Promise<ReloadRecord | undefined> | undefined;
   /** The one reload to run after it, standing for every request made meanwhile. */
   private reloadNext: { source: ReloadSource; force: boolean; done: Promise<ReloadRecord | undefined> } | undefined;
+  /** The last config change asked for (a reload or a POST /config): the next one starts once it is over. */
+  private changing: Promise<unknown> = Promise.resolve();
   /** Set by stop(): a reload that finishes afterwards is not served. */
   private stopped = false;
 
@@ -110,8 +118,14 @@ export class Gateway {
         configHash: () => this.proxy.current.hash,
       });
     }
-    this.observer = accessLog !== undefined || this.metrics !== undefined ? new Observer(accessLog, this.metrics) : undefined;
-    this.proxy = new ProxyServer(loaded.snapshot, { clientTimeouts: options.clientTimeouts, observer: this.observer });
+    const clientAddresses = new ClientAddresses(options.realIp);
+    this.observer = accessLog !== undefined || this.metrics !== undefined ? new Observer(accessLog, this.metrics, clientAddresses) : undefined;
+    this.proxy = new ProxyServer(loaded.snapshot, {
+      clientTimeouts: options.clientTimeouts,
+      maxConnectionsPerIp: options.maxConnectionsPerIp,
+      observer: this.observer,
+      clientAddresses,
+    });
     this.fileState = loaded.hash;
   }
 
@@ -121,6 +135,7 @@ export class Gateway {
 
   /** Loads the file (throws ConfigError before any port is opened), starts listening and watching the file. */
   static async start(options: GatewayOptions): Promise<Gateway> {
+    if (options.adminToken !== undefined) checkAdminToken(options.adminToken);
     if (options.adminListen) checkAdminExposure(options.adminListen.host, options.adminToken);
     if (options.memCacheSize !== undefined) setCacheBudget(options.memCacheSize);
     const file = options.configFile;
@@ -151,6 +166,7 @@ export class Gateway {
   /** The start line, once the proxy is listening (a pool's primary says it when its workers are). */
   announce(proxy: ListenAddress, extra: Record<string, unknown> = {}): void {
     const snapshot = this.proxy.current;
+    const files = openFilesLimit();
     log('info', 'gateway listening', {
       proxy: formatListen(proxy),
       admin: this.adminAddress ? formatListen(this.adminAddress) : 'off',
@@ -158,7 +174,17 @@ export class Gateway {
       configuration_hash: snapshot.hash,
       ...counts(snapshot.entities),
       ...extra,
+      ...(files === undefined ? {} : { open_files_limit: files.soft }),
     });
+    if (files === undefined) return;
+    if (files.soft < files.hard) log('warn', 'the open files limit could not be raised to its hard limit', { soft: files.soft, hard: files.hard });
+    const perIp = this.proxy.maxConnectionsPerIp;
+    if (perIp !== null && perIp >= files.soft) {
+      log('warn', 'one client address may open as many connections as the process may open files', {
+        max_connections_per_ip: perIp,
+        open_files_limit: files.soft,
+      });
+    }
   }
 
   get proxyAddress(): ListenAddress {
@@ -198,7 +224,7 @@ export class Gateway {
   }
 
   private startReload(source: ReloadSource, force: boolean): Promise<ReloadRecord | undefined> {
-    const running = this.reloadNow(source, force).finally(() => {
+    const running = this.oneAtATime(() => this.reloadNow(source, force)).finally(() => {
       if (this.reloading === running) this.reloading = undefined;
     });
     this.reloading = running;
@@ -232,14 +258,13 @@ export class Gateway {
     return (await this.apply((previous) => loadConfigBytes(bytes, file, previous, true, keepBatches), source, file, bytes)).record;
   }
 
-  /** POST /config: a config given as text goes live in memory only (the next file change wins). */
-  applyConfigText(text: string, name: string): ApplyOutcome {
-    const started = stopwatch();
-    try {
-      return this.accept(loadConfigText(text, name, this.proxy.current), 'admin', name, started, text);
-    } catch (err) {
-      return this.reject(err, 'admin', name, started);
-    }
+  /**
+   * POST /config: a config given as text goes live in memory only (the next file change wins). Checked as a file
+   * of its size is on a reload: a large one away from the event loop, so the proxy keeps answering meanwhile.
+   */
+  applyConfigText(text: string, name: string): Promise<ApplyOutcome> {
+    const keepBatches = this.options.workers !== undefined;
+    return this.oneAtATime(() => this.apply((previous) => loadConfigBytes(Buffer.from(text), name, previous, true, keepBatches), 'admin', name, text));
   }
 
   /**
@@ -248,6 +273,13 @@ export class Gateway {
    */
   applyAcceptedConfig(config: WorkerConfig, name: string, source: ReloadSource): Promise<ApplyOutcome> {
     return this.apply((previous) => loadAccepted(config, name, previous, true), source, name);
+  }
+
+  /** Runs config changes one after the other, in the order asked for: the last asked for is the last served. */
+  private oneAtATime<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.changing.then(change, change);
+    this.changing = run.catch(() => undefined);
+    return run;
   }
 
   /**

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { request } from './helpers/http';
 import { runCli, startGateway, type RunningGateway } from './helpers/cli';
@@ -35,6 +36,24 @@ t.test('examples/multiple-auth.yml', async (t) => {
   t.equal(user.status, 200);
   t.equal(headersOf(user)['x-consumer-username'], 'medvezhonok');
   t.equal(headersOf(user).authorization, undefined);
+});
+
+t.test('examples/four-way-auth.yml: its curl lines, run as written', async (t) => {
+  const gw = await start(join(EXAMPLES, 'four-way-auth.yml'));
+  t.teardown(() => gw.stop());
+  const text = readFileSync(join(EXAMPLES, 'four-way-auth.yml'), 'utf8');
+  const lines = text.split('\n').filter((l) => /^# {3}(curl|d=)/.test(l)).map((l) => l.slice(4).replace(/ +# \d{3}.*$/, '').replaceAll('localhost:8000', `127.0.0.1:${gw.proxyPort}`));
+  t.equal(lines.length, 5);
+  const run = (line: string) => spawnSync('bash', ['-c', line], { encoding: 'utf8' });
+  if (run('command -v curl && command -v openssl').status !== 0) return t.skip('curl or openssl missing');
+  const [refused, ...accepted] = lines.map((l) => run(l).stdout);
+  t.equal(refused, '{"error": "Authentication required"}');
+  const users = accepted.map((body) => JSON.parse(body).request.headers['x-consumer-username']);
+  t.same(users, ['ezhik', 'medvezhonok', 'lisa', 'sova']);
+  const authorization = accepted.map((body) => JSON.parse(body).request.headers.authorization);
+  t.equal(authorization[1], undefined, 'basic-auth: hide_credentials');
+  t.match(authorization[2], /^Bearer /, 'jwt has no hide_credentials');
+  t.equal(authorization[3], undefined, 'hmac-auth: hide_credentials');
 });
 
 t.test('examples/anonymous-read-only.yml', async (t) => {

@@ -22,6 +22,8 @@ const KINDS: Record<EntityName, Kind> = {
   plugins: { entity: 'plugins', path: 'plugins', endpointKey: 'instance_name' },
   keyauth_credentials: { entity: 'keyauth_credentials', path: 'key-auths', endpointKey: 'key' },
   basicauth_credentials: { entity: 'basicauth_credentials', path: 'basic-auths', endpointKey: 'username' },
+  jwt_secrets: { entity: 'jwt_secrets', path: 'jwts', endpointKey: 'key' },
+  hmacauth_credentials: { entity: 'hmacauth_credentials', path: 'hmac-auths', endpointKey: 'username' },
   acls: { entity: 'acls', path: 'acls' },
 };
 
@@ -42,6 +44,8 @@ const RELATIONS: Relation[] = [
   { child: 'plugins', field: 'consumer', parent: 'consumers', nested: 'plugins' },
   { child: 'keyauth_credentials', field: 'consumer', parent: 'consumers', nested: 'key-auth' },
   { child: 'basicauth_credentials', field: 'consumer', parent: 'consumers', nested: 'basic-auth' },
+  { child: 'jwt_secrets', field: 'consumer', parent: 'consumers', nested: 'jwt' },
+  { child: 'hmacauth_credentials', field: 'consumer', parent: 'consumers', nested: 'hmac-auth' },
   { child: 'acls', field: 'consumer', parent: 'consumers', nested: 'acls', nestedKey: 'group' },
 ];
 

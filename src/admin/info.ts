@@ -31,15 +31,22 @@ export function addInfoRoutes(router: AdminRouter): void {
       // Read after the workers answered, so the config and last reload below are of one moment.
       const snapshot = r.gateway.proxy.current;
       const s = r.gateway.proxy.stats;
-      const server = { connections_accepted: s.connectionsAccepted, connections_active: s.connectionsActive, total_requests: s.totalRequests };
+      const server = {
+        connections_accepted: s.connectionsAccepted,
+        connections_refused: s.connectionsRefused,
+        connections_active: s.connectionsActive,
+        total_requests: s.totalRequests,
+      };
       // A pool's primary serves no traffic itself: its server counters are its workers' added up.
       for (const w of workers ?? []) {
         server.connections_accepted += w.connections_accepted ?? 0;
+        server.connections_refused += w.connections_refused ?? 0;
         server.connections_active += w.connections_active ?? 0;
         server.total_requests += w.total_requests ?? 0;
       }
       sendJson(r.res, 200, {
-        server: { ...server, connections_handled: server.connections_accepted },
+        // nginx's (and Kong's) `handled`: accepted, less what a limit closed at once
+        server: { ...server, connections_handled: server.connections_accepted - server.connections_refused },
         configuration_hash: snapshot.hash,
         configuration_loaded_at: snapshot.loadedAt.toISOString(),
         last_reload: r.gateway.lastReload ?? null,

@@ -10,9 +10,20 @@ export function isLoopback(host: string): boolean {
   return isIP(v4) === 4 && v4.startsWith('127.');
 }
 
+/**
+ * A token no request could carry is refused at start rather than locking everybody out: HTTP drops the spaces and
+ * tabs around a header value, and a header value holds neither control characters nor, byte for byte, non-ASCII.
+ * The messages never quote the token.
+ */
+export function checkAdminToken(token: string): void {
+  const given = `(--admin-token or ${ADMIN_TOKEN_ENV})`;
+  if (token.trim() === '') throw new Error(`the admin token is empty or only whitespace ${given}`);
+  if (token.trim() !== token) throw new Error(`the admin token starts or ends with whitespace ${given}, which HTTP drops from header values: no request could carry it`);
+  if (!/^[\x20-\x7e]+$/.test(token)) throw new Error(`the admin token ${given} must be printable ASCII: no request could carry control characters, and non-ASCII is read byte by byte`);
+}
+
 /** The Admin API can rewrite the live config: anywhere but loopback it needs a token. */
 export function checkAdminExposure(host: string, token: string | undefined): void {
-  if (token !== undefined && token === '') throw new Error('the admin token is empty');
   if (token === undefined && !isLoopback(host)) {
     throw new Error(
       `the Admin API would listen on ${host}, which is not a loopback address: ` +

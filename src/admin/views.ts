@@ -1,35 +1,23 @@
-import bcrypt from 'bcryptjs';
 import type {
   AclEntity,
   BasicAuthCredentialEntity,
   ConsumerEntity,
   EntitySet,
+  HmacAuthCredentialEntity,
+  JwtSecretEntity,
   KeyAuthCredentialEntity,
   PluginEntity,
   RouteEntity,
   ServiceEntity,
 } from '../config/entities';
 import { maskConfig, maskSecret } from '../config/secrets';
+import { storedHash } from '../plugins/basic-auth/passwords';
 
 // Entities as Kong's Admin API shows them: every field present (null when unset), references as {"id": …};
 // secrets masked unless `reveal` (see secrets.ts).
 
 const ref = (id: string | undefined) => (id === undefined ? null : { id });
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
-
-const BCRYPT_HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
-const hashed = new WeakMap<BasicAuthCredentialEntity, string>();
-
-/** A basic-auth password as stored: its bcrypt hash, never the plaintext (hashed here if the loader kept it plain). */
-export function storedPassword(cred: BasicAuthCredentialEntity): string {
-  if (BCRYPT_HASH.test(cred.password)) return cred.password;
-  let hash = hashed.get(cred);
-  if (hash === undefined) {
-    hash = bcrypt.hashSync(cred.password, 10);
-    hashed.set(cred, hash);
-  }
-  return hash;
-}
 
 export const views = {
   services: (s: ServiceEntity) => ({
@@ -88,8 +76,24 @@ export const views = {
     id: b.id,
     consumer: ref(b.consumer),
     username: b.username,
-    password: storedPassword(b),
+    password: storedHash(b), // the hash it is verified against, never the plaintext
     tags: orNull(b.tags),
+  }),
+  jwt_secrets: (j: JwtSecretEntity, reveal: boolean) => ({
+    id: j.id,
+    consumer: ref(j.consumer),
+    key: j.key,
+    secret: j.secret === undefined ? null : reveal ? j.secret : maskSecret(j.secret),
+    algorithm: j.algorithm,
+    rsa_public_key: orNull(j.rsa_public_key),
+    tags: orNull(j.tags),
+  }),
+  hmacauth_credentials: (h: HmacAuthCredentialEntity, reveal: boolean) => ({
+    id: h.id,
+    consumer: ref(h.consumer),
+    username: h.username,
+    secret: reveal ? h.secret : maskSecret(h.secret),
+    tags: orNull(h.tags),
   }),
   acls: (a: AclEntity) => ({ id: a.id, consumer: ref(a.consumer), group: a.group, tags: orNull(a.tags) }),
 } satisfies { [K in keyof EntitySet]: (e: EntitySet[K][number], reveal: boolean) => object };

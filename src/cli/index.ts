@@ -9,8 +9,10 @@ import { hashPasswordCommand } from './hash-password';
 import { explainCommand } from './explain';
 import { routesCommand } from './routes';
 import { ADMIN_TOKEN_ENV } from '../admin/token';
-import { DEFAULT_CLIENT_TIMEOUTS } from '../proxy/client-limits';
+import { DEFAULT_CLIENT_TIMEOUTS, DEFAULT_MIN_RATE_GRACE } from '../proxy/client-limits';
+import { DEFAULT_MAX_CONNECTIONS_PER_IP } from '../proxy/connections-per-ip';
 import { DEFAULT_CACHE_BYTES } from '../plugins/proxy-cache/memory';
+import { DEFAULT_REAL_IP_HEADER, parseTrustedIps } from '../proxy/client-address';
 
 /** A size as Kong's config writes it: bytes, or a number with k, m or g. */
 function byteSize(value: string): number {
@@ -20,10 +22,43 @@ function byteSize(value: string): number {
   return bytes;
 }
 
+function trustedIps(value: string): string[] {
+  try {
+    return parseTrustedIps(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** Kong's on/off settings (nginx's words), and the usual boolean spellings. */
+function onOff(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['on', 'true', 'yes', '1'].includes(v)) return true;
+  if (['off', 'false', 'no', '0'].includes(v)) return false;
+  throw new InvalidArgumentError("expected 'on' or 'off'");
+}
+
+function realIpHeader(value: string): string {
+  if (value.toLowerCase() === 'proxy_protocol') throw new InvalidArgumentError('the PROXY protocol is not supported: name a header');
+  if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(value)) throw new InvalidArgumentError('expected a header name');
+  return value;
+}
+
+/** The environment variable of --max-connections-per-ip (Kong has no such setting). */
+export const MAX_CONNECTIONS_PER_IP_ENV = 'GATEWAY_MAX_CONNECTIONS_PER_IP';
+
 function milliseconds(value: string): number {
   const ms = Number(value);
   if (!/^\d+$/.test(value) || ms < 1 || ms > 2_147_483_647) throw new InvalidArgumentError('expected a whole number of milliseconds, at least 1');
   return ms;
+}
+
+/** A whole number from 1, or 'off' (kept as such: commander turns a parsed null into ''). */
+function countOrOff(value: string): number | 'off' {
+  if (value === 'off') return value;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 2_147_483_647) throw new InvalidArgumentError("expected a whole number, at least 1, or 'off'");
+  return n;
 }
 
 import { configureLog, defaultFormat, log, LOG_LEVELS, type LogFormat, type LogLevel } from '../log';
@@ -42,10 +77,16 @@ interface StartOptions {
   metricsPerConsumer?: boolean;
   clientHeaderTimeout: number;
   clientBodyTimeout: number;
+  clientBodyMinRate: number | 'off';
+  clientBodyMinRateGrace: number;
+  maxConnectionsPerIp: number | 'off';
   lingeringTime: number;
   lingeringTimeout: number;
   workers: number;
   memCacheSize: number;
+  trustedIps?: string[];
+  realIpHeader: string;
+  realIpRecursive: boolean;
 }
 
 /** Kong's log_level names that this gateway's four levels stand for. */
@@ -69,6 +110,22 @@ function startCommand(): Command {
         .default(DEFAULT_CLIENT_TIMEOUTS.body),
     )
     .addOption(
+      new Option('--client-body-min-rate <bytes>', "slowest average rate of a request body, in bytes a second, after the grace (then 408), or 'off'")
+        .argParser(countOrOff)
+        .default('off'),
+    )
+    .addOption(
+      new Option('--client-body-min-rate-grace <ms>', 'reading time at the start of a body not held to --client-body-min-rate')
+        .argParser(milliseconds)
+        .default(DEFAULT_MIN_RATE_GRACE),
+    )
+    .addOption(
+      new Option('--max-connections-per-ip <n>', "proxy connections one client address may have open; more are reset at once; or 'off'")
+        .env(MAX_CONNECTIONS_PER_IP_ENV)
+        .argParser(countOrOff)
+        .default(DEFAULT_MAX_CONNECTIONS_PER_IP),
+    )
+    .addOption(
       new Option('--lingering-time <ms>', 'after answering before a request body was all read, the longest the body is read on and dropped')
         .argParser(milliseconds)
         .default(DEFAULT_CLIENT_TIMEOUTS.lingering.time),
@@ -88,6 +145,24 @@ function startCommand(): Command {
         .env(WORKERS_ENV)
         .argParser(workerCount)
         .default(1),
+    )
+    .addOption(
+      new Option('--trusted-ips <cidrs>', 'comma-separated addresses and CIDR blocks of proxies whose --real-ip-header names the client (none by default)')
+        .env('KONG_TRUSTED_IPS')
+        .argParser(trustedIps),
+    )
+    .addOption(
+      new Option('--real-ip-header <name>', 'the header a trusted proxy names the client in')
+        .env('KONG_REAL_IP_HEADER')
+        .argParser(realIpHeader)
+        .default(DEFAULT_REAL_IP_HEADER),
+    )
+    .addOption(
+      new Option('--real-ip-recursive [on|off]', "take the header's last address that is not a trusted proxy, rather than its last address")
+        .env('KONG_REAL_IP_RECURSIVE')
+        .argParser(onOff)
+        .preset('on')
+        .default(false),
     )
     .addOption(new Option('--metrics-per-consumer', 'add a consumer label to request and bandwidth metrics (Kong per_consumer)'))
     .addOption(
@@ -116,8 +191,11 @@ function startCommand(): Command {
           clientTimeouts: {
             header: opts.clientHeaderTimeout,
             body: opts.clientBodyTimeout,
+            ...(opts.clientBodyMinRate === 'off' ? {} : { bodyMinRate: { bytesPerSecond: opts.clientBodyMinRate, graceMs: opts.clientBodyMinRateGrace } }),
             lingering: { time: opts.lingeringTime, idle: opts.lingeringTimeout },
           },
+          realIp: { trustedIps: opts.trustedIps ?? [], header: opts.realIpHeader, recursive: opts.realIpRecursive },
+          maxConnectionsPerIp: opts.maxConnectionsPerIp === 'off' ? null : opts.maxConnectionsPerIp,
           adminShowSecrets: opts.adminShowSecrets === true,
           accessLog: opts.accessLog,
           accessLogFormat: format ?? (opts.accessLog === 'stdout' ? defaultFormat(1) : 'json'),

@@ -7,7 +7,7 @@ import { table } from './table';
 const list = (values: readonly string[] | undefined) => (values === undefined || values.length === 0 ? '*' : values.join(','));
 
 function authText(a: RouteAccess): string {
-  if (a.mode === 'none' || a.mode === 'key' || a.mode === 'basic' || a.mode === 'ldap') return a.mode;
+  if (a.mode !== 'AND' && a.mode !== 'OR+anon') return a.mode;
   const names = a.auth.map((e) => e.plugin.name).join('+');
   return a.mode === 'AND' ? `AND ${names}` : `OR+anon ${names} (${a.anonymous!.username ?? a.anonymous!.id})`;
 }

@@ -3,6 +3,7 @@ import type { ReloadSource } from '../gateway';
 import type { ListenAddress } from '../cli/listen';
 import type { LogFormat, LogLevel } from '../log';
 import type { ClientTimeouts } from '../proxy/client-limits';
+import type { RealIpOptions } from '../proxy/client-address';
 import type { CheckedConfig } from '../config/load-off-thread';
 
 /** What a worker needs to serve as the primary would: the CLI's options, minus what the primary keeps. */
@@ -10,6 +11,8 @@ export interface WorkerSettings {
   configFile: string;
   proxyListen: ListenAddress;
   clientTimeouts?: ClientTimeouts;
+  realIp?: RealIpOptions;
+  maxConnectionsPerIp?: number | null;
   /** The access log's format; its lines are written by the primary. */
   accessLogFormat: LogFormat;
   accessLog: boolean;
@@ -24,6 +27,7 @@ export interface WorkerSettings {
 export interface WorkerStats {
   configuration_hash: string;
   connections_accepted: number;
+  connections_refused: number;
   connections_active: number;
   total_requests: number;
 }

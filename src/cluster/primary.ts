@@ -29,6 +29,8 @@ export async function startPool(options: GatewayOptions, size: number, eventLog:
       configFile: options.configFile,
       proxyListen: options.proxyListen!,
       clientTimeouts: options.clientTimeouts,
+      realIp: options.realIp,
+      maxConnectionsPerIp: options.maxConnectionsPerIp,
       accessLog: sink !== undefined,
       accessLogFormat: options.accessLogFormat ?? 'json',
       metrics: options.metrics !== false && options.adminListen !== null,

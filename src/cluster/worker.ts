@@ -55,6 +55,8 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
       proxyListen: s.proxyListen,
       adminListen: null,
       clientTimeouts: s.clientTimeouts,
+      realIp: s.realIp,
+      maxConnectionsPerIp: s.maxConnectionsPerIp,
       accessLog: s.accessLog ? { write: (chunk) => send({ type: 'access-log', text: chunk.toString('utf8') }), flush: () => {} } : 'off',
       accessLogFormat: s.accessLogFormat,
       metrics: s.metrics,
@@ -92,6 +94,7 @@ async function handleCall(name: string, body: unknown): Promise<unknown> {
     const stats: WorkerStats = {
       configuration_hash: gateway.proxy.current.hash,
       connections_accepted: s.connectionsAccepted,
+      connections_refused: s.connectionsRefused,
       connections_active: s.connectionsActive,
       total_requests: s.totalRequests,
     };

@@ -69,6 +69,30 @@ export interface BasicAuthCredentialEntity {
   tags?: string[];
 }
 
+export type JwtAlgorithm =
+  | 'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'ES512' | 'PS256' | 'PS384' | 'PS512' | 'EdDSA';
+
+export interface JwtSecretEntity {
+  id: string;
+  consumer: string;
+  /** What the token's key claim names (Kong's `iss` by default); the credential's id when the file gives none. */
+  key: string;
+  /** HS* only: the shared secret. */
+  secret?: string;
+  algorithm: JwtAlgorithm;
+  /** Every other algorithm: the PEM public key. */
+  rsa_public_key?: string;
+  tags?: string[];
+}
+
+export interface HmacAuthCredentialEntity {
+  id: string;
+  consumer: string;
+  username: string;
+  secret: string;
+  tags?: string[];
+}
+
 export interface AclEntity {
   id: string;
   consumer: string;
@@ -84,5 +108,14 @@ export interface EntitySet {
   plugins: PluginEntity[];
   keyauth_credentials: KeyAuthCredentialEntity[];
   basicauth_credentials: BasicAuthCredentialEntity[];
+  jwt_secrets: JwtSecretEntity[];
+  hmacauth_credentials: HmacAuthCredentialEntity[];
   acls: AclEntity[];
+}
+
+export function emptyEntitySet(): EntitySet {
+  return {
+    services: [], routes: [], consumers: [], plugins: [], keyauth_credentials: [], basicauth_credentials: [], jwt_secrets: [],
+    hmacauth_credentials: [], acls: [],
+  };
 }

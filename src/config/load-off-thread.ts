@@ -7,7 +7,7 @@ import { ConfigError } from './errors';
 import { buildSnapshot, EntityIndexes, type Snapshot } from './snapshot';
 import { readConfigBytes } from './source';
 import { Pacer } from './pacer';
-import type { EntitySet } from './entities';
+import { emptyEntitySet } from './entities';
 import type { LoadedConfig } from './load';
 import { behindServing } from './priority';
 import { ownBuffer, type CheckMessage, type EntityBatch } from './check-batches';
@@ -74,7 +74,7 @@ export async function loadConfigBytesOffThread(
  * unchanged plugin state carries over from. `behindRequests`: each slice is followed by a rest as long as it took.
  */
 export async function readCheckedConfig(checked: CheckedConfig, previous?: () => Snapshot | undefined, behindRequests = false): Promise<LoadedOffThread> {
-  const entities: EntitySet = { services: [], routes: [], consumers: [], plugins: [], keyauth_credentials: [], basicauth_credentials: [], acls: [] };
+  const entities = emptyEntitySet();
   const indexes = new EntityIndexes();
   const { batches } = checked;
   const pacer = new Pacer(SLICE_MS, behindRequests);

@@ -6,6 +6,7 @@ import { didYouMean } from './suggest';
 import { KONG_PLUGINS, PLUGINS } from '../plugins';
 import { hasAnonymous } from '../plugins/auth/flow';
 import { isBcryptHash, looksLikeBcryptHash } from '../plugins/basic-auth/passwords';
+import { isSymmetric, parsePublicKey } from '../plugins/jwt/algorithms';
 import { ChainResolver } from './snapshot';
 import { isMasked, maskedSecretFields } from './secrets';
 import type {
@@ -13,11 +14,14 @@ import type {
   BasicAuthCredentialEntity,
   ConsumerEntity,
   EntitySet,
+  HmacAuthCredentialEntity,
+  JwtSecretEntity,
   KeyAuthCredentialEntity,
   PluginEntity,
   RouteEntity,
   ServiceEntity,
 } from './entities';
+import { emptyEntitySet } from './entities';
 
 type Raw = Record<string, any>;
 
@@ -40,9 +44,7 @@ export function normalize(source: ConfigSource): { entities: EntitySet; issues: 
 class Normalizer {
   readonly issues: ConfigIssue[] = [];
   readonly locations: EntityLocations = new Map();
-  readonly entities: EntitySet = {
-    services: [], routes: [], consumers: [], plugins: [], keyauth_credentials: [], basicauth_credentials: [], acls: [],
-  };
+  readonly entities: EntitySet = emptyEntitySet();
   private readonly doc: Raw;
   private readonly routeAt = new Map<string, RouteEntity>();
   /** Entities whose id is written in the file: only those can clash on id (a derived id clashes on its natural key). */
@@ -113,6 +115,8 @@ class Normalizer {
       const consumerId = this.entities.consumers[i].id;
       (c.keyauth_credentials ?? []).forEach((k: Raw, j: number) => this.keyAuth(k, ['consumers', i, 'keyauth_credentials', j], consumerId, j));
       (c.basicauth_credentials ?? []).forEach((b: Raw, j: number) => this.basicAuth(b, ['consumers', i, 'basicauth_credentials', j], consumerId));
+      (c.jwt_secrets ?? []).forEach((k: Raw, j: number) => this.jwtSecret(k, ['consumers', i, 'jwt_secrets', j], consumerId, j));
+      (c.hmacauth_credentials ?? []).forEach((h: Raw, j: number) => this.hmacAuth(h, ['consumers', i, 'hmacauth_credentials', j], consumerId));
       (c.acls ?? []).forEach((a: Raw, j: number) => this.acl(a, ['consumers', i, 'acls', j], consumerId));
     });
     const topConsumer = (e: Raw, path: PathSegment[]) =>
@@ -127,6 +131,14 @@ class Normalizer {
       const id = topConsumer(b, ['basicauth_credentials', i]);
       if (id) this.basicAuth(b, ['basicauth_credentials', i], id, true);
     });
+    (d.jwt_secrets ?? []).forEach((k: Raw, i: number) => {
+      const id = topConsumer(k, ['jwt_secrets', i]);
+      if (id) this.jwtSecret(k, ['jwt_secrets', i], id, i, true);
+    });
+    (d.hmacauth_credentials ?? []).forEach((h: Raw, i: number) => {
+      const id = topConsumer(h, ['hmacauth_credentials', i]);
+      if (id) this.hmacAuth(h, ['hmacauth_credentials', i], id, true);
+    });
     (d.acls ?? []).forEach((a: Raw, i: number) => {
       const id = topConsumer(a, ['acls', i]);
       if (id) this.acl(a, ['acls', i], id, true);
@@ -138,6 +150,10 @@ class Normalizer {
     this.checkUnique('keyauth_credentials', 'key', this.entities.keyauth_credentials, true);
     this.checkUnique('basicauth_credentials', 'id', this.entities.basicauth_credentials);
     this.checkUnique('basicauth_credentials', 'username', this.entities.basicauth_credentials);
+    this.checkUnique('jwt_secrets', 'id', this.entities.jwt_secrets);
+    this.checkUnique('jwt_secrets', 'key', this.entities.jwt_secrets);
+    this.checkUnique('hmacauth_credentials', 'id', this.entities.hmacauth_credentials);
+    this.checkUnique('hmacauth_credentials', 'username', this.entities.hmacauth_credentials);
     this.checkUnique('acls', 'id', this.entities.acls);
 
     this.pluginChecks();
@@ -338,6 +354,9 @@ class Normalizer {
     if (def.authenticates && scope.consumer !== undefined) {
       this.report([...path, nested ? 'name' : 'consumer'], `value must be null ('${p.name}' identifies consumers, so it cannot be scoped to one)`);
     }
+    if (def.noConsumer && scope.consumer !== undefined) {
+      this.report([...path, nested ? 'name' : 'consumer'], `value must be null ('${p.name}' cannot be scoped to a consumer, as in Kong)`);
+    }
     const plugin: PluginEntity = {
       id: p.id ?? stableId('plugins', `${p.name}:${scope.route ?? ''}:${scope.service ?? ''}:${scope.consumer ?? ''}`),
       name: p.name,
@@ -418,6 +437,48 @@ class Normalizer {
     const cred: BasicAuthCredentialEntity = { id: b.id ?? stableId('basicauth_credentials', b.username), consumer, username: b.username, password: b.password };
     if (b.tags !== undefined) cred.tags = b.tags;
     this.entities.basicauth_credentials.push(this.place(cred, path, b));
+  }
+
+  private jwtSecret(k: Raw, path: PathSegment[], consumer: string, ordinal: number, topLevel = false): void {
+    if (!topLevel && k.consumer !== undefined) this.report([...path, 'consumer'], 'value must be null (a nested credential belongs to its consumer)');
+    const id = k.id ?? stableId('jwt_secrets', `${consumer}:${topLevel ? 'top' : 'nested'}:${ordinal}`);
+    // Kong generates a random key when none is given; here it is the credential's id, the same on every load.
+    const cred: JwtSecretEntity = { id, consumer, key: k.key ?? id, algorithm: k.algorithm };
+    if (isSymmetric(k.algorithm)) {
+      if (k.secret === undefined) this.report([...path, 'secret'], `required field missing for ${k.algorithm} (Kong would generate a random secret, which no client could know)`);
+      else if (this.secretUsable(k.secret, [...path, 'secret'])) cred.secret = k.secret;
+    } else if (k.rsa_public_key === undefined) {
+      this.report([...path, 'rsa_public_key'], 'required field missing');
+    } else {
+      const parsed = parsePublicKey(k.algorithm, k.rsa_public_key);
+      if (parsed.error !== undefined) this.report([...path, 'rsa_public_key'], parsed.error);
+      else if (parsed.privateKeyGiven) this.report([...path, 'rsa_public_key'], 'a private key: only its public key is used; anyone who can read this file can sign tokens with it', 'warning');
+      cred.rsa_public_key = k.rsa_public_key;
+    }
+    if (k.tags !== undefined) cred.tags = k.tags;
+    this.entities.jwt_secrets.push(this.place(cred, path, k));
+  }
+
+  private hmacAuth(h: Raw, path: PathSegment[], consumer: string, topLevel = false): void {
+    if (!topLevel && h.consumer !== undefined) this.report([...path, 'consumer'], 'value must be null (a nested credential belongs to its consumer)');
+    if (h.secret === undefined) this.report([...path, 'secret'], 'required field missing (Kong would generate a random secret, which no client could know)');
+    else this.secretUsable(h.secret, [...path, 'secret']);
+    const cred: HmacAuthCredentialEntity = { id: h.id ?? stableId('hmacauth_credentials', h.username), consumer, username: h.username, secret: h.secret ?? '' };
+    if (h.tags !== undefined) cred.tags = h.tags;
+    this.entities.hmacauth_credentials.push(this.place(cred, path, h));
+  }
+
+  /** A credential secret must be the secret itself: not the Admin API's masked form, nor a vault reference. */
+  private secretUsable(secret: string, path: PathSegment[]): boolean {
+    if (isMasked(secret)) {
+      this.report(path, 'a masked secret (as the Admin API shows secrets unless --admin-show-secrets): give the real secret');
+      return false;
+    }
+    if (/^\{vault:\/\//.test(secret)) {
+      this.report(path, 'vault references are not supported: give the secret itself');
+      return false;
+    }
+    return true;
   }
 
   private acl(a: Raw, path: PathSegment[], consumer: string, topLevel = false): void {

@@ -2,11 +2,11 @@ import type { ConsumerEntity, EntitySet, RouteEntity } from './entities';
 import { ChainResolver, type ChainEntry } from './snapshot';
 import { hasAnonymous, resolveAnonymous } from '../plugins/auth/flow';
 
-/** How a route authenticates: no auth plugin, one or several required (AND), or any one with an anonymous fallback (OR). */
-export type AuthMode = 'none' | 'key' | 'basic' | 'ldap' | 'AND' | 'OR+anon';
-
-/** The mode of a route that one auth plugin guards, without a fallback. */
-const SINGLE: Readonly<Record<string, AuthMode>> = { 'key-auth': 'key', 'basic-auth': 'basic', 'ldap-auth': 'ldap' };
+/**
+ * How a route authenticates: no auth plugin, one required (named without "-auth": key, basic, jwt, hmac, …),
+ * several required (AND), or any one with an anonymous fallback (OR).
+ */
+export type AuthMode = 'none' | 'AND' | 'OR+anon' | (string & {});
 
 export interface RouteAccess {
   route: RouteEntity;
@@ -44,7 +44,7 @@ export class AccessAnalysis {
     const auth = chain.filter((e) => e.def.authenticates);
     if (auth.length === 0) return { route, mode: 'none', auth, anonymous: undefined, stoppedBy: this.stopper(chain, undefined) };
     if (!auth.every((e) => hasAnonymous(e.plugin.config))) {
-      const mode = auth.length > 1 ? 'AND' : SINGLE[auth[0].def.name];
+      const mode = auth.length > 1 ? 'AND' : auth[0].def.name.replace(/-auth$/, '');
       return { route, mode, auth, anonymous: undefined, stoppedBy: auth[0] };
     }
     // Every auth plugin failing leaves the caller as the last one's fallback; what runs after it decides.

@@ -3,6 +3,8 @@ import type {
   BasicAuthCredentialEntity,
   ConsumerEntity,
   EntitySet,
+  HmacAuthCredentialEntity,
+  JwtSecretEntity,
   KeyAuthCredentialEntity,
   PluginEntity,
   RouteEntity,
@@ -12,6 +14,7 @@ import { PLUGINS } from '../plugins';
 import type { BuildContext, PluginDefinition } from '../plugins/types';
 import { Router } from '../proxy/router';
 import { indexCredentials } from '../plugins/basic-auth/passwords';
+import { compileJwtCredential, type JwtCredential } from '../plugins/jwt/credentials';
 
 export interface ChainEntry {
   readonly def: PluginDefinition;
@@ -58,6 +61,11 @@ export interface Snapshot {
   readonly keyAuthByKey: ReadonlyMap<string, KeyAuthCredentialEntity>;
   /** Passwords are all bcrypt hashes here: plaintext ones from the file are hashed when the snapshot is built. */
   readonly basicAuthByUsername: ReadonlyMap<string, BasicAuthCredentialEntity>;
+  /** What basic-auth checks an unknown username's password against, so that it takes as long as a known one. */
+  readonly basicAuthDecoy: BasicAuthCredentialEntity;
+  /** By key, each with its public key parsed or its secret decoded. */
+  readonly jwtByKey: ReadonlyMap<string, JwtCredential>;
+  readonly hmacAuthByUsername: ReadonlyMap<string, HmacAuthCredentialEntity>;
   readonly aclsByConsumer: ReadonlyMap<string, readonly AclEntity[]>;
   /** Compiled plugin state by plugin id, with the config it was compiled from (reused by the next reload when unchanged). */
   readonly compiledPlugins: ReadonlyMap<string, { readonly configKey: string; readonly conf: unknown }>;
@@ -82,12 +90,16 @@ export class EntityIndexes {
   readonly consumersByUsername = new Map<string, ConsumerEntity>();
   readonly consumersByCustomId = new Map<string, ConsumerEntity>();
   readonly keyAuthByKey = new Map<string, KeyAuthCredentialEntity>();
+  readonly jwtByKey = new Map<string, JwtCredential>();
+  readonly hmacAuthByUsername = new Map<string, HmacAuthCredentialEntity>();
   readonly aclsByConsumer = new Map<string, AclEntity[]>();
 
   static of(entities: EntitySet): EntityIndexes {
     const indexes = new EntityIndexes();
     indexes.add('consumers', entities.consumers);
     indexes.add('keyauth_credentials', entities.keyauth_credentials);
+    indexes.add('jwt_secrets', entities.jwt_secrets);
+    indexes.add('hmacauth_credentials', entities.hmacauth_credentials);
     indexes.add('acls', entities.acls);
     return indexes;
   }
@@ -100,6 +112,13 @@ export class EntityIndexes {
       mapBy(consumers, 'custom_id', this.consumersByCustomId, start, end);
     } else if (kind === 'keyauth_credentials') {
       mapBy(items as KeyAuthCredentialEntity[], 'key', this.keyAuthByKey, start, end);
+    } else if (kind === 'jwt_secrets') {
+      for (let i = start; i < end; i++) {
+        const secret = (items as JwtSecretEntity[])[i];
+        this.jwtByKey.set(secret.key, compileJwtCredential(secret));
+      }
+    } else if (kind === 'hmacauth_credentials') {
+      mapBy(items as HmacAuthCredentialEntity[], 'username', this.hmacAuthByUsername, start, end);
     } else if (kind === 'acls') {
       for (let i = start; i < end; i++) {
         const acl = (items as AclEntity[])[i];
@@ -137,7 +156,8 @@ export interface BuildOptions {
 }
 
 export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snapshot, options: BuildOptions = {}): Snapshot {
-  const { consumersById, consumersByUsername, consumersByCustomId, keyAuthByKey, aclsByConsumer } = options.indexes ?? EntityIndexes.of(entities);
+  const { consumersById, consumersByUsername, consumersByCustomId, keyAuthByKey, jwtByKey, hmacAuthByUsername, aclsByConsumer } =
+    options.indexes ?? EntityIndexes.of(entities);
   const servicesById = mapBy(entities.services, 'id');
 
   const compiledPlugins = new Map<string, { configKey: string; conf: unknown }>();
@@ -175,6 +195,7 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
     );
   }
 
+  const basicAuth = indexCredentials(entities.basicauth_credentials, previous);
   const snapshot: Snapshot = {
     hash,
     loadedAt: new Date(),
@@ -185,7 +206,10 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
     consumersByUsername,
     consumersByCustomId,
     keyAuthByKey,
-    basicAuthByUsername: indexCredentials(entities.basicauth_credentials, previous),
+    basicAuthByUsername: basicAuth.byUsername,
+    basicAuthDecoy: basicAuth.decoy,
+    jwtByKey,
+    hmacAuthByUsername,
     aclsByConsumer,
     compiledPlugins,
   };

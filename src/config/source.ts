@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Composer, CST, Lexer, LineCounter, Parser, isMap, isSeq, isScalar, isPair, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { ConfigError, type ConfigIssue, type PathSegment } from './errors';
 import { parseJsonObject, valueDepth } from './json-text';
@@ -16,7 +16,14 @@ export interface ConfigSource {
 const MAX_DEPTH = 64;
 // Far above any real kong.yml (aliases are rare there); low enough that an alias bomb stays cheap.
 const MAX_ALIAS_COUNT = 1000;
-export const MAX_CONFIG_BYTES = 256 * 1024 * 1024;
+/**
+ * The largest file checked. Checking takes memory out of proportion to the text: about 25 times the file when it
+ * reads as plain YAML or JSON, up to about 140 times when the reading that knows positions runs on all of it (a
+ * file it must read in full, or one with errors or warnings to locate); a 10 MB file then peaks at 1.4 GB. At
+ * this limit that is under 3 GB, inside Node's default heap on a 64-bit machine; a larger file is refused from
+ * its size before it is read (README, Security, has the measurements).
+ */
+export const MAX_CONFIG_BYTES = 20 * 1024 * 1024;
 
 const TOO_DEEP = `nesting deeper than ${MAX_DEPTH} levels is not accepted`;
 const PARSE_FAILED = 'failed parsing declarative configuration';
@@ -27,20 +34,100 @@ export function readConfigFile(file: string): ConfigSource {
 
 /** The file's text; an unreadable file is a located ConfigError. */
 export function readConfigText(file: string): string {
+  let fd: number;
   try {
-    return readFileSync(file, 'utf8');
+    fd = openSync(file, OPEN_FLAGS);
   } catch (err) {
     throw unreadable(file, err);
+  }
+  try {
+    const reading = boundedRead(file, fstatSync(fd));
+    let step = reading.next();
+    while (!step.done) step = reading.next(readSync(fd, step.value, 0, step.value.byteLength, null));
+    return step.value.toString('utf8');
+  } catch (err) {
+    throw located(file, err);
+  } finally {
+    closeSync(fd);
   }
 }
 
-/** The file's bytes, read without holding the event loop; an unreadable file is the same ConfigError. */
+/** The file's bytes, read without holding the event loop; the same checks, the same errors as readConfigText. */
 export async function readConfigBytes(file: string): Promise<Buffer> {
+  let handle: FileHandle;
   try {
-    return await readFile(file);
+    handle = await open(file, OPEN_FLAGS);
   } catch (err) {
     throw unreadable(file, err);
   }
+  try {
+    const reading = boundedRead(file, await handle.stat());
+    let step = reading.next();
+    while (!step.done) step = reading.next((await handle.read(step.value, 0, step.value.byteLength, null)).bytesRead);
+    return step.value;
+  } catch (err) {
+    throw located(file, err);
+  } finally {
+    await handle.close();
+  }
+}
+
+// Without blocking: opening a FIFO that has no writer would wait for one (a regular file reads the same either way).
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+// A file that grew after it was looked at is read on in pieces this large.
+const READ_ON = 64 * 1024;
+
+/**
+ * Reading an opened config file: yields the buffers to fill, takes how many bytes each read gave (0 at the end),
+ * returns the bytes. Only a regular file is read (links followed): a device such as /dev/zero never ends, a FIFO
+ * blocks until someone writes. The check is made on the opened file, so what was checked is what is read; and
+ * reading stops past MAX_CONFIG_BYTES, whatever size the file said it had.
+ */
+function* boundedRead(file: string, stats: Stats): Generator<Buffer, Buffer, number> {
+  if (!stats.isFile()) throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `not a regular file (${fileKind(stats)})` }]);
+  if (stats.size > MAX_CONFIG_BYTES) throw tooLarge(file, stats.size);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let chunk = Buffer.allocUnsafeSlow(stats.size);
+  let filled = 0;
+  for (;;) {
+    if (filled === chunk.byteLength) {
+      if (filled > 0) chunks.push(chunk);
+      chunk = Buffer.allocUnsafeSlow(Math.min(READ_ON, MAX_CONFIG_BYTES + 1 - total));
+      filled = 0;
+    }
+    const read = yield chunk.subarray(filled);
+    if (read === 0) break;
+    filled += read;
+    total += read;
+    if (total > MAX_CONFIG_BYTES) throw tooLarge(file, total);
+  }
+  if (filled > 0) chunks.push(chunk.subarray(0, filled));
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
+}
+
+function fileKind(stats: Stats): string {
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  if (stats.isSocket()) return 'a socket';
+  return 'not a file';
+}
+
+function tooLarge(file: string, size: number): ConfigError {
+  return new ConfigError([{ file, line: 1, col: 1, path: '', message: tooLargeMessage(size) }]);
+}
+
+/** Says the limit, so whoever splits or trims the file knows what to aim for. */
+function tooLargeMessage(size: number): string {
+  return `file is too large (${megabytes(size)} MB; the limit is ${megabytes(MAX_CONFIG_BYTES)} MB)`;
+}
+
+const megabytes = (bytes: number) => Math.round((bytes / (1024 * 1024)) * 10) / 10;
+
+function located(file: string, err: unknown): ConfigError {
+  return err instanceof ConfigError ? err : unreadable(file, err);
 }
 
 function unreadable(file: string, err: unknown): ConfigError {
@@ -121,7 +208,7 @@ function keyIssues(node: unknown, issue: (offset: number, message: string) => Co
  */
 export function parseConfigText(text: string, file: string): ConfigSource {
   const issue = (line: number, col: number, message: string): ConfigIssue => ({ file, line, col, path: '', message });
-  if (text.length > MAX_CONFIG_BYTES) throw new ConfigError([issue(1, 1, 'file is too large')]);
+  if (text.length > MAX_CONFIG_BYTES) throw new ConfigError([issue(1, 1, tooLargeMessage(text.length))]);
   const json = parseJsonObject(text);
   if (json !== undefined && valueDepth(json, 0, MAX_DEPTH) > MAX_DEPTH) throw new ConfigError([issue(1, 1, TOO_DEEP)]);
   const data = json ?? readPlainYaml(text, MAX_DEPTH);
@@ -138,7 +225,7 @@ export function readYamlWithPositions(text: string, file: string): ConfigSource 
     const p = lineCounter.linePos(offset);
     return { file, line: p.line, col: p.col, path: '', message };
   };
-  if (text.length > MAX_CONFIG_BYTES) throw new ConfigError([at(0, 'file is too large')]);
+  if (text.length > MAX_CONFIG_BYTES) throw new ConfigError([at(0, tooLargeMessage(text.length))]);
   const tokens = concreteTree(text, lineCounter);
   if (!Array.isArray(tokens)) throw new ConfigError([at(tokens.tooDeepAt, TOO_DEEP)]);
   const deep = deepCstOffset(tokens);

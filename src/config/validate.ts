@@ -11,7 +11,7 @@ const SCHEMA_FILE = join(__dirname, '..', '..', 'schemas', 'kong.schema.json');
 /** Kong entities a declarative file may hold that this gateway does not implement yet. */
 const UNSUPPORTED_ENTITIES = new Set([
   'upstreams', 'targets', 'certificates', 'snis', 'ca_certificates', 'vaults', 'keys', 'key_sets', 'filter_chains',
-  'consumer_groups', 'jwt_secrets', 'hmacauth_credentials', 'oauth2_credentials', 'oauth2_authorization_codes',
+  'consumer_groups', 'oauth2_credentials', 'oauth2_authorization_codes',
   'oauth2_tokens', 'parameters', 'workspaces',
 ]);
 
@@ -167,7 +167,7 @@ function translate(err: ErrorObject, source: ConfigSource): ConfigIssue | undefi
       break;
     }
     case 'type':
-      message = `expected ${article((err.params as { type: string }).type)}`;
+      message = `expected ${article((err.params as { type: string | string[] }).type)}`;
       break;
     case 'enum':
       message = `expected one of: ${(err.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
@@ -204,7 +204,9 @@ function located(source: ConfigSource, path: PathSegment[], message: string, at:
   return { file: source.file, line, col, path: formatPath(path), message, severity: 'error' };
 }
 
-function article(type: string): string {
+function article(types: string | string[]): string {
+  // A field that may also be null (not set): the type worth naming is the other one.
+  const type = Array.isArray(types) ? types.filter((x) => x !== 'null').join(' or ') : types;
   if (type === 'integer' || type === 'array' || type === 'object') return `an ${type}`;
   return `a ${type}`;
 }

@@ -120,15 +120,20 @@ async function trace(snapshot: Snapshot, req: IncomingMessage, res: RecordingRes
   return traced;
 }
 
-/** The plugins that ran, then (when a plugin answered) those of the chain in force that it kept from running. */
+/**
+ * The plugins that ran, then (when a plugin answered) those of the chain in force that it kept from running; with
+ * the plugins that only edit the response (they run on any answer), in priority order.
+ */
 function pluginSteps({ ctx, steps }: Traced): PluginStep[] {
   const out = steps.map(({ entry, result, consumer }) => step(entry, true, result, consumer));
-  if (ctx !== undefined && ctx.responded && steps.length > 0) {
+  if (ctx === undefined) return out;
+  const chain = (ctx.consumer !== undefined && ctx.runtime.consumerChains?.get(ctx.consumer.id)) || ctx.runtime.chain;
+  if (ctx.responded && steps.length > 0) {
     const last = steps[steps.length - 1].entry.priority;
-    const chain = (ctx.consumer !== undefined && ctx.runtime.consumerChains?.get(ctx.consumer.id)) || ctx.runtime.chain;
-    for (const entry of chain) if (entry.priority < last) out.push(step(entry, false, 'not reached', undefined));
+    for (const entry of chain) if (entry.priority < last && entry.def.access !== undefined) out.push(step(entry, false, 'not reached', undefined));
   }
-  return out;
+  for (const entry of chain) if (entry.def.access === undefined && entry.def.headerFilter !== undefined) out.push(step(entry, true, 'edits the response', ctx.consumer));
+  return out.sort((a, b) => b.priority - a.priority);
 }
 
 function consumerOf(ctx: RequestContext | undefined): Explanation['consumer'] {

@@ -7,20 +7,34 @@ const SECRET_FIELD = /password|secret|token/i;
 
 /**
  * The secrets a request carries, by where the config says credentials are read: Authorization and
- * Proxy-Authorization (and the password of a Basic one, or of one in an ldap-auth `header_type`), and every
- * header or query parameter named in a key-auth `key_names`.
+ * Proxy-Authorization (and the password of a Basic one, or of one in an ldap-auth `header_type`), every header
+ * or query parameter named in a key-auth `key_names`, and the headers, cookies and query parameters a jwt plugin
+ * reads tokens from.
  */
 export function requestSecrets(entities: EntitySet, headers: ReadonlyArray<readonly [string, string]>, query: string): string[] {
   const keyNames = new Set<string>();
+  const tokenHeaders = new Set<string>();
+  const tokenCookies = new Set<string>();
   const passwordSchemes = new Set(['basic']);
   for (const p of entities.plugins) {
     if (p.name === 'key-auth') for (const n of p.config.key_names as string[]) keyNames.add(n);
     if (p.name === 'ldap-auth') passwordSchemes.add((p.config.header_type as string).toLowerCase());
+    if (p.name !== 'jwt') continue;
+    for (const n of p.config.uri_param_names as string[]) keyNames.add(n);
+    for (const n of p.config.header_names as string[]) tokenHeaders.add(n.toLowerCase().replace(/_/g, '-'));
+    for (const n of p.config.cookie_names as string[]) tokenCookies.add(n.toLowerCase());
   }
   const keyHeaders = new Set([...keyNames].map((n) => n.toLowerCase()));
   const secrets: string[] = [];
   for (const [rawName, value] of headers) {
     const name = rawName.toLowerCase();
+    if (tokenHeaders.has(name)) secrets.push(value, /[Bb]earer\s+(.+)/.exec(value)?.[1] ?? value);
+    if (name === 'cookie' && tokenCookies.size > 0) {
+      for (const part of value.split(';')) {
+        const eq = part.indexOf('=');
+        if (eq !== -1 && tokenCookies.has(part.slice(0, eq).trim().toLowerCase())) secrets.push(part.slice(eq + 1).trim());
+      }
+    }
     if (name === 'authorization' || name === 'proxy-authorization') {
       const m = /^\s*(\S+)\s+(.+?)\s*$/.exec(value);
       const token = m ? m[2] : value;

@@ -162,7 +162,7 @@ export class GatewayMetrics {
       collect() {
         const s = stats();
         this.set({ node_id: NODE_ID, subsystem: 'http', state: 'accepted' }, s.connectionsAccepted);
-        this.set({ node_id: NODE_ID, subsystem: 'http', state: 'handled' }, s.connectionsAccepted);
+        this.set({ node_id: NODE_ID, subsystem: 'http', state: 'handled' }, s.connectionsAccepted - s.connectionsRefused);
         this.set({ node_id: NODE_ID, subsystem: 'http', state: 'active' }, s.connectionsActive);
         this.set({ node_id: NODE_ID, subsystem: 'http', state: 'total' }, s.totalRequests);
       },
@@ -174,6 +174,15 @@ export class GatewayMetrics {
       registers,
       collect() {
         this.set({ node_id: NODE_ID, subsystem: 'http' }, stats().totalRequests);
+      },
+    });
+    new Counter({
+      name: 'gateway_connections_refused_total',
+      help: 'Proxy connections reset as soon as accepted: their client address had --max-connections-per-ip open',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(stats().connectionsRefused);
       },
     });
     this.authFailures = new Counter({

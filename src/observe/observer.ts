@@ -6,6 +6,7 @@ import type { Refusal, RequestContext } from '../proxy/context';
 import type { AccessEntry, AccessLog } from './access-log';
 import type { GatewayMetrics, RouteSeries } from './metrics';
 import { redactTarget, secretQueryNames } from './redact';
+import { PEER_ADDRESSES, type ClientAddresses } from '../proxy/client-address';
 
 /** A connection's byte counters as of its previous request's end: a request's bytes are the difference. */
 interface ByteMarks {
@@ -65,6 +66,8 @@ export class Observer {
   constructor(
     private readonly accessLog: AccessLog | undefined,
     private readonly metrics: GatewayMetrics | undefined,
+    /** The client address logged: the peer's, or the one a trusted proxy named. */
+    private readonly clientAddresses: ClientAddresses = PEER_ADDRESSES,
   ) {
     this.unrouted = { route: '', service: undefined, series: metrics?.seriesFor('', '') };
   }
@@ -99,7 +102,7 @@ export class Observer {
     const labels = ctx === undefined ? this.unrouted : this.labelsOf(ctx.runtime);
     const entry: AccessEntry = {
       request_id: ex.requestId,
-      client_ip: socket.remoteAddress,
+      client_ip: (ctx !== undefined ? ctx.clientIp : this.clientAddresses.of(req)) || undefined,
       method: req.method,
       path: this.accessLog === undefined ? '' : redactTarget(ex.target, secretQueryNames(ex.snapshot)),
       // A response the client never got the start of is logged as nginx does: 499.

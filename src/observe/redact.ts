@@ -9,7 +9,7 @@ let last: Snapshot | undefined;
 let lastNames: ReadonlySet<string> = EMPTY;
 
 /**
- * Every key-auth `key_names` entry in the config, disabled plugins included: query parameters whose values are
+ * Every key-auth `key_names` and jwt `uri_param_names` entry in the config, disabled plugins included: query parameters whose values are
  * never logged, whichever route a request took (or none).
  */
 export function secretQueryNames(snapshot: Snapshot): ReadonlySet<string> {
@@ -19,6 +19,7 @@ export function secretQueryNames(snapshot: Snapshot): ReadonlySet<string> {
     const found = new Set<string>();
     for (const p of snapshot.entities.plugins) {
       if (p.name === 'key-auth') for (const n of (p.config as { key_names: string[] }).key_names) found.add(n);
+      if (p.name === 'jwt') for (const n of (p.config as { uri_param_names: string[] }).uri_param_names) found.add(n);
     }
     names = found.size === 0 ? EMPTY : found;
     namesBySnapshot.set(snapshot, names);

@@ -5,7 +5,17 @@ import { basicAuth } from './basic-auth';
 import { ldapAuth } from './ldap-auth';
 import { acl } from './acl';
 import { rateLimiting } from './rate-limiting';
+import { requestTransformer } from './request-transformer';
+import { responseTransformer } from './response-transformer';
+import { correlationId } from './correlation-id';
+import { redirect } from './redirect';
 import { proxyCache } from './proxy-cache';
+import { cors } from './cors';
+import { ipRestriction } from './ip-restriction';
+import { requestSizeLimiting } from './request-size-limiting';
+import { botDetection } from './bot-detection';
+import { jwt } from './jwt';
+import { hmacAuth } from './hmac-auth';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
@@ -16,7 +26,17 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
     ldapAuth,
     acl,
     rateLimiting,
+    requestTransformer,
+    responseTransformer,
+    correlationId,
+    redirect,
     proxyCache,
+    cors,
+    ipRestriction,
+    requestSizeLimiting,
+    botDetection,
+    jwt,
+    hmacAuth,
   ].map((p) => [p.name, p as PluginDefinition]),
 );
 

@@ -40,6 +40,8 @@ export interface PluginDefinition<Config = any, Compiled = Config> {
   configSchema: object;
   /** True for plugins that identify a consumer: they run before the consumer-scoped lookup and cannot be consumer-scoped. */
   authenticates?: boolean;
+  /** Kong's `no_consumer`: the plugin cannot be scoped to a consumer (it runs before any consumer is known). */
+  noConsumer?: boolean;
   /** Checks beyond the schema, with the whole entity set at hand. */
   check?(plugin: PluginEntity & { config: Config }, entities: EntitySet): PluginCheck[];
   /** Precomputes per-instance state when the snapshot is built. */

@@ -10,9 +10,24 @@ export interface ClientTimeouts {
   header: number;
   /** The longest silence between two reads of a request body. */
   body: number;
+  /** The slowest a body may come; none when absent (as in nginx and Kong). */
+  bodyMinRate?: MinBodyRate;
   /** How long the gateway reads on after answering before the request was all read (see linger.ts). */
   lingering: LingerLimits;
 }
+
+/**
+ * A minimum average rate for request bodies (Apache's RequestReadTimeout `body=…,MinRate=…`): after `graceMs` of
+ * reading, the body must have come at `bytesPerSecond` on average, less the grace, i.e. at time t it has sent at
+ * least bytesPerSecond × (t − grace) bytes. Only time the gateway spends reading counts, as for the body timeout.
+ */
+export interface MinBodyRate {
+  bytesPerSecond: number;
+  graceMs: number;
+}
+
+/** Apache's `body=20`: a body's first 20 s are not held to the minimum rate. */
+export const DEFAULT_MIN_RATE_GRACE = 20_000;
 
 export const DEFAULT_CLIENT_TIMEOUTS: ClientTimeouts = { header: 60_000, body: 60_000, lingering: DEFAULT_LINGER };
 
@@ -24,6 +39,22 @@ export function serverTimeoutOptions(t: ClientTimeouts): http.ServerOptions {
     // Node checks the header deadline on this period; a quarter of it keeps the timeout within 25 % of its value.
     connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(t.header / 4))),
   };
+}
+
+/**
+ * The most header lines a request may have. Node's parser keeps `maxHeadersCount` lines (2000 unless told) and
+ * silently drops the rest, so a Content-Length or a second Host past them went unseen. It is told to keep one
+ * more (serverHeaderLimits), and a request that has that one is refused with 431.
+ */
+export const MAX_HEADER_LINES = 2000;
+
+export function serverHeaderLimits(server: http.Server): void {
+  server.maxHeadersCount = MAX_HEADER_LINES + 1;
+}
+
+/** More header lines than MAX_HEADER_LINES: some of them may have been dropped by the parser. */
+export function hasTooManyHeaderLines(req: IncomingMessage): boolean {
+  return req.rawHeaders.length > 2 * MAX_HEADER_LINES;
 }
 
 /**
@@ -59,23 +90,40 @@ export function isOnRefusedConnection(req: IncomingMessage): boolean {
   return (req.socket as RefusableSocket)[REFUSED] === true;
 }
 
+/** The longest between two checks of a body's rate, in ms. */
+const RATE_CHECK_EVERY = 1000;
+
 /**
- * Enforces the body timeout on one request: `onTimeout` runs once the client has sent nothing for `timeoutMs`
- * while the gateway was reading. Time the gateway spends not reading (a plugin still deciding, an upstream
- * applying back-pressure) does not count against the client. Checked on a quarter of the period.
+ * Enforces the body timeout and the minimum body rate on one request: `onTimeout` runs once the client has sent
+ * nothing for `t.body` ms while the gateway was reading, or has fallen behind `t.bodyMinRate`. Time the gateway
+ * spends not reading (a plugin still deciding, an upstream applying back-pressure) does not count against the
+ * client. One timer per request, checking on a quarter of the timeout (at least every second when a rate is set):
+ * nothing is done per chunk. Bytes are counted on the connection from the moment the watch starts.
  */
-export function watchBody(req: IncomingMessage, timeoutMs: number, onTimeout: () => void): void {
+export function watchBody(req: IncomingMessage, t: ClientTimeouts, onTimeout: () => void): void {
   const socket = req.socket;
-  const step = Math.max(10, Math.floor(timeoutMs / 4));
-  let bytes = socket.bytesRead;
-  let quietSince = Date.now();
+  const timeoutMs = t.body;
+  const rate = t.bodyMinRate;
+  const quarter = Math.max(10, Math.floor(timeoutMs / 4));
+  const step = rate === undefined ? quarter : Math.min(quarter, RATE_CHECK_EVERY);
+  const bytesAtStart = socket.bytesRead;
+  let bytes = bytesAtStart;
+  let lastTick = Date.now();
+  let quietSince = lastTick;
+  let readingMs = 0;
   const timer = setInterval(() => {
     if (req.complete || socket.destroyed) return clearInterval(timer);
     const now = Date.now();
-    if (socket.bytesRead !== bytes || req.readableFlowing !== true) {
+    const reading = req.readableFlowing === true;
+    if (reading) readingMs += now - lastTick;
+    lastTick = now;
+    let late = false;
+    if (socket.bytesRead !== bytes || !reading) {
       bytes = socket.bytesRead;
       quietSince = now;
-    } else if (now - quietSince >= timeoutMs) {
+    } else late = now - quietSince >= timeoutMs;
+    if (rate !== undefined && !late) late = (bytes - bytesAtStart) * 1000 < rate.bytesPerSecond * (readingMs - rate.graceMs);
+    if (late) {
       clearInterval(timer);
       onTimeout();
     }

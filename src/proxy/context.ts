@@ -1,10 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { ConsumerEntity } from '../config/entities';
 import type { ChainEntry, Snapshot, RouteRuntime } from '../config/snapshot';
 import type { RouteMatch } from './router';
 import type { Chain } from '../config/snapshot';
-import { errorBody, send, type ErrorBodyType } from './respond';
+import { errorBody, MESSAGES, send, type ErrorBodyType } from './respond';
 import { hasResponsePhase, ResponseHead } from './response-head';
+import { PEER_ADDRESSES, type ClientAddresses } from './client-address';
 
 /**
  * Why the gateway answered a request itself rather than with the upstream's response: the `reason` of access
@@ -17,6 +18,9 @@ export type Refusal =
   | 'rate limit'
   | 'termination'
   | 'body too large'
+  | 'length required'
+  | 'ip not allowed'
+  | 'bot'
   | 'auth overloaded'
   | 'https required'
   | 'no route'
@@ -39,6 +43,13 @@ export interface AuthenticatedCredential {
 export class BodyTooLargeError extends Error {
   constructor(readonly limit: number) {
     super(`request body larger than ${limit} bytes`);
+  }
+}
+
+/** A body past request-size-limiting's limit, found while a later plugin read it; answered with its status. */
+export class RequestSizeExceeded extends Error {
+  constructor(readonly status: number) {
+    super(MESSAGES.sizeLimit);
   }
 }
 
@@ -67,6 +78,8 @@ export class RequestContext {
   refusedBy: string | undefined = undefined;
   /** The request body once a plugin has read it; the forwarder then sends these bytes instead of the stream. */
   body: Buffer | undefined = undefined;
+  /** The Host header sent upstream when a plugin set it (request-transformer's `replace.headers: host:…`). */
+  upstreamHost: string | undefined = undefined;
   /** Milliseconds since epoch when the request was handed to the upstream. */
   forwardedAt = 0;
   trace: RequestTrace | undefined = undefined;
@@ -80,6 +93,17 @@ export class RequestContext {
   responseHeaders: string[] | undefined = undefined;
   /** The plugin chain the request runs on: the route's, or a consumer's once an auth plugin identified one. */
   chain: Chain;
+  /** How the client's address is found (the gateway's trusted_ips settings). */
+  clientAddresses: ClientAddresses = PEER_ADDRESSES;
+  /**
+   * A byte limit on the request body a plugin set (request-size-limiting) for a body of unknown length: counted as
+   * the body streams upstream or is read, answered with `bodyLimitStatus` once passed.
+   */
+  bodyLimit: number | undefined = undefined;
+  bodyLimitStatus = 413;
+  private clientIpCache: string | undefined = undefined;
+  /** Client headers a plugin took out of the upstream request (hide_credentials), for the plugins after it. */
+  private hiddenHeaders: IncomingHttpHeaders | undefined = undefined;
   private queryCache: URLSearchParams | undefined = undefined;
   private bodyPromise: Promise<Buffer> | undefined = undefined;
 
@@ -99,6 +123,12 @@ export class RequestContext {
     this.chain = runtime.chain;
   }
 
+  /** The client's address: the peer's, or the one a trusted proxy named (see ClientAddresses); found on first use. */
+  get clientIp(): string {
+    if (this.clientIpCache === undefined) this.clientIpCache = this.clientAddresses.of(this.req);
+    return this.clientIpCache;
+  }
+
   /** The parsed query string; parsed on first use. */
   get query(): URLSearchParams {
     if (this.queryCache === undefined) this.queryCache = new URLSearchParams(this.rawQuery ?? '');
@@ -110,6 +140,25 @@ export class RequestContext {
     this.queryCache = typeof params === 'string' ? undefined : params;
     const s = params.toString();
     this.rawQuery = s === '' ? null : s;
+  }
+
+  /**
+   * A request header as the client sent it. Kong's plugins read the client's request and change only the one
+   * going upstream, so a header an earlier plugin hid (basic-auth's hide_credentials on Authorization) is still
+   * there for the next one (hmac-auth, on the same header).
+   */
+  clientHeader(name: string): string | string[] | undefined {
+    const v = this.req.headers[name];
+    return v !== undefined || this.hiddenHeaders === undefined ? v : this.hiddenHeaders[name];
+  }
+
+  /** Takes a header out of the upstream request; clientHeader still reads it. */
+  hideHeader(name: string): void {
+    const h = this.req.headers;
+    const v = h[name];
+    if (v === undefined) return;
+    (this.hiddenHeaders ??= {})[name] = v;
+    delete h[name];
   }
 
   /** Adds a header to the response, whoever writes it (see responseHeaders). */
@@ -146,7 +195,19 @@ export class RequestContext {
    */
   readBody(limit: number): Promise<Buffer> {
     if (this.bodyPromise === undefined) {
-      this.bodyPromise = readLimited(this.req, limit).then((b) => (this.body = b));
+      const sizeLimit = this.bodyLimit;
+      if (sizeLimit !== undefined && sizeLimit < limit) {
+        // request-size-limiting's limit is the tighter one: passing it is its refusal, not the reader's.
+        this.bodyPromise = readLimited(this.req, sizeLimit).then(
+          (b) => (this.body = b),
+          (err) => {
+            if (!(err instanceof BodyTooLargeError)) throw err;
+            this.refusal = 'body too large';
+            this.refusedBy = 'request-size-limiting';
+            throw new RequestSizeExceeded(this.bodyLimitStatus);
+          },
+        );
+      } else this.bodyPromise = readLimited(this.req, limit).then((b) => (this.body = b));
     }
     return this.bodyPromise;
   }

@@ -293,14 +293,49 @@ function send(state: ForwardState): void {
   proxyReq.on('error', onUpstreamError);
   proxyReq.once('response', onUpstreamResponse);
   if (ctx.body !== undefined) proxyReq.end(ctx.body);
+  else if (state.streamsBody && ctx.bodyLimit !== undefined) relayCounted(attempt, ctx.bodyLimit);
   else if (state.streamsBody) req.pipe(proxyReq);
   else proxyReq.end();
 }
 
+/**
+ * Streams a body of unknown length upstream while counting it (request-size-limiting): once it passes `limit`,
+ * the upstream request is dropped and the client is refused, without the body ever being held whole.
+ */
+function relayCounted(attempt: Attempt, limit: number): void {
+  const ctx = attempt.state.ctx;
+  const req = ctx.req;
+  const proxyReq = attempt.proxyReq;
+  let size = 0;
+  const onData = (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= limit) {
+      if (!proxyReq.write(chunk)) {
+        req.pause();
+        proxyReq.once('drain', () => req.resume());
+      }
+      return;
+    }
+    req.off('data', onData);
+    req.off('end', onEnd);
+    // The upstream already answered: its answer stands (the rest of the body is dropped once it is sent).
+    if (ctx.res.headersSent) return;
+    attempt.failed = true; // the upstream error that follows is this refusal's, not a failure to report
+    proxyReq.destroy();
+    ctx.refusal = 'body too large';
+    ctx.refusedBy = 'request-size-limiting';
+    ctx.error(ctx.bodyLimitStatus, MESSAGES.sizeLimit);
+  };
+  const onEnd = () => proxyReq.end();
+  req.on('data', onData);
+  req.once('end', onEnd);
+}
+
 // `expect` too: the client already had its 100 Continue from the gateway (nginx drops it as well).
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy', 'proxy-connection', 'upgrade', 'te', 'trailer', 'expect'];
-// Framing is redone by the gateway on each side: never dropped because a Connection header names it.
-const FRAMING = new Set(['', 'host', 'content-length', 'transfer-encoding']);
+// Never dropped because a Connection header names them: framing is redone by the gateway on each side, and the
+// hop-by-hop headers are never copied anyway (TE is read for `trailers`: RFC 9110 wants it named in Connection).
+const NEVER_NAMED = new Set(['', 'host', 'content-length', 'transfer-encoding', ...HOP_BY_HOP]);
 // Headers not copied from the client to the upstream: hop-by-hop, or set by the gateway below.
 const NOT_COPIED_UPSTREAM = new Set([
   ...HOP_BY_HOP,
@@ -328,9 +363,20 @@ function namedHopByHop(connection: string | undefined): Set<string> | undefined 
   const named = new Set<string>();
   for (const name of connection.split(',')) {
     const n = name.trim().toLowerCase();
-    if (!FRAMING.has(n)) named.add(n);
+    if (!NEVER_NAMED.has(n)) named.add(n);
   }
   return named;
+}
+
+/**
+ * Removes the headers a client's Connection header names (RFC 9110 7.6.1) as the request arrives, so that what
+ * the gateway and its plugins set afterwards (X-Consumer-*, X-Anonymous-Consumer, X-Request-Id, …) can never be
+ * removed by a client naming it. Nothing to do in the usual case (no Connection, or just keep-alive or close).
+ */
+export function dropConnectionNamed(h: IncomingHttpHeaders): void {
+  const named = namedHopByHop(h.connection);
+  if (named === undefined) return;
+  for (const name of named) if (h[name] !== undefined) delete h[name];
 }
 
 /** A header's value, unless the Connection header named it hop-by-hop. */
@@ -363,30 +409,37 @@ function framedEmpty(req: IncomingMessage): boolean {
   return (req.method === 'DELETE' || req.method === 'OPTIONS') && !h['content-length'] && h['transfer-encoding'] === undefined;
 }
 
-/** The headers the upstream gets, as Kong sends them. */
+/**
+ * The headers the upstream gets, as Kong sends them. What the client's Connection header named is already gone
+ * (dropConnectionNamed, on arrival).
+ */
 function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<string | string[]> {
   const req = ctx.req;
   const h = req.headers;
-  const named = namedHopByHop(h['connection']);
   const list: Array<string | string[]> = [];
   if (emptyBody) {
     const { 'content-length': _length, ...rest } = h;
-    copyHeaders(rest, NOT_COPIED_UPSTREAM, named, list);
+    copyHeaders(rest, NOT_COPIED_UPSTREAM, undefined, list);
     list.push('content-length', '0');
-  } else copyHeaders(h, NOT_COPIED_UPSTREAM, named, list);
+  } else copyHeaders(h, NOT_COPIED_UPSTREAM, undefined, list);
   const te = h['te'] as string | undefined;
   if (te !== undefined && /\btrailers\b/i.test(te)) list.push('te', 'trailers');
 
-  const ip = req.socket.remoteAddress ?? '';
-  const xff = endToEnd(h, 'x-forwarded-for', named);
+  const peer = req.socket.remoteAddress ?? '';
+  const client = ctx.clientIp;
+  const xff = h['x-forwarded-for'] as string | undefined;
   const host = h.host;
-  list.push('x-forwarded-for', xff === undefined ? ip : `${xff}, ${ip}`, 'x-forwarded-proto', 'http');
-  if (host !== undefined) list.push('x-forwarded-host', stripPort(host));
-  list.push('x-forwarded-port', String(req.socket.localPort), 'x-forwarded-path', ctx.rawPath);
-  const prefix = ctx.match.strippedPrefix;
+  // Kong: a trusted proxy's X-Forwarded-Proto/Host/Port/Path/Prefix are passed on; anyone else's are replaced.
+  const trusted = ctx.clientAddresses.trustsPeer(req) ? h : undefined;
+  const hostSent = trusted?.['x-forwarded-host'] ?? (host === undefined ? undefined : stripPort(host));
+  list.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${peer}`, 'x-forwarded-proto', trusted?.['x-forwarded-proto'] ?? 'http');
+  if (hostSent !== undefined) list.push('x-forwarded-host', hostSent);
+  list.push('x-forwarded-port', trusted?.['x-forwarded-port'] ?? String(req.socket.localPort));
+  list.push('x-forwarded-path', trusted?.['x-forwarded-path'] ?? ctx.rawPath);
+  const prefix = trusted?.['x-forwarded-prefix'] ?? ctx.match.strippedPrefix;
   if (prefix !== '' && prefix !== '/') list.push('x-forwarded-prefix', prefix);
-  const via = endToEnd(h, 'via', named);
-  list.push('x-real-ip', ip, 'via', via === undefined ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`, 'x-kong-request-id', ctx.requestId);
+  const via = h.via;
+  list.push('x-real-ip', client, 'via', via === undefined ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`, 'x-kong-request-id', ctx.requestId);
   list.push('host', upstreamHost(ctx));
   return list;
 }
@@ -450,6 +503,7 @@ function stripPort(host: string): string {
 
 /** The Host header sent upstream. */
 function upstreamHost(ctx: RequestContext): string {
+  if (ctx.upstreamHost !== undefined) return ctx.upstreamHost;
   const host = ctx.req.headers.host;
   return ctx.match.route.preserve_host && host !== undefined ? host : ctx.runtime.upstream!.hostHeader;
 }

@@ -15,6 +15,7 @@ export const MESSAGES = {
   requestTimeout: 'Request timeout',
   headerTooLarge: 'Request header or cookie too large',
   payloadTooLarge: 'Payload too large',
+  sizeLimit: 'Request size limit exceeded',
 } as const;
 
 function wantsJson(req: IncomingMessage, fallback: ErrorBodyType): boolean {

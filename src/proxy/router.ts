@@ -20,6 +20,10 @@ export interface RouteMatch {
   strippedPrefix: string;
   /** The path for the upstream request line: joined with the service path and escaped; no query. */
   upstreamPath: string;
+  /** The normalized request path the route matched. */
+  path: string;
+  /** The regex of the route path that matched (for its captures), or null for a prefix path or none. */
+  regex: RegExp | null;
 }
 
 export interface RouterOptions {
@@ -549,6 +553,8 @@ export class Router {
         service: e.service,
         strippedPrefix: stripped,
         upstreamPath: escapeUpstreamPath(joinUpstreamPath(e.servicePath, path, stripped, e.pathHandling)),
+        path,
+        regex: e.regex,
       };
     }
     clearScratch(lists);

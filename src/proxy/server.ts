@@ -2,12 +2,25 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerRespon
 import type { Socket } from 'node:net';
 import type { Snapshot } from '../config/snapshot';
 import { RequestContext, type RequestTrace } from './context';
-import { forward } from './forward';
+import { dropConnectionNamed, forward } from './forward';
 import { normalizePath } from './paths';
 import { runAccess } from './pipeline';
 import { MESSAGES, sendError } from './respond';
-import { answerClientError, DEFAULT_CLIENT_TIMEOUTS, isBadlyFramed, isOnRefusedConnection, refuseConnection, serverTimeoutOptions, watchBody, type ClientTimeouts } from './client-limits';
+import {
+  answerClientError,
+  DEFAULT_CLIENT_TIMEOUTS,
+  hasTooManyHeaderLines,
+  isBadlyFramed,
+  isOnRefusedConnection,
+  refuseConnection,
+  serverHeaderLimits,
+  serverTimeoutOptions,
+  watchBody,
+  type ClientTimeouts,
+} from './client-limits';
+import { ConnectionsPerIp, DEFAULT_MAX_CONNECTIONS_PER_IP } from './connections-per-ip';
 import { hasBody, setLingerLimits } from './linger';
+import { PEER_ADDRESSES, type ClientAddresses } from './client-address';
 import { log } from '../log';
 import type { Observer } from '../observe/observer';
 import { generateRequestId, requestIdOf } from '../observe/request-id';
@@ -29,7 +42,7 @@ const GATEWAY_ASSERTED_HEADERS = new Set([
 /**
  * Removes every client-sent copy of a gateway-asserted header, in any case, however often repeated (Node has
  * already lower-cased and merged them), and in its underscore spellings, which CGI-style upstreams read as the
- * same header (nginx drops every underscored header for that reason).
+ * same header (other underscored headers pass, as in Kong, which sets nginx's `underscores_in_headers on`).
  */
 function stripGatewayAsserted(h: IncomingHttpHeaders): void {
   for (const name in h) {
@@ -41,6 +54,8 @@ function stripGatewayAsserted(h: IncomingHttpHeaders): void {
 
 export interface ProxyStats {
   connectionsAccepted: number;
+  /** Accepted, then reset at once: their address had --max-connections-per-ip open. */
+  connectionsRefused: number;
   connectionsActive: number;
   totalRequests: number;
 }
@@ -52,33 +67,49 @@ export interface ProxyServerOptions {
   trace?: RequestTrace;
   /** Kong's (nginx's) 60 s each when absent. */
   clientTimeouts?: ClientTimeouts;
+  /** Connections one client address may have open at once (DEFAULT_MAX_CONNECTIONS_PER_IP when absent); null: no cap. */
+  maxConnectionsPerIp?: number | null;
   /** Access log and metrics; none when both are off. */
   observer?: Observer;
+  /** How the client's address is found (trusted_ips, real_ip_header); the peer's address when absent. */
+  clientAddresses?: ClientAddresses;
 }
 
 /** The proxy listener. Reads only from the snapshot it holds; `setSnapshot` swaps it in one assignment. */
 export class ProxyServer {
   readonly server: http.Server;
-  readonly stats: ProxyStats = { connectionsAccepted: 0, connectionsActive: 0, totalRequests: 0 };
+  readonly stats: ProxyStats = { connectionsAccepted: 0, connectionsRefused: 0, connectionsActive: 0, totalRequests: 0 };
   private snapshot: Snapshot;
-  private readonly bodyTimeout: number;
+  private readonly timeouts: ClientTimeouts;
+  /** null: no cap. */
+  readonly maxConnectionsPerIp: number | null;
   private readonly forward: (ctx: RequestContext) => void;
   private readonly trace: RequestTrace | undefined;
   private readonly observer: Observer | undefined;
+  private readonly clientAddresses: ClientAddresses;
 
   constructor(snapshot: Snapshot, options: ProxyServerOptions = {}) {
     this.snapshot = snapshot;
     const timeouts = options.clientTimeouts ?? DEFAULT_CLIENT_TIMEOUTS;
-    this.bodyTimeout = timeouts.body;
+    this.timeouts = timeouts;
     this.forward = options.forward ?? forward;
     this.trace = options.trace;
     this.observer = options.observer;
+    this.clientAddresses = options.clientAddresses ?? PEER_ADDRESSES;
     // requireHostHeader off: a missing Host gets the gateway's JSON 400 (isBadlyFramed) rather than Node's bare one.
     const serverOptions = { keepAliveTimeout: 60_000, requireHostHeader: false, ...serverTimeoutOptions(timeouts) };
     this.server = http.createServer(serverOptions, (req, res) => this.handle(req, res));
     setLingerLimits(this.server, timeouts.lingering);
+    serverHeaderLimits(this.server);
+    const max = options.maxConnectionsPerIp === undefined ? DEFAULT_MAX_CONNECTIONS_PER_IP : options.maxConnectionsPerIp;
+    this.maxConnectionsPerIp = max;
+    const perIp = max === null ? undefined : new ConnectionsPerIp(max);
     this.server.on('connection', (socket: Socket) => {
       this.stats.connectionsAccepted++;
+      if (perIp !== undefined && !perIp.admit(socket)) {
+        this.stats.connectionsRefused++;
+        return;
+      }
       this.stats.connectionsActive++;
       socket.once('close', () => this.stats.connectionsActive--);
     });
@@ -105,7 +136,12 @@ export class ProxyServer {
     const startedAt = Date.now();
     const requestId = requestIdOf(req);
     const exchange = this.observer?.begin(req, res, snapshot, requestId, startedAt);
-    // Ambiguous framing is refused before anything is routed or forwarded, and the connection is not reused.
+    // Headers the parser may have dropped, then ambiguous framing: refused before anything is routed or forwarded,
+    // and the connection is not reused.
+    if (hasTooManyHeaderLines(req)) {
+      refuseConnection(req.socket);
+      return sendError(req, res, 431, MESSAGES.headerTooLarge, requestId, 'json', CLOSE);
+    }
     if (isBadlyFramed(req)) {
       refuseConnection(req.socket);
       return sendError(req, res, 400, MESSAGES.badRequest, requestId, 'json', CLOSE);
@@ -113,7 +149,7 @@ export class ProxyServer {
     let routed: RequestContext | undefined; // for the headers plugins added, once they run
     if (hasBody(req.headers)) {
       const timedOut = () => sendError(req, res, 408, MESSAGES.requestTimeout, requestId, 'json', CLOSE, routed?.responseHeaders);
-      watchBody(req, this.bodyTimeout, timedOut);
+      watchBody(req, this.timeouts, timedOut);
     }
     let url = req.url ?? '/';
     if (url.charCodeAt(0) !== 47 /* / */) {
@@ -133,17 +169,23 @@ export class ProxyServer {
     if (match === null) return sendError(req, res, 404, MESSAGES.noRoute, requestId);
     const runtime = snapshot.routes.get(match.route.id)!;
 
+    // After routing (routes match the headers as the client sent them), before anything the gateway sets.
+    dropConnectionNamed(req.headers);
     stripGatewayAsserted(req.headers);
-    req.headers['x-request-id'] = requestId; // after routing: routes match the header as the client sent it
+    req.headers['x-request-id'] = requestId;
 
     const ctx = new RequestContext(req, res, snapshot, match, runtime, requestId, rawPath, rawQuery, startedAt);
+    ctx.clientAddresses = this.clientAddresses;
     routed = ctx;
     if (exchange !== undefined) exchange.ctx = ctx;
     if (this.trace !== undefined) {
       ctx.trace = this.trace;
       this.trace.routed(ctx);
     }
-    if (!match.route.protocols.includes('http')) return upgradeToHttps(ctx);
+    // Kong takes a trusted proxy's word that the client's connection was https.
+    if (!match.route.protocols.includes('http') && !(req.headers['x-forwarded-proto'] === 'https' && this.clientAddresses.trustsPeer(req))) {
+      return upgradeToHttps(ctx);
+    }
 
     let pending: void | Promise<void>;
     try {
@@ -166,7 +208,7 @@ export class ProxyServer {
 
   private pluginFailed(ctx: RequestContext, err: unknown): void {
     if (ctx.responded) return;
-    ctx.refusal = 'plugin error';
+    ctx.refusal ??= 'plugin error';
     const status = (err as { status?: number }).status;
     if (typeof status === 'number' && status >= 400 && status < 600) {
       return ctx.error(status, (err as Error).message);

@@ -24,6 +24,31 @@ t.test('an Admin API off loopback without a token refuses to start', async (t) =
   t.match(empty.stderr, /the admin token is empty/);
 });
 
+t.test('a token no request could carry is refused at start, without quoting it', async (t) => {
+  const file = tempFile('kong.yml', CONFIG);
+  const start = (args: string[], env = envWithout()) => runCli(['start', '-c', file, '--proxy-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', ...args], { env });
+  for (const token of [' ', '   ', '\t', ' \t ']) {
+    const r = start(['--admin-token', token]);
+    t.equal(r.status, 1, JSON.stringify(token));
+    t.match(r.stderr, /^error: the admin token is empty or only whitespace \(--admin-token or GATEWAY_ADMIN_TOKEN\)\n$/, JSON.stringify(token));
+    t.notMatch(r.stderr, /listening/);
+  }
+  const fromEnv = start([], { ...envWithout(), GATEWAY_ADMIN_TOKEN: '  ' });
+  t.equal(fromEnv.status, 1, 'from the environment too');
+  t.match(fromEnv.stderr, /the admin token is empty or only whitespace/);
+
+  const padded = start(['--admin-token', ' secret-padded ']);
+  t.equal(padded.status, 1);
+  t.match(padded.stderr, /the admin token starts or ends with whitespace .*no request could carry it/);
+  t.notMatch(padded.stderr, /secret-padded/, 'the token is not quoted');
+  for (const token of ['line\nbreak-secret', 'caf\u00e9-secret', 'tab\tinside-secret']) {
+    const r = start(['--admin-token', token]);
+    t.equal(r.status, 1, JSON.stringify(token));
+    t.match(r.stderr, /the admin token .* must be printable ASCII/, JSON.stringify(token));
+    t.notMatch(r.stderr, /-secret/, 'the token is not quoted');
+  }
+});
+
 t.test('with a token, every request must carry it (Bearer or Kong-Admin-Token)', async (t) => {
   const gw = await startGateway(CONFIG, { args: ['--admin-listen', '0.0.0.0:0'], env: { ...envWithout(), GATEWAY_ADMIN_TOKEN: TOKEN } });
   t.teardown(() => gw.stop());

@@ -72,3 +72,13 @@ t.test('a flood of wrong passwords: bounded work, fast refusals, other traffic a
 
   t.equal((await request(gw.proxyPort, '/basic', { headers: { authorization: basic('victim', 'right') } })).status, 200, 'the right password works once the flood is over');
 });
+
+t.test('a flood of unknown usernames is bounded the same way: each one is checked (against a decoy) or refused', async (t) => {
+  const replies = await Promise.all(
+    Array.from({ length: 300 }, (_, i) => request(gw.proxyPort, '/basic', { headers: { authorization: basic(`nobody-${i}`, `guess-${i}`) } })),
+  );
+  const statuses = new Set(replies.map((r) => r.status));
+  t.same([...statuses].sort(), [401, 503], 'unknown usernames fill the pending checks like wrong passwords: 401 once checked, 503 beyond');
+  t.equal(replies.find((r) => r.status === 503)!.headers['retry-after'], '1');
+  t.equal((await request(gw.proxyPort, '/basic', { headers: { authorization: basic('victim', 'right') } })).status, 200, 'still serving');
+});

@@ -57,12 +57,15 @@ export function startGateway(
     adminFlag?: boolean;
     /** How long loading may take before the start counts as failed (default 15 s). */
     startTimeoutMs?: number;
+    /** A command the gateway runs under, with its arguments (`prlimit --nofile=…`). */
+    wrap?: string[];
   } = {},
 ): Promise<RunningGateway> {
   const configFile = opts.file ?? tempFile('kong.yml', config);
   const adminArgs = opts.adminFlag === false ? [] : ['--admin-listen', '127.0.0.1:0'];
   const args = [BIN, 'start', '-c', configFile, '--proxy-listen', '127.0.0.1:0', ...adminArgs, ...(opts.args ?? [])];
-  const proc = spawn(process.execPath, args, { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...prefix] = [...(opts.wrap ?? []), process.execPath];
+  const proc = spawn(command, [...prefix, ...args], { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
   proc.stdout!.on('data', (d) => (stdout += d));

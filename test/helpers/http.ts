@@ -14,6 +14,8 @@ export interface RequestOptions {
   body?: string | Buffer;
   /** Send the body in several chunks (chunked transfer-encoding). */
   chunks?: Array<string | Buffer>;
+  /** Called once the whole request has been handed to the system. */
+  onSent?: () => void;
 }
 
 /** One request on a fresh connection to 127.0.0.1:port. */
@@ -29,6 +31,7 @@ export function request(port: number, path: string, opts: RequestOptions = {}): 
       res.on('error', reject);
     });
     req.on('error', reject);
+    if (opts.onSent) req.on('finish', opts.onSent);
     if (opts.chunks) {
       for (const c of opts.chunks) req.write(c);
       req.end();

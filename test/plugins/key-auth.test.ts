@@ -26,6 +26,9 @@ t.before(async () => {
       ...route('anon-id', `{anonymous: ${GUEST_ID}}`),
       ...route('anon-name', '{anonymous: guest}'),
       ...route('anon-body', '{anonymous: guest, key_in_body: true}'),
+      ...route('underscore', '{key_names: [api_key]}'),
+      ...route('hyphen', '{key_names: [API-Key]}'),
+      ...route('underscore-hide', '{key_names: [api_key], hide_credentials: true}'),
     ],
     [
       'consumers:',
@@ -125,6 +128,26 @@ t.test('hide_credentials: the header and the query parameter are gone upstream, 
   t.equal(seen().url, '/?a=1&b=x%20y+z');
   t.equal((await request(gw.proxyPort, '/hide?apikey=alice-key')).status, 200);
   t.equal(seen().url, '/');
+});
+
+t.test('underscores or hyphens in key headers: either spelling of the name finds the key (Kong spec/03-plugins/09-key-auth/02-access_spec.lua)', async (t) => {
+  for (const path of ['/underscore', '/hyphen']) {
+    for (const name of ['api_key', 'api-key', 'API_KEY', 'Api-Key']) {
+      t.equal((await request(gw.proxyPort, path, { headers: { [name]: 'alice-key' } })).status, 200, `${path}: ${name}`);
+      t.equal(seen().headers['x-consumer-username'], 'alice');
+      const wrong = await request(gw.proxyPort, path, { headers: { [name]: '123' } });
+      t.equal(wrong.status, 401, `${path}: ${name}, a wrong key`);
+      t.equal(wrong.json().message, 'Unauthorized');
+    }
+    const both = await request(gw.proxyPort, path, { headers: { api_key: 'alice-key', 'api-key': 'other' } });
+    t.equal(both.status, 401, `${path}: the key under both spellings`);
+    t.equal(both.json().message, 'Duplicate API key found');
+  }
+  t.equal((await request(gw.proxyPort, '/underscore?api-key=alice-key')).status, 401, 'query names are matched exactly');
+  t.equal((await request(gw.proxyPort, '/underscore?api_key=alice-key')).status, 200);
+  t.equal((await request(gw.proxyPort, '/underscore-hide', { headers: { 'api-key': 'alice-key', 'x-other': 'kept' } })).status, 200);
+  t.equal(seen().headers['api-key'], undefined, 'hide_credentials removes the spelling that was sent');
+  t.equal(seen().headers['x-other'], 'kept');
 });
 
 t.test('key_in_body: JSON, form and multipart bodies', async (t) => {

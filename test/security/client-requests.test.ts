@@ -59,6 +59,25 @@ t.test('oversized headers: 431 and closed', async (t) => {
   t.equal(raw.received().length, before, 'nothing reached the upstream');
 });
 
+t.test('more header lines than the parser keeps (2000): 431 and closed, nothing forwarded', async (t) => {
+  // Short lines, so the whole head stays under the 16 KB size limit: only the count can refuse them.
+  const filler = (n: number) => Array.from({ length: n }, (_, i) => `f${i.toString(36)}:x`);
+  const body = 'the body that went missing';
+  const before = raw.received().length;
+  const post = await rawExchange(gw.proxyPort, [`POST /x HTTP/1.1\r\nHost: x\r\n${filler(2100).join('\r\n')}\r\nContent-Length: ${body.length}\r\n\r\n`, body]);
+  refused(t, post, 431, 'Request header or cookie too large');
+  const secondHost = await rawExchange(gw.proxyPort, `GET /x HTTP/1.1\r\nHost: x\r\n${filler(1999).join('\r\n')}\r\nHost: evil.test\r\n\r\n`);
+  refused(t, secondHost, 431, 'Request header or cookie too large');
+  t.equal(raw.received().length, before, 'nothing reached the upstream');
+
+  // 2000 lines (Host, 1998 fillers, Content-Length) are all kept and forwarded, the body with them.
+  const r = await rawExchange(gw.proxyPort, `POST /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${filler(1997).join('\r\n')}\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  t.equal(r.status, 200, r.text.slice(0, 80));
+  const got = raw.received().slice(before);
+  t.match(got, /\r\nf1jg: x\r\n/i, 'the last filler line reached the upstream');
+  t.ok(got.endsWith(`\r\n\r\n${body}`), 'and the body');
+});
+
 t.test('malformed request line or header: 400 and closed, nothing forwarded', async (t) => {
   const cases: Record<string, string> = {
     'invalid method': 'G@T /x HTTP/1.1\r\nHost: x\r\n\r\n',

@@ -1,13 +1,15 @@
-import type { IncomingMessage } from 'node:http';
 import type { ConsumerEntity, EntitySet, PluginEntity } from '../../config/entities';
 import type { BuildContext, PluginCheck } from '../types';
 import type { Refusal, RequestContext } from '../../proxy/context';
 import { identify } from './consumer';
+import { isPreflight } from '../preflight';
 
 /** Why an auth plugin did not identify the request; built once per plugin instance, never per request. */
 export interface AuthFailure {
   readonly status: number;
   readonly message: string;
+  /** The whole JSON body when the plugin answers with its own rather than Kong's error body (jwt's claim errors). */
+  readonly body?: string;
   readonly headers: Record<string, string> | undefined;
   /**
    * False when the credential could not be checked at all (body too large, verification capacity exhausted):
@@ -30,11 +32,6 @@ export interface AuthMode {
   readonly runOnPreflight: boolean;
 }
 
-/** A CORS preflight: OPTIONS with Origin and Access-Control-Request-Method. */
-function isPreflight(req: IncomingMessage): boolean {
-  return req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined;
-}
-
 /**
  * True when this auth plugin must not run: a preflight it is told to let through, or OR mode with a credential
  * already accepted by an earlier auth plugin.
@@ -52,7 +49,8 @@ function conclude(ctx: RequestContext, mode: AuthMode, failure: AuthFailure | un
   if (mode.anonymous !== undefined && failure.fallback) return identify(ctx, mode.anonymous, undefined);
   ctx.refusal = failure.reason;
   ctx.refusedBy = failure.plugin;
-  ctx.error(failure.status, failure.message, failure.headers);
+  if (failure.body !== undefined) ctx.respond(failure.status, failure.body, 'application/json; charset=utf-8', failure.headers);
+  else ctx.error(failure.status, failure.message, failure.headers);
 }
 
 /** Applies an attempt's outcome once it is known. */

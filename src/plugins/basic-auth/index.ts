@@ -37,27 +37,41 @@ function parseBasic(header: string | undefined): [string, string] | undefined {
 }
 
 function attempt(ctx: RequestContext, c: Compiled): Attempt {
-  const h = ctx.req.headers;
-  if (h['proxy-authorization'] === undefined && h.authorization === undefined) return c.missing;
+  const proxyAuthorization = ctx.clientHeader('proxy-authorization') as string | undefined;
+  const authorization = ctx.clientHeader('authorization') as string | undefined;
+  if (proxyAuthorization === undefined && authorization === undefined) return c.missing;
   const users = ctx.snapshot.basicAuthByUsername;
   // Kong reads Proxy-Authorization first, then Authorization; hide_credentials drops each header it reads.
-  let given = parseBasic(h['proxy-authorization']);
-  if (c.hide) delete h['proxy-authorization'];
+  let given = parseBasic(proxyAuthorization);
+  if (c.hide) ctx.hideHeader('proxy-authorization');
   let credential = given && users.get(given[0]);
-  let sent = given !== undefined;
+  let tried = given;
   if (credential === undefined) {
-    given = parseBasic(h.authorization);
-    if (c.hide) delete h.authorization;
+    given = parseBasic(authorization);
+    if (c.hide) ctx.hideHeader('authorization');
     credential = given && users.get(given[0]);
-    sent ||= given !== undefined;
+    tried = given ?? tried;
   }
-  if (credential === undefined) return sent ? c.unauthorized : c.missing;
+  if (credential === undefined) return tried === undefined ? c.missing : refuseUnknown(ctx, c, tried);
   const verification = verifyPassword(credential, given![1]);
   if (verification === BUSY) return c.busy;
   if (verification === true) return accept(ctx, credential);
   if (verification === false) return c.unauthorized;
   const found = credential;
   return verification.then((ok) => (ok ? accept(ctx, found) : c.unauthorized));
+}
+
+/**
+ * An unknown username costs what a known one with a wrong password does: one check against the snapshot's decoy
+ * hash, through the same pool and under the same bound, so response times do not tell which usernames exist.
+ * What is checked is `username:password`, so that concurrent requests share a check exactly when they would for a
+ * known username (same username and password).
+ */
+function refuseUnknown(ctx: RequestContext, c: Compiled, [username, password]: [string, string]): Attempt {
+  const verification = verifyPassword(ctx.snapshot.basicAuthDecoy, `${username}:${password}`);
+  if (verification === BUSY) return c.busy;
+  if (typeof verification === 'boolean') return c.unauthorized;
+  return verification.then(() => c.unauthorized);
 }
 
 function accept(ctx: RequestContext, credential: BasicAuthCredentialEntity): undefined {

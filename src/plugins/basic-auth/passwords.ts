@@ -31,7 +31,56 @@ export function hashPassword(password: string, cost: number): string {
 
 interface PreviousCredentials {
   readonly entities: EntitySet;
-  readonly basicAuthByUsername: ReadonlyMap<string, BasicAuthCredentialEntity>;
+}
+
+// The hash each plaintext credential entity got, for the life of its snapshot: verified against, shown by the
+// Admin API and exported, and kept by the next snapshot while the plaintext is unchanged.
+const plaintextHashes = new WeakMap<BasicAuthCredentialEntity, string>();
+
+/** The bcrypt hash a credential entity is verified against: its own, or the one its plaintext got at load. */
+export function storedHash(e: BasicAuthCredentialEntity): string {
+  if (isBcryptHash(e.password)) return e.password;
+  let hash = plaintextHashes.get(e);
+  if (hash === undefined) {
+    hash = hashPassword(e.password, PLAINTEXT_HASH_COST);
+    plaintextHashes.set(e, hash);
+  }
+  return hash;
+}
+
+/** A bcrypt hash's cost, the two digits after `$2b$`. */
+function costOf(hash: string): number {
+  return Number(hash.slice(4, 6));
+}
+
+// The salt and digest of a decoy hash (see decoyFor): a real bcrypt output, so that checking a password against
+// it does all of bcrypt's work, as a stored hash does. Nothing is known to match it; no match would count anyway.
+const DECOY_TAIL = '.Q/OB0rb899xffJRmHQcBedhtU9JTHtBcumEwEww1xf0.PKdrQ/Pi';
+
+/**
+ * The credential an unknown username is checked against, so that it costs what a known one does and response
+ * times do not tell which usernames exist: a decoy hash of the cost most stored hashes have (the higher one on a
+ * tie). A username whose hash has another cost still answers in its own time: give every hash the same cost.
+ */
+function decoyFor(credentials: Iterable<BasicAuthCredentialEntity>): BasicAuthCredentialEntity {
+  const counts = new Map<number, number>();
+  let cost = PLAINTEXT_HASH_COST;
+  let most = 0;
+  for (const credential of credentials) {
+    const c = costOf(credential.password);
+    const n = (counts.get(c) ?? 0) + 1;
+    counts.set(c, n);
+    if (n > most || (n === most && c > cost)) [cost, most] = [c, n];
+  }
+  const password = `$2b$${String(cost).padStart(2, '0')}$${DECOY_TAIL}`;
+  return Object.freeze({ id: '', consumer: '', username: '', password });
+}
+
+export interface CredentialIndex {
+  /** Every password a bcrypt hash. */
+  readonly byUsername: Map<string, BasicAuthCredentialEntity>;
+  /** What an unknown username is checked against (decoyFor). */
+  readonly decoy: BasicAuthCredentialEntity;
 }
 
 /**
@@ -39,20 +88,16 @@ interface PreviousCredentials {
  * previous snapshot keeps that snapshot's hash, so a reload does not hash it again. Credentials are new objects
  * each time: verification results cached on them die with the snapshot.
  */
-export function indexCredentials(list: readonly BasicAuthCredentialEntity[], previous?: PreviousCredentials): Map<string, BasicAuthCredentialEntity> {
-  const earlier = new Map<string, { plaintext: string; hash: string }>();
+export function indexCredentials(list: readonly BasicAuthCredentialEntity[], previous?: PreviousCredentials): CredentialIndex {
+  const earlier = new Map<string, BasicAuthCredentialEntity>();
   for (const e of previous?.entities.basicauth_credentials ?? []) {
-    const hash = isBcryptHash(e.password) ? undefined : previous!.basicAuthByUsername.get(e.username)?.password;
-    if (hash !== undefined) earlier.set(e.id, { plaintext: e.password, hash });
+    if (plaintextHashes.has(e)) earlier.set(e.id, e);
   }
-  const out = new Map<string, BasicAuthCredentialEntity>();
+  const byUsername = new Map<string, BasicAuthCredentialEntity>();
   for (const e of list) {
-    let password = e.password;
-    if (!isBcryptHash(password)) {
-      const prev = earlier.get(e.id);
-      password = prev !== undefined && prev.plaintext === password ? prev.hash : hashPassword(password, PLAINTEXT_HASH_COST);
-    }
-    out.set(e.username, Object.freeze({ ...e, password }));
+    const prev = earlier.get(e.id);
+    if (prev !== undefined && prev.password === e.password) plaintextHashes.set(e, plaintextHashes.get(prev)!);
+    byUsername.set(e.username, Object.freeze({ ...e, password: storedHash(e) }));
   }
-  return out;
+  return { byUsername, decoy: decoyFor(byUsername.values()) };
 }

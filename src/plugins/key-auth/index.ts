@@ -5,6 +5,7 @@ import { authenticatedCredential, identify } from '../auth/consumer';
 import { checkAnonymous, finish, resolveAnonymous, skipAuth, type Attempt, type AuthFailure, type AuthMode } from '../auth/flow';
 import { readKeyBody, type KeyBody } from './body';
 import { DUPLICATE, findParam, removeParam, type Found } from './params';
+import { rawHeaderCount } from '../../proxy/raw-headers';
 import configSchema from './schema.json';
 
 export interface KeyAuthConfig {
@@ -21,8 +22,20 @@ export interface KeyAuthConfig {
 interface KeyName {
   /** Lower-cased: header names are case-insensitive. */
   header: string;
+  /**
+   * The header name with every `_` written `-`, and with every `-` written `_`, where that differs: nginx's header
+   * lookup, which Kong's key-auth uses, takes `_` and `-` alike.
+   */
+  otherSpellings: readonly string[];
   /** As configured: query and body names are case-sensitive. */
   exact: string;
+}
+
+function keyName(name: string): KeyName {
+  const header = name.toLowerCase();
+  const spellings = new Set([header.replace(/_/g, '-'), header.replace(/-/g, '_')]);
+  spellings.delete(header);
+  return { header, otherSpellings: [...spellings], exact: name };
 }
 
 interface Compiled extends AuthMode {
@@ -39,7 +52,7 @@ interface Compiled extends AuthMode {
 }
 
 function headerValue(ctx: RequestContext, name: string): Found {
-  const v = ctx.req.headers[name];
+  const v = ctx.clientHeader(name);
   if (v === undefined) return undefined;
   if (typeof v !== 'string') return DUPLICATE;
   // Node joins a repeated header with ", ": only then is it worth counting the raw header lines.
@@ -47,10 +60,16 @@ function headerValue(ctx: RequestContext, name: string): Found {
   return v;
 }
 
-function rawHeaderCount(raw: string[], name: string): number {
-  let n = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === name.length && raw[i].toLowerCase() === name) n++;
-  return n;
+/** The key in a header under any spelling of its name; the name sent under two spellings is a duplicate key. */
+function headerKey(ctx: RequestContext, name: KeyName): Found {
+  let found = headerValue(ctx, name.header);
+  for (let i = 0; i < name.otherSpellings.length; i++) {
+    const v = headerValue(ctx, name.otherSpellings[i]);
+    if (v === undefined) continue;
+    if (found !== undefined) return DUPLICATE;
+    found = v;
+  }
+  return found;
 }
 
 /** Reads the body, then goes on; a body over the limit ends the attempt with 413. */
@@ -68,7 +87,7 @@ function search(ctx: RequestContext, c: Compiled, body: KeyBody | undefined, fro
   for (let i = from; i < c.names.length; i++) {
     const name = c.names[i];
     let v: Found = undefined;
-    if (c.inHeader) v = headerValue(ctx, name.header);
+    if (c.inHeader) v = headerKey(ctx, name);
     if (v === undefined && c.inQuery && ctx.rawQuery !== null) v = findParam(ctx.rawQuery, name.exact);
     if (v === undefined && c.inBody) {
       if (body === undefined) return withBody(ctx, c, (b) => search(ctx, c, b, i));
@@ -83,7 +102,8 @@ function search(ctx: RequestContext, c: Compiled, body: KeyBody | undefined, fro
 /** hide_credentials: the key name leaves the headers, the query string and (key_in_body) the body, as in Kong. */
 function hide(ctx: RequestContext, c: Compiled, name: KeyName, key: string, body: KeyBody | undefined): Attempt {
   if (c.inBody && body === undefined) return withBody(ctx, c, (b) => hide(ctx, c, name, key, b));
-  delete ctx.req.headers[name.header];
+  ctx.hideHeader(name.header);
+  for (const other of name.otherSpellings) ctx.hideHeader(other);
   if (ctx.rawQuery !== null) {
     const query = removeParam(ctx.rawQuery, name.exact);
     if (query.length !== ctx.rawQuery.length) ctx.setQuery(query);
@@ -119,7 +139,7 @@ export const keyAuth: PluginDefinition<KeyAuthConfig, Compiled> = {
     return {
       anonymous: resolveAnonymous(config.anonymous, build),
       runOnPreflight: config.run_on_preflight,
-      names: config.key_names.map((n) => ({ header: n.toLowerCase(), exact: n })),
+      names: config.key_names.map(keyName),
       inHeader: config.key_in_header,
       inQuery: config.key_in_query,
       inBody: config.key_in_body,

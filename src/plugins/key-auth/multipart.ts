@@ -6,7 +6,7 @@ export function boundaryOf(contentType: string): string | undefined {
   return m === null ? undefined : (m[1] ?? m[2]);
 }
 
-interface Part {
+export interface Part {
   /** Where the part's delimiter line starts and where the next delimiter starts: cutting [start, end) removes it. */
   start: number;
   end: number;
@@ -18,9 +18,15 @@ interface Part {
 
 /** The parts of a multipart body; stops quietly at the first malformed part. */
 function parts(body: Buffer, boundary: string): Part[] {
+  return multipartParts(body, boundary).parts;
+}
+
+/** The parts of a multipart body, and whether it ended with its closing delimiter (else parsing stopped early). */
+export function multipartParts(body: Buffer, boundary: string): { parts: Part[]; complete: boolean } {
   const delimiter = Buffer.from(`--${boundary}`);
   const next = Buffer.from(`\r\n--${boundary}`);
   const out: Part[] = [];
+  let complete = false;
   // The first delimiter opens the body or ends a preamble.
   let at = 0;
   if (!body.subarray(0, delimiter.length).equals(delimiter)) {
@@ -29,7 +35,10 @@ function parts(body: Buffer, boundary: string): Part[] {
   }
   while (at !== -1) {
     const afterDelimiter = at + delimiter.length;
-    if (body[afterDelimiter] === 0x2d && body[afterDelimiter + 1] === 0x2d) break; // closing delimiter
+    if (body[afterDelimiter] === 0x2d && body[afterDelimiter + 1] === 0x2d) {
+      complete = true; // the closing delimiter
+      break;
+    }
     const headersStart = body.indexOf('\r\n', afterDelimiter);
     if (headersStart === -1) break;
     const headersEnd = body.indexOf('\r\n\r\n', headersStart);
@@ -48,7 +57,7 @@ function parts(body: Buffer, boundary: string): Part[] {
     });
     at = following + 2;
   }
-  return out;
+  return { parts: out, complete };
 }
 
 /** The text field `name` of a multipart body (file parts are not keys). */

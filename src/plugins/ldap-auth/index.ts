@@ -106,15 +106,15 @@ function verdictOf(ctx: RequestContext, c: Compiled, username: string, password:
 }
 
 /** Checks one header's credentials: undefined when it holds none the directory accepts. */
-function check(ctx: RequestContext, c: Compiled, value: string | undefined): Verdict | undefined | Promise<Verdict> {
-  const given = credentialsOf(value, c);
+function check(ctx: RequestContext, c: Compiled, name: 'authorization' | 'proxy-authorization'): Verdict | undefined | Promise<Verdict> {
+  const given = credentialsOf(ctx.clientHeader(name) as string | undefined, c);
   return given === undefined ? undefined : verdictOf(ctx, c, given[0], given[1]);
 }
 
 function accept(ctx: RequestContext, c: Compiled, verdict: Verdict): undefined {
   if (c.hide) {
-    delete ctx.req.headers.authorization;
-    delete ctx.req.headers['proxy-authorization'];
+    ctx.hideHeader('authorization');
+    ctx.hideHeader('proxy-authorization');
   }
   identifyCredential(ctx, verdict as Exclude<Verdict, typeof REFUSED>);
   return undefined;
@@ -124,16 +124,15 @@ type Checked = Verdict | undefined;
 
 /** Kong's order: Proxy-Authorization, then (when that one fails) Authorization. */
 function attempt(ctx: RequestContext, c: Compiled): Attempt {
-  const h = ctx.req.headers;
-  if (h['proxy-authorization'] === undefined && h.authorization === undefined) return c.missing;
-  const first = check(ctx, c, h['proxy-authorization']);
+  if (ctx.clientHeader('proxy-authorization') === undefined && ctx.clientHeader('authorization') === undefined) return c.missing;
+  const first = check(ctx, c, 'proxy-authorization');
   if (first instanceof Promise) return first.then((v) => afterProxyAuthorization(ctx, c, v), (err) => outage(c, err));
   return afterProxyAuthorization(ctx, c, first);
 }
 
 function afterProxyAuthorization(ctx: RequestContext, c: Compiled, first: Checked): Attempt {
   if (first !== undefined && first !== REFUSED) return accept(ctx, c, first);
-  const second = check(ctx, c, ctx.req.headers.authorization);
+  const second = check(ctx, c, 'authorization');
   if (second instanceof Promise) return second.then((v) => conclude(ctx, c, v), (err) => outage(c, err));
   return conclude(ctx, c, second);
 }

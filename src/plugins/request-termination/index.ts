@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { PluginDefinition } from '../types';
-import type { RequestContext } from '../../proxy/context';
+import { RequestSizeExceeded, type RequestContext } from '../../proxy/context';
 import { echoOf } from './echo';
 import configSchema from './schema.json';
 
@@ -82,7 +82,11 @@ export const requestTermination: PluginDefinition<RequestTerminationConfig, Comp
     if (c.echo) {
       return ctx.readBody(ECHO_BODY_LIMIT).then(
         (body) => ctx.respond(c.status, JSON.stringify(echoOf(ctx, c.message, body)), 'application/json; charset=utf-8'),
-        () => ctx.respond(c.status, JSON.stringify(echoOf(ctx, c.message, undefined)), 'application/json; charset=utf-8'),
+        (err) => {
+          // A body past request-size-limiting's limit is its refusal (413/417), not a body to leave out.
+          if (err instanceof RequestSizeExceeded) throw err;
+          ctx.respond(c.status, JSON.stringify(echoOf(ctx, c.message, undefined)), 'application/json; charset=utf-8');
+        },
       );
     }
     if (c.isError) ctx.error(c.status, c.message);
