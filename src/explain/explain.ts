@@ -79,7 +79,8 @@ function stepResult(entry: ChainEntry, before: State, ctx: RequestContext): stri
   if (ctx.responded) return `answered ${ctx.res.statusCode}`;
   if (!entry.def.authenticates) return 'passed';
   if (ctx.credential !== undefined && ctx.credential !== before.credential) {
-    return `identified consumer ${consumerName(ctx.consumer!)} (credential ${ctx.credential.identifier})`;
+    if (ctx.consumer === undefined) return `authenticated ${ctx.credential.identifier} (no consumer)`;
+    return `identified consumer ${consumerName(ctx.consumer)} (credential ${ctx.credential.identifier})`;
   }
   if (before.credential !== undefined) return 'skipped: a credential was already accepted';
   if (ctx.anonymous) return `no valid credential: continues as anonymous consumer ${consumerName(ctx.consumer!)}`;
@@ -98,6 +99,7 @@ interface Traced {
 async function trace(snapshot: Snapshot, req: IncomingMessage, res: RecordingResponse): Promise<Traced> {
   const traced: Traced = { ctx: undefined, steps: [], answer: undefined };
   let state: State = { consumer: undefined, credential: undefined, anonymous: false };
+  let note: string | undefined;
   let forwarded: () => void = () => {};
   const proxied = new Promise<undefined>((resolve) => (forwarded = () => resolve(undefined)));
   const server = new ProxyServer(snapshot, {
@@ -105,9 +107,12 @@ async function trace(snapshot: Snapshot, req: IncomingMessage, res: RecordingRes
     trace: {
       routed: (ctx) => (traced.ctx = ctx),
       ran: (ctx, entry) => {
-        traced.steps.push({ entry, result: stepResult(entry, state, ctx), consumer: ctx.consumer });
+        const result = stepResult(entry, state, ctx);
+        traced.steps.push({ entry, result: note === undefined ? result : `${note}: ${result}`, consumer: ctx.consumer });
         state = { consumer: ctx.consumer, credential: ctx.credential, anonymous: ctx.anonymous };
+        note = undefined;
       },
+      note: (text) => (note = text),
     },
   });
   server.handle(req, res);

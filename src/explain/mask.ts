@@ -7,15 +7,18 @@ const SECRET_FIELD = /password|secret|token/i;
 
 /**
  * The secrets a request carries, by where the config says credentials are read: Authorization and
- * Proxy-Authorization (and a Basic one's password), every header or query parameter named in a key-auth
- * `key_names`, and the headers, cookies and query parameters a jwt plugin reads tokens from.
+ * Proxy-Authorization (and the password of a Basic one, or of one in an ldap-auth `header_type`), every header
+ * or query parameter named in a key-auth `key_names`, and the headers, cookies and query parameters a jwt plugin
+ * reads tokens from.
  */
 export function requestSecrets(entities: EntitySet, headers: ReadonlyArray<readonly [string, string]>, query: string): string[] {
   const keyNames = new Set<string>();
   const tokenHeaders = new Set<string>();
   const tokenCookies = new Set<string>();
+  const passwordSchemes = new Set(['basic']);
   for (const p of entities.plugins) {
     if (p.name === 'key-auth') for (const n of p.config.key_names as string[]) keyNames.add(n);
+    if (p.name === 'ldap-auth') passwordSchemes.add((p.config.header_type as string).toLowerCase());
     if (p.name !== 'jwt') continue;
     for (const n of p.config.uri_param_names as string[]) keyNames.add(n);
     for (const n of p.config.header_names as string[]) tokenHeaders.add(n.toLowerCase().replace(/_/g, '-'));
@@ -36,7 +39,7 @@ export function requestSecrets(entities: EntitySet, headers: ReadonlyArray<reado
       const m = /^\s*(\S+)\s+(.+?)\s*$/.exec(value);
       const token = m ? m[2] : value;
       secrets.push(token);
-      if (m && m[1].toLowerCase() === 'basic') {
+      if (m && passwordSchemes.has(m[1].toLowerCase())) {
         const decoded = Buffer.from(token, 'base64').toString('utf8');
         const colon = decoded.indexOf(':');
         if (colon !== -1) secrets.push(decoded, decoded.slice(colon + 1));

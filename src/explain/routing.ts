@@ -34,6 +34,11 @@ function missReason(e: RouterEntry, failed: RouteCondition[], method: string, ho
     .join('; ');
 }
 
+function matchedToo(winner: RouteEntity | undefined): string {
+  // No winner although this route matches: the request was refused before routing (a missing Host is a 400).
+  return winner === undefined ? 'matches, but the request was refused before routing' : `matches too, but ${nameOf(winner)} comes first in priority order`;
+}
+
 /**
  * Routes that came close, in priority order: their path matches but a method, host or header condition does
  * not (with why), or they match too but come after the winner.
@@ -42,7 +47,7 @@ export function nearMisses(diagnosis: ReturnType<Router['diagnose']>, winner: Ro
   const near = new Map<RouteEntity, string>();
   for (const { entry, failed } of diagnosis) {
     if (entry.route === winner || near.has(entry.route) || failed.includes('path')) continue;
-    near.set(entry.route, failed.length === 0 ? `matches too, but ${nameOf(winner!)} comes first in priority order` : missReason(entry, failed, method, host));
+    near.set(entry.route, failed.length === 0 ? matchedToo(winner) : missReason(entry, failed, method, host));
   }
   return [...near].slice(0, NEAR_MISSES).map(([route, reason]) => ({ route: nameOf(route), reason }));
 }

@@ -2,6 +2,7 @@ import type { PluginDefinition } from './types';
 import { requestTermination } from './request-termination';
 import { keyAuth } from './key-auth';
 import { basicAuth } from './basic-auth';
+import { ldapAuth } from './ldap-auth';
 import { acl } from './acl';
 import { rateLimiting } from './rate-limiting';
 import { requestTransformer } from './request-transformer';
@@ -22,6 +23,7 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
     requestTermination,
     keyAuth,
     basicAuth,
+    ldapAuth,
     acl,
     rateLimiting,
     requestTransformer,

@@ -66,6 +66,11 @@ export class ClientAddresses {
     return this.trusted !== undefined && this.trusted.has(req.socket.remoteAddress ?? '');
   }
 
+  /** Whether a connection from `address` comes from a trusted proxy, whose connections carry many clients. */
+  trustsAddress(address: string | undefined): boolean {
+    return this.trusted !== undefined && address !== undefined && this.trusted.has(address);
+  }
+
   of(req: IncomingMessage): string {
     const peer = req.socket.remoteAddress ?? '';
     const trusted = this.trusted;

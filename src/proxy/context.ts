@@ -34,7 +34,8 @@ export type Refusal =
 /** The credential an auth plugin accepted. */
 export interface AuthenticatedCredential {
   id: string;
-  consumerId: string;
+  /** Undefined for a credential vouched for without a consumer (ldap-auth). */
+  consumerId: string | undefined;
   /** What X-Credential-Identifier carries. */
   identifier: string;
 }
@@ -58,6 +59,8 @@ export interface RequestTrace {
   routed(ctx: RequestContext): void;
   /** A plugin's access phase finished (after its promise, when it returned one). */
   ran(ctx: RequestContext, entry: ChainEntry): void;
+  /** What a plugin did that the context does not show (a directory it did not contact); said before `ran`. */
+  note(text: string): void;
 }
 
 /** Per-request state shared by the plugin chain and the forwarder. Built once per request; fields fixed. */

@@ -106,7 +106,8 @@ export class ProxyServer {
     const perIp = max === null ? undefined : new ConnectionsPerIp(max);
     this.server.on('connection', (socket: Socket) => {
       this.stats.connectionsAccepted++;
-      if (perIp !== undefined && !perIp.admit(socket)) {
+      // A trusted proxy carries many clients on its connections: it is not held to one client's cap.
+      if (perIp !== undefined && !this.clientAddresses.trustsAddress(socket.remoteAddress) && !perIp.admit(socket)) {
         this.stats.connectionsRefused++;
         return;
       }

@@ -136,3 +136,9 @@ t.test('usage errors and config errors', async (t) => {
   t.equal(r.status, 1);
   t.equal(r.stderr, `${broken}:2:28: routes[0].paths[0]: must start with "/" or "~"\n`);
 });
+
+t.test('a bare path has no Host: answered 400 before routing, and the route it would match is named, not a crash', async (t) => {
+  const r = json(KONG_YML, '/echo');
+  t.equal(r.outcome.status, 400);
+  t.same(r.near_misses, [{ route: 'echo', reason: 'matches, but the request was refused before routing' }]);
+});

@@ -87,3 +87,9 @@ t.test('Kong no_consumer: bot-detection cannot be scoped to a consumer', async (
   const text = ['_format_version: "3.0"', 'consumers: [{username: alice}]', 'plugins: [{name: bot-detection, consumer: alice}]', ''].join('\n');
   t.match(errorsOf(text), [/plugins\[0\]\.consumer: value must be null \('bot-detection' cannot be scoped to a consumer/]);
 });
+
+t.test('the built-in list reads the first 512 characters of a User-Agent; allow and deny read all of it', async (t) => {
+  t.equal((await as(gw, 'bot.test', `${FACEBOOK} ${'a'.repeat(4000)}`)).status, 403, 'a bot named early is refused');
+  t.equal((await as(gw, 'bot.test', `${'a '.repeat(300)}${FACEBOOK}`)).status, 200, 'a bot name past 512 characters is not read');
+  t.equal((await as(gw, 'bot2.test', `${'a '.repeat(300)}${HELLOWORLD}`)).status, 403, 'deny reads the whole value');
+});

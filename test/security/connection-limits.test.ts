@@ -150,3 +150,14 @@ t.test('the start line says the open files limit, raised to the hard limit', { s
   t.ok(await eventually(() => warned.test(gw.logs())), 'a cap the descriptors cannot cover is warned of');
   t.notMatch(gw.logs(), /could not be raised/);
 });
+
+t.test('a trusted proxy (--trusted-ips) is not held to one client\'s cap: its connections carry many clients', async (t) => {
+  const gw = await startGateway(config, { args: ['--max-connections-per-ip', '2', '--trusted-ips', '127.0.0.3'] });
+  t.teardown(() => gw.stop());
+  const fromProxy = [];
+  for (let i = 0; i < 5; i++) fromProxy.push(await connect(gw.proxyPort, '127.0.0.3'));
+  t.same(fromProxy.map((c) => c.served), [true, true, true, true, true], 'the trusted proxy: every connection served');
+  const others = [];
+  for (let i = 0; i < 3; i++) others.push(await connect(gw.proxyPort, '127.0.0.4'));
+  t.same(others.map((c) => c.served), [true, true, false], 'any other address: still capped');
+});

@@ -126,7 +126,8 @@ export const acl: PluginDefinition<AclConfig, Compiled> = {
       if (!c.hideHeader) h['x-authenticated-groups'] = authenticated.join(', ');
       return;
     }
-    if (consumer === undefined) return refuse(ctx, c, 401);
+    // No consumer: 401, or 403 for a credential no consumer holds (ldap-auth), as Kong.
+    if (consumer === undefined) return refuse(ctx, c, ctx.credential === undefined ? 401 : 403);
     const decision = c.decisions.get(consumer.id);
     if (decision === true) return refuse(ctx, c, 403);
     if (decision === undefined) {

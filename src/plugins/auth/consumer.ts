@@ -51,6 +51,23 @@ export function identify(ctx: RequestContext, consumer: ConsumerEntity, credenti
 }
 
 /**
+ * Accepts a credential that no consumer holds (ldap-auth: the directory vouched for it), as Kong does: every
+ * consumer header is cleared, X-Credential-Identifier names the credential, and an anonymous consumer an
+ * earlier OR-mode plugin set is replaced.
+ */
+export function identifyCredential(ctx: RequestContext, credential: AuthenticatedCredential): void {
+  ctx.consumer = undefined;
+  ctx.credential = credential;
+  ctx.anonymous = false;
+  const h = ctx.req.headers;
+  clear(h, CONSUMER_ID);
+  clear(h, CONSUMER_CUSTOM_ID);
+  clear(h, CONSUMER_USERNAME);
+  h[CREDENTIAL_IDENTIFIER] = credential.identifier;
+  clear(h, ANONYMOUS);
+}
+
+/**
  * Removes a header an earlier auth plugin set (AND mode; the client's own copies are stripped on arrival):
  * `delete` only when it is there, since a delete is a runtime call even for a missing name.
  */

@@ -20,6 +20,10 @@ interface Compiled {
 const CACHE_ENTRIES = 10_000;
 const CACHE_MAX_LENGTH = 512;
 
+// The built-in list is read on the first 512 characters of a User-Agent: its patterns cost ~3.6 µs per character
+// (a 16 KB value took ~40-70 ms), and the bots it names announce themselves well within that.
+const BUILT_IN_CHECKED_LENGTH = 512;
+
 // The built-in list joined into one regex, compiled once for every instance (its patterns have no backreferences).
 const BOTS = new RegExp(BOT_PATTERNS.map((p) => `(?:${p})`).join('|'));
 
@@ -35,7 +39,7 @@ function matchesAny(regexes: RegExp[], subject: string): boolean {
 /** Kong's order: an allowed User-Agent passes whatever else matches; a denied one or a known bot is refused. */
 function refused(c: Compiled, userAgent: string): boolean {
   if (matchesAny(c.allow, userAgent)) return false;
-  return matchesAny(c.deny, userAgent) || BOTS.test(userAgent);
+  return matchesAny(c.deny, userAgent) || BOTS.test(userAgent.length > BUILT_IN_CHECKED_LENGTH ? userAgent.slice(0, BUILT_IN_CHECKED_LENGTH) : userAgent);
 }
 
 function verdict(c: Compiled, userAgent: string): boolean {
