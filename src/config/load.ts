@@ -20,15 +20,19 @@ export interface CheckedConfig {
   router: Router;
 }
 
-/** Parses, validates and normalizes; throws ConfigError with every located error. */
+const inFileOrder = (a: ConfigIssue, b: ConfigIssue) => a.line - b.line || a.col - b.col;
+
+/**
+ * Parses, validates and normalizes; throws ConfigError with every located issue, in file order. The checks after
+ * the schema run on the rest of the file when some entities break it, so one run reports every problem.
+ */
 export function checkSource(source: ConfigSource): CheckedConfig {
-  const schemaIssues = validateSchema(source);
-  if (schemaIssues.length > 0) throw new ConfigError(schemaIssues);
-  const { entities, issues, locations } = normalize(source);
-  const errors = issues.filter((i) => i.severity !== 'warning');
-  if (errors.length > 0) throw new ConfigError(issues);
+  const { issues: schemaIssues, broken } = validateSchema(source);
+  const { entities, issues, locations } = normalize(source, broken);
+  const found = [...schemaIssues, ...issues];
+  if (found.some((i) => i.severity !== 'warning')) throw new ConfigError(found.sort(inFileOrder));
   const router = new Router(entities.routes, new Map(entities.services.map((s) => [s.id, s])));
-  const warnings = [...issues, ...lint(source, entities, locations, router)].sort((a, b) => a.line - b.line || a.col - b.col);
+  const warnings = [...found, ...lint(source, entities, locations, router)].sort(inFileOrder);
   return { source, entities, warnings, hash: configHash(source.text), router };
 }
 
