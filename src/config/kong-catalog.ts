@@ -81,6 +81,8 @@ export const SERVED_PROTOCOLS: ReadonlySet<string> = new Set(['http', 'https']);
 const NOT_YET_PROTOCOLS = new Set(['grpc', 'grpcs']);
 const STREAM_PROTOCOLS = new Set(['tcp', 'tls', 'tls_passthrough', 'udp']);
 const ENTERPRISE_PROTOCOLS = new Set(['ws', 'wss']);
+/** Every protocol a Kong file may name (the schema refuses others). */
+export const KONG_PROTOCOLS: ReadonlySet<string> = new Set([...SERVED_PROTOCOLS, ...NOT_YET_PROTOCOLS, ...STREAM_PROTOCOLS, ...ENTERPRISE_PROTOCOLS]);
 
 const notYet = (what: string) => `'${what}' is not supported by this gateway yet`;
 const enterprise = (what: string) => `${what} is a Kong Enterprise feature, not supported by this gateway`;
@@ -125,5 +127,5 @@ export function unsupportedProtocol(protocol: string, entity: 'route' | 'service
     return `'${protocol}' makes this a stream ${entity} (tcp, tls, tls_passthrough, udp): not supported, this gateway proxies HTTP`;
   }
   if (ENTERPRISE_PROTOCOLS.has(protocol)) return enterprise(`protocol '${protocol}' (WebSocket ${entity}s)`);
-  return `unknown protocol '${protocol}'`;
+  return `protocol '${protocol}' is not supported (expected one of: http, https)`;
 }

@@ -4,7 +4,7 @@ import { stableId } from './ids';
 import { checkRouteHeaderName, checkRouteHeaderValue, checkRouteHost, checkRoutePath } from './route-rules';
 import { didYouMean } from './suggest';
 import { KONG_PLUGINS, PLUGINS } from '../plugins';
-import { SERVED_PROTOCOLS, unsupportedPlugin, unsupportedProtocol } from './kong-catalog';
+import { KONG_PROTOCOLS, SERVED_PROTOCOLS, unsupportedPlugin, unsupportedProtocol } from './kong-catalog';
 import { defaultPort, parseServiceUrl } from './service-url';
 import { envVarHint } from './env-vars';
 import { normalizePath } from '../proxy/paths';
@@ -230,7 +230,7 @@ class Normalizer {
     if (!isEntity(s) || this.broken.has(s)) {
       // A placeholder that routes and references can find; its own errors are reported already.
       const e: Raw = isEntity(s) ? s : {};
-      if (typeof e.protocol === 'string' && typeof e.url !== 'string') this.checkProtocol(e.protocol, 'service', [...path, 'protocol']);
+      if (KONG_PROTOCOLS.has(e.protocol) && typeof e.url !== 'string') this.checkProtocol(e.protocol, 'service', [...path, 'protocol']);
       const placeholder: ServiceEntity = {
         id: textOr(e.id, stableId('services', textOr(e.name, formatPath(path)))),
         protocol: 'http', host: '', port: 80, retries: 5, connect_timeout: 60000, read_timeout: 60000, write_timeout: 60000, enabled: true,
@@ -305,7 +305,7 @@ class Normalizer {
   private route(r: Raw, path: PathSegment[], serviceId: string | undefined): void {
     const served = !isEntity(r) || !Array.isArray(r.protocols)
       ? true
-      : r.protocols.map((p: unknown, i: number) => typeof p !== 'string' || this.checkProtocol(p, 'route', [...path, 'protocols', i])).every(Boolean);
+      : r.protocols.map((p: unknown, i: number) => typeof p !== 'string' || !KONG_PROTOCOLS.has(p) || this.checkProtocol(p, 'route', [...path, 'protocols', i])).every(Boolean);
     if (!isEntity(r) || this.broken.has(r)) {
       // A placeholder that nested plugins and references can find; its own errors are reported already.
       const e: Raw = isEntity(r) ? r : {};

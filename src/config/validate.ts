@@ -133,7 +133,7 @@ function deckInfo(doc: Raw, out: ErrorObject[], broken: Set<object>): DeckInfo {
   for (const [key, [kind, definition]] of Object.entries(DEFAULTS_OF)) {
     const given = defaults[key];
     if (given === null || typeof given !== 'object' || Array.isArray(given)) continue;
-    dropNulls(given, rootSchema.definitions[definition], rootSchema);
+    dropNulls(given, undefined, undefined); // a null default is no default
     const before = out.length;
     // Checked on a copy: the validator fills Kong's defaults, which must not pass for the file's own values.
     collectSchemaErrors(structuredClone(given), entityValidators.get(definition)!, [], `/_info/defaults/${key}`, out, broken);
@@ -188,6 +188,8 @@ function translate(err: ErrorObject, source: ConfigSource): ConfigIssue | undefi
   let atKey = false;
   let message: string;
   const custom = (err.parentSchema as Record<string, unknown> | undefined)?.['x-message'];
+  // Only the nulls of required fields are left by prepare(): Kong calls those missing, whatever else they fail.
+  if (err.data === null && err.keyword !== 'required') return located(source, path, 'required field missing', path);
   switch (err.keyword) {
     case 'required':
       path.push((err.params as { missingProperty: string }).missingProperty);
@@ -202,8 +204,7 @@ function translate(err: ErrorObject, source: ConfigSource): ConfigIssue | undefi
       break;
     }
     case 'type':
-      // Only the nulls of required fields are left by prepare(): Kong calls those missing.
-      message = err.data === null ? 'required field missing' : `expected ${article((err.params as { type: string }).type)}`;
+      message = `expected ${article((err.params as { type: string }).type)}`;
       break;
     case 'enum':
       message = `expected one of: ${(err.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
