@@ -46,13 +46,14 @@ export function normalize(
   return new Normalizer(source, broken).run();
 }
 
+const isEntity = (e: unknown): e is Raw => e !== null && typeof e === 'object' && !Array.isArray(e);
+
 /** The entries of an entity list, or none when it is not a list (the schema has reported that). */
-function entries(container: Raw, key: string): Raw[] {
-  const list = container[key];
+function entries(container: unknown, key: string): Raw[] {
+  const list = isEntity(container) ? container[key] : undefined;
   return Array.isArray(list) ? list : [];
 }
 
-const isEntity = (e: unknown): e is Raw => e !== null && typeof e === 'object' && !Array.isArray(e);
 const isReference = (ref: unknown) => typeof ref === 'string' || (isEntity(ref) && typeof ref.id === 'string');
 const textOr = (v: unknown, fallback: string) => (typeof v === 'string' ? v : fallback);
 /** The services schema's host pattern (schemas/kong.schema.json), for a host that comes from a url. */

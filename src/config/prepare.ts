@@ -47,8 +47,13 @@ function notNullable(schema: SchemaNode | undefined): Set<string> {
   return new Set([...(schema?.required ?? []), ...(schema?.['x-not-null'] ?? [])]);
 }
 
-/** Drops the nulls of fields that are not required in `obj` and the objects below it (schema-less below: all). */
-export function dropNulls(obj: Raw, schema: SchemaNode | undefined, root: SchemaNode | undefined): void {
+/**
+ * Drops the nulls of fields that are not required in `obj` and the objects below it (schema-less below: all).
+ * `seen`: objects already done (YAML aliases can make the document a graph, even a cycle).
+ */
+export function dropNulls(obj: Raw, schema: SchemaNode | undefined, root: SchemaNode | undefined, seen = new WeakSet<object>()): void {
+  if (seen.has(obj)) return;
+  seen.add(obj);
   const keep = notNullable(schema);
   for (const key of Object.keys(obj)) {
     const v = obj[key];
@@ -56,7 +61,7 @@ export function dropNulls(obj: Raw, schema: SchemaNode | undefined, root: Schema
       if (!keep.has(key)) delete obj[key];
     } else if (isObject(v)) {
       const sub = root === undefined ? undefined : resolved(schema?.properties?.[key], root);
-      dropNulls(v, sub, sub === undefined ? undefined : root);
+      dropNulls(v, sub, sub === undefined ? undefined : root, seen);
     }
   }
 }
@@ -72,42 +77,57 @@ export function prepare(doc: Raw, root: SchemaNode, info: DeckInfo, report: Repo
       'warning',
     );
   }
-  entity(doc, root, root, '', [], info, report);
+  const walk = new Walk(root, info, report);
+  walk.entity(doc, root, '', []);
 }
 
-function entity(obj: Raw, def: SchemaNode, root: SchemaNode, kind: string, path: PathSegment[], info: DeckInfo, report: Report): void {
-  if (kind === 'services') applyUrl(obj, path, report);
-  const keep = notNullable(def);
-  for (const key of Object.keys(obj)) {
-    const v = obj[key];
-    if (v === null) {
-      if (!keep.has(key)) delete obj[key];
-      continue;
-    }
-    const prop = resolved(def.properties?.[key], root);
-    if (Array.isArray(v)) {
-      const child = resolved(prop?.items, root);
-      if (prop?.items?.$ref !== undefined && child?.type === 'object') {
-        v.forEach((e, i) => {
-          if (isObject(e)) entity(e, child, root, key, [...path, key, i], info, report);
-        });
-      } else if (v.length === 0 && prop === undefined && isKongEntityList(kind, key)) {
-        delete obj[key];
+/** One pass over the document; `seen` keeps it from doing an object twice (YAML aliases can make cycles). */
+class Walk {
+  private readonly seen = new WeakSet<object>();
+
+  constructor(
+    private readonly root: SchemaNode,
+    private readonly info: DeckInfo,
+    private readonly report: Report,
+  ) {}
+
+  entity(obj: Raw, def: SchemaNode, kind: string, path: PathSegment[]): void {
+    if (this.seen.has(obj)) return;
+    this.seen.add(obj);
+    const { root, info, report } = this;
+    if (kind === 'services') applyUrl(obj, path, report);
+    const keep = notNullable(def);
+    for (const key of Object.keys(obj)) {
+      const v = obj[key];
+      if (v === null) {
+        if (!keep.has(key)) delete obj[key];
+        continue;
       }
-    } else if (isObject(v)) {
-      if (kind === 'plugins' && key === 'config') {
-        const schema = PLUGINS.get(obj.name)?.configSchema as SchemaNode | undefined;
-        dropNulls(v, schema, schema);
-      } else {
-        dropNulls(v, prop, root);
+      const prop = resolved(def.properties?.[key], root);
+      if (Array.isArray(v)) {
+        const child = resolved(prop?.items, root);
+        if (prop?.items?.$ref !== undefined && child?.type === 'object') {
+          v.forEach((e, i) => {
+            if (isObject(e)) this.entity(e, child, key, [...path, key, i]);
+          });
+        } else if (v.length === 0 && prop === undefined && isKongEntityList(kind, key)) {
+          delete obj[key];
+        }
+      } else if (isObject(v)) {
+        if (kind === 'plugins' && key === 'config') {
+          const schema = PLUGINS.get(obj.name)?.configSchema as SchemaNode | undefined;
+          dropNulls(v, schema, schema, this.seen);
+        } else {
+          dropNulls(v, prop, root, this.seen);
+        }
       }
     }
-  }
-  if (kind === '') return;
-  const defaults = info.defaults[kind];
-  if (defaults !== undefined) for (const [k, v] of Object.entries(defaults)) if (!(k in obj)) obj[k] = structuredClone(v);
-  if (info.selectTags !== undefined && (obj.tags === undefined || Array.isArray(obj.tags))) {
-    obj.tags = [...new Set([...(obj.tags ?? []), ...info.selectTags])];
+    if (kind === '') return;
+    const defaults = info.defaults[kind];
+    if (defaults !== undefined) for (const [k, v] of Object.entries(defaults)) if (!(k in obj)) obj[k] = structuredClone(v);
+    if (info.selectTags !== undefined && (obj.tags === undefined || Array.isArray(obj.tags))) {
+      obj.tags = [...new Set([...(obj.tags ?? []), ...info.selectTags])];
+    }
   }
 }
 

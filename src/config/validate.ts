@@ -97,13 +97,15 @@ type Raw = Record<string, any>;
 
 /**
  * Fills each plugin's config defaults. The entity schema checks plugin configs through `if name then $ref`,
- * where ajv cannot fill defaults (the config object may not exist yet when the branch runs), so each config is
- * run once more through its plugin's own schema.
+ * where ajv cannot fill defaults (the config object may not exist yet when the branch runs), so each config
+ * without errors is run once more through its plugin's own schema.
  */
-function fillPluginDefaults(doc: Raw): void {
+function fillPluginDefaults(doc: Raw, broken: ReadonlySet<object>): void {
   const fill = (plugins: unknown) => {
     if (!Array.isArray(plugins)) return;
     for (const p of plugins) {
+      // A broken plugin's config may be anything, even an object that is also some other field (a YAML alias).
+      if (broken.has(p)) continue;
       const validate = pluginValidators.get(p?.name);
       if (validate && p.config && typeof p.config === 'object') validate(p.config);
     }
@@ -159,7 +161,7 @@ export function validateSchema(source: ConfigSource): SchemaCheck {
   const info = deckInfo(doc, errors, broken);
   prepare(doc, rootSchema, info, report);
   collectSchemaErrors(doc, validateDocument, entityLists.get('')!, '', errors, broken);
-  fillPluginDefaults(doc);
+  fillPluginDefaults(doc, broken);
   const seen = new Set<string>();
   for (const err of errors) {
     const issue = translate(err, source);
