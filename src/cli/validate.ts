@@ -2,13 +2,14 @@ import { Command, Option } from 'commander';
 import { checkConfigFile } from '../config/load';
 import { ConfigError, formatIssue, type ConfigIssue } from '../config/errors';
 
-interface FileResult {
+export interface FileResult {
   file: string;
   valid: boolean;
   issues: ConfigIssue[];
 }
 
-function checkFile(file: string, strict: boolean): FileResult {
+/** What `gateway validate` says of one file. */
+export function validateFile(file: string, strict: boolean): FileResult {
   try {
     const { warnings } = checkConfigFile(file);
     return { file, valid: !(strict && warnings.length > 0), issues: warnings };
@@ -28,7 +29,7 @@ export function validateCommand(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--strict', 'treat warnings as errors', false)
     .action((files: string[], opts: { format: 'text' | 'json'; strict: boolean }) => {
-      const results = files.map((f) => checkFile(f, opts.strict));
+      const results = files.map((f) => validateFile(f, opts.strict));
       const valid = results.every((r) => r.valid);
       if (opts.format === 'json') {
         const issues = results.flatMap((r) => r.issues.map((i) => ({ ...i, severity: i.severity ?? 'error' })));

@@ -20,15 +20,34 @@ export interface CheckedConfig {
   router: Router;
 }
 
-/** Parses, validates and normalizes; throws ConfigError with every located error. */
+const inFileOrder = (a: ConfigIssue, b: ConfigIssue) => a.line - b.line || a.col - b.col;
+const isError = (i: ConfigIssue) => i.severity !== 'warning';
+
+/**
+ * normalize() beside schema errors. The entities with errors are skipped, but YAML aliases can share one object
+ * between a broken entity and a sound one, which validation may have filled with the wrong defaults: if that
+ * trips the later checks, the schema's errors stand alone, as they are enough to refuse the file.
+ */
+function normalizeAroundErrors(source: ConfigSource, broken: ReadonlySet<object>, schemaIssues: ConfigIssue[]): ReturnType<typeof normalize> {
+  try {
+    return normalize(source, broken);
+  } catch (err) {
+    if (!schemaIssues.some(isError)) throw err;
+    throw new ConfigError(schemaIssues.sort(inFileOrder));
+  }
+}
+
+/**
+ * Parses, validates and normalizes; throws ConfigError with every located issue, in file order. The checks after
+ * the schema run on the rest of the file when some entities break it, so one run reports every problem.
+ */
 export function checkSource(source: ConfigSource): CheckedConfig {
-  const schemaIssues = validateSchema(source);
-  if (schemaIssues.length > 0) throw new ConfigError(schemaIssues);
-  const { entities, issues, locations } = normalize(source);
-  const errors = issues.filter((i) => i.severity !== 'warning');
-  if (errors.length > 0) throw new ConfigError(issues);
+  const { issues: schemaIssues, broken } = validateSchema(source);
+  const { entities, issues, locations } = normalizeAroundErrors(source, broken, schemaIssues);
+  const found = [...schemaIssues, ...issues];
+  if (found.some(isError)) throw new ConfigError(found.sort(inFileOrder));
   const router = new Router(entities.routes, new Map(entities.services.map((s) => [s.id, s])));
-  const warnings = [...issues, ...lint(source, entities, locations, router)].sort((a, b) => a.line - b.line || a.col - b.col);
+  const warnings = [...found, ...lint(source, entities, locations, router)].sort(inFileOrder);
   return { source, entities, warnings, hash: configHash(source.text), router };
 }
 

@@ -4,6 +4,10 @@ import { stableId } from './ids';
 import { checkRouteHeaderName, checkRouteHeaderValue, checkRouteHost, checkRoutePath } from './route-rules';
 import { didYouMean } from './suggest';
 import { KONG_PLUGINS, PLUGINS } from '../plugins';
+import { KONG_PROTOCOLS, SERVED_PROTOCOLS, unsupportedPlugin, unsupportedProtocol } from './kong-catalog';
+import { defaultPort, parseServiceUrl } from './service-url';
+import { envVarHint } from './env-vars';
+import { normalizePath } from '../proxy/paths';
 import { hasAnonymous } from '../plugins/auth/flow';
 import { isBcryptHash, looksLikeBcryptHash } from '../plugins/basic-auth/passwords';
 import { isSymmetric, parsePublicKey } from '../plugins/jwt/algorithms';
@@ -34,12 +38,30 @@ interface ReferenceIndex {
 }
 
 /**
- * Turns a schema-valid document into flat entities: nesting undone, url shorthands expanded, references
- * resolved to ids, ids filled in, and every cross-entity rule checked. Issues are collected, not thrown.
+ * Turns a validated document into flat entities: nesting undone, url shorthands expanded, references resolved to
+ * ids, ids filled in, and every cross-entity rule checked. Issues are collected, not thrown. The `broken` entities
+ * (schema errors of their own) are not checked again: a service, route or consumer among them stands in as a
+ * placeholder that references can find, so that the rest of the file is checked as it would be without the error.
  */
-export function normalize(source: ConfigSource): { entities: EntitySet; issues: ConfigIssue[]; locations: EntityLocations } {
-  return new Normalizer(source).run();
+export function normalize(
+  source: ConfigSource,
+  broken: ReadonlySet<object> = new Set(),
+): { entities: EntitySet; issues: ConfigIssue[]; locations: EntityLocations } {
+  return new Normalizer(source, broken).run();
 }
+
+const isEntity = (e: unknown): e is Raw => e !== null && typeof e === 'object' && !Array.isArray(e);
+
+/** The entries of an entity list, or none when it is not a list (the schema has reported that). */
+function entries(container: unknown, key: string): Raw[] {
+  const list = isEntity(container) ? container[key] : undefined;
+  return Array.isArray(list) ? list : [];
+}
+
+const isReference = (ref: unknown) => typeof ref === 'string' || (isEntity(ref) && typeof ref.id === 'string');
+const textOr = (v: unknown, fallback: string) => (typeof v === 'string' ? v : fallback);
+/** The services schema's host pattern (schemas/kong.schema.json), for a host that comes from a url. */
+const SERVICE_HOST = /^[A-Za-z0-9._-]+$|^\[[0-9A-Fa-f:.]+\]$/;
 
 class Normalizer {
   readonly issues: ConfigIssue[] = [];
@@ -52,7 +74,10 @@ class Normalizer {
   private readonly pluginAt = new Map<string, PluginEntity>();
   private readonly legacyPaths: boolean;
 
-  constructor(private readonly source: ConfigSource) {
+  constructor(
+    private readonly source: ConfigSource,
+    private readonly broken: ReadonlySet<object>,
+  ) {
     this.doc = source.data as Raw;
     this.legacyPaths = this.doc._format_version === '1.1' || this.doc._format_version === '2.1';
   }
@@ -65,8 +90,8 @@ class Normalizer {
   run() {
     const d = this.doc;
     // Pass 1: entities that others refer to.
-    (d.services ?? []).forEach((s: Raw, i: number) => this.service(s, ['services', i]));
-    (d.consumers ?? []).forEach((c: Raw, i: number) => this.consumer(c, ['consumers', i]));
+    entries(d, 'services').forEach((s: Raw, i: number) => this.service(s, ['services', i]));
+    entries(d, 'consumers').forEach((c: Raw, i: number) => this.consumer(c, ['consumers', i]));
     this.checkUnique('services', 'id', this.entities.services);
     this.checkUnique('services', 'name', this.entities.services);
     this.checkUnique('consumers', 'id', this.entities.consumers);
@@ -76,71 +101,74 @@ class Normalizer {
     const consumers = this.index(this.entities.consumers, 'username');
 
     // Pass 2: routes (nested and top level), then what hangs off routes, services and consumers.
-    (d.services ?? []).forEach((s: Raw, i: number) => {
+    entries(d, 'services').forEach((s: Raw, i: number) => {
       const service = this.entities.services[i];
-      (s.routes ?? []).forEach((r: Raw, j: number) => this.route(r, ['services', i, 'routes', j], service.id));
+      if (isEntity(s)) entries(s, 'routes').forEach((r: Raw, j: number) => this.route(r, ['services', i, 'routes', j], service.id));
     });
-    (d.routes ?? []).forEach((r: Raw, i: number) => {
+    entries(d, 'routes').forEach((r: Raw, i: number) => {
       const path: PathSegment[] = ['routes', i];
-      const serviceId = r.service === undefined ? undefined : this.resolve(r.service, services, 'service', 'services', [...path, 'service']);
+      const serviceId = !isEntity(r) || !isReference(r.service) ? undefined : this.resolve(r.service, services, 'service', 'services', [...path, 'service']);
       this.route(r, path, serviceId);
     });
     this.checkUnique('routes', 'id', this.entities.routes);
     this.checkUnique('routes', 'name', this.entities.routes);
     const routes = this.index(this.entities.routes, 'name');
 
-    const pluginSites: Array<[Raw[] | undefined, PathSegment[], Partial<Record<'service' | 'route' | 'consumer', string>>]> = [];
-    (d.services ?? []).forEach((s: Raw, i: number) => {
+    const pluginSites: Array<[Raw[], PathSegment[], Partial<Record<'service' | 'route' | 'consumer', string>>]> = [];
+    entries(d, 'services').forEach((s: Raw, i: number) => {
+      if (!isEntity(s)) return;
       const service = this.entities.services[i];
-      pluginSites.push([s.plugins, ['services', i, 'plugins'], { service: service.id }]);
-      (s.routes ?? []).forEach((r: Raw, j: number) => {
+      pluginSites.push([entries(s, 'plugins'), ['services', i, 'plugins'], { service: service.id }]);
+      entries(s, 'routes').forEach((r: Raw, j: number) => {
         const route = this.findRouteAt(['services', i, 'routes', j]);
-        if (route) pluginSites.push([r.plugins, ['services', i, 'routes', j, 'plugins'], { route: route.id }]);
+        if (route) pluginSites.push([entries(r, 'plugins'), ['services', i, 'routes', j, 'plugins'], { route: route.id }]);
       });
     });
-    (d.routes ?? []).forEach((r: Raw, i: number) => {
+    entries(d, 'routes').forEach((r: Raw, i: number) => {
       const route = this.findRouteAt(['routes', i]);
-      if (route) pluginSites.push([r.plugins, ['routes', i, 'plugins'], { route: route.id }]);
+      if (route) pluginSites.push([entries(r, 'plugins'), ['routes', i, 'plugins'], { route: route.id }]);
     });
-    (d.consumers ?? []).forEach((c: Raw, i: number) => {
-      pluginSites.push([c.plugins, ['consumers', i, 'plugins'], { consumer: this.entities.consumers[i].id }]);
+    entries(d, 'consumers').forEach((c: Raw, i: number) => {
+      if (isEntity(c)) pluginSites.push([entries(c, 'plugins'), ['consumers', i, 'plugins'], { consumer: this.entities.consumers[i].id }]);
     });
     for (const [list, at, parent] of pluginSites) {
-      (list ?? []).forEach((p: Raw, j: number) => this.plugin(p, [...at, j], parent, { services, routes, consumers }));
+      list.forEach((p: Raw, j: number) => this.plugin(p, [...at, j], parent, { services, routes, consumers }));
     }
-    (d.plugins ?? []).forEach((p: Raw, i: number) => this.plugin(p, ['plugins', i], {}, { services, routes, consumers }));
+    entries(d, 'plugins').forEach((p: Raw, i: number) => this.plugin(p, ['plugins', i], {}, { services, routes, consumers }));
 
-    // Credentials: nested under a consumer, or top level with a consumer reference.
-    (d.consumers ?? []).forEach((c: Raw, i: number) => {
+    // Credentials: nested under a consumer, or top level with a consumer reference. Broken ones are skipped.
+    const sound = (e: unknown): e is Raw => isEntity(e) && !this.broken.has(e);
+    entries(d, 'consumers').forEach((c: Raw, i: number) => {
+      if (!isEntity(c)) return;
       const consumerId = this.entities.consumers[i].id;
-      (c.keyauth_credentials ?? []).forEach((k: Raw, j: number) => this.keyAuth(k, ['consumers', i, 'keyauth_credentials', j], consumerId, j));
-      (c.basicauth_credentials ?? []).forEach((b: Raw, j: number) => this.basicAuth(b, ['consumers', i, 'basicauth_credentials', j], consumerId));
-      (c.jwt_secrets ?? []).forEach((k: Raw, j: number) => this.jwtSecret(k, ['consumers', i, 'jwt_secrets', j], consumerId, j));
-      (c.hmacauth_credentials ?? []).forEach((h: Raw, j: number) => this.hmacAuth(h, ['consumers', i, 'hmacauth_credentials', j], consumerId));
-      (c.acls ?? []).forEach((a: Raw, j: number) => this.acl(a, ['consumers', i, 'acls', j], consumerId));
+      entries(c, 'keyauth_credentials').forEach((k: Raw, j: number) => sound(k) && this.keyAuth(k, ['consumers', i, 'keyauth_credentials', j], consumerId, j));
+      entries(c, 'basicauth_credentials').forEach((b: Raw, j: number) => sound(b) && this.basicAuth(b, ['consumers', i, 'basicauth_credentials', j], consumerId));
+      entries(c, 'jwt_secrets').forEach((k: Raw, j: number) => sound(k) && this.jwtSecret(k, ['consumers', i, 'jwt_secrets', j], consumerId, j));
+      entries(c, 'hmacauth_credentials').forEach((h: Raw, j: number) => sound(h) && this.hmacAuth(h, ['consumers', i, 'hmacauth_credentials', j], consumerId));
+      entries(c, 'acls').forEach((a: Raw, j: number) => sound(a) && this.acl(a, ['consumers', i, 'acls', j], consumerId));
     });
     const topConsumer = (e: Raw, path: PathSegment[]) =>
       e.consumer === undefined
         ? (this.report([...path, 'consumer'], 'required field missing', 'error'), undefined)
         : this.resolve(e.consumer, consumers, 'consumer', 'consumers', [...path, 'consumer']);
-    (d.keyauth_credentials ?? []).forEach((k: Raw, i: number) => {
-      const id = topConsumer(k, ['keyauth_credentials', i]);
+    entries(d, 'keyauth_credentials').forEach((k: Raw, i: number) => {
+      const id = sound(k) ? topConsumer(k, ['keyauth_credentials', i]) : undefined;
       if (id) this.keyAuth(k, ['keyauth_credentials', i], id, i, true);
     });
-    (d.basicauth_credentials ?? []).forEach((b: Raw, i: number) => {
-      const id = topConsumer(b, ['basicauth_credentials', i]);
+    entries(d, 'basicauth_credentials').forEach((b: Raw, i: number) => {
+      const id = sound(b) ? topConsumer(b, ['basicauth_credentials', i]) : undefined;
       if (id) this.basicAuth(b, ['basicauth_credentials', i], id, true);
     });
-    (d.jwt_secrets ?? []).forEach((k: Raw, i: number) => {
-      const id = topConsumer(k, ['jwt_secrets', i]);
+    entries(d, 'jwt_secrets').forEach((k: Raw, i: number) => {
+      const id = sound(k) ? topConsumer(k, ['jwt_secrets', i]) : undefined;
       if (id) this.jwtSecret(k, ['jwt_secrets', i], id, i, true);
     });
-    (d.hmacauth_credentials ?? []).forEach((h: Raw, i: number) => {
-      const id = topConsumer(h, ['hmacauth_credentials', i]);
+    entries(d, 'hmacauth_credentials').forEach((h: Raw, i: number) => {
+      const id = sound(h) ? topConsumer(h, ['hmacauth_credentials', i]) : undefined;
       if (id) this.hmacAuth(h, ['hmacauth_credentials', i], id, true);
     });
-    (d.acls ?? []).forEach((a: Raw, i: number) => {
-      const id = topConsumer(a, ['acls', i]);
+    entries(d, 'acls').forEach((a: Raw, i: number) => {
+      const id = sound(a) ? topConsumer(a, ['acls', i]) : undefined;
       if (id) this.acl(a, ['acls', i], id, true);
     });
     this.checkUnique('plugins', 'id', this.entities.plugins);
@@ -216,35 +244,38 @@ class Normalizer {
   }
 
   private service(s: Raw, path: PathSegment[]): void {
+    if (!isEntity(s) || this.broken.has(s)) {
+      // A placeholder that routes and references can find; its own errors are reported already.
+      const e: Raw = isEntity(s) ? s : {};
+      if (KONG_PROTOCOLS.has(e.protocol) && typeof e.url !== 'string') this.checkProtocol(e.protocol, 'service', [...path, 'protocol']);
+      const placeholder: ServiceEntity = {
+        id: textOr(e.id, stableId('services', textOr(e.name, formatPath(path)))),
+        protocol: 'http', host: '', port: 80, retries: 5, connect_timeout: 60000, read_timeout: 60000, write_timeout: 60000, enabled: true,
+      };
+      if (typeof e.name === 'string') placeholder.name = e.name;
+      this.entities.services.push(this.place(placeholder, path, e));
+      return;
+    }
     let protocol = s.protocol;
     let host = s.host;
     let port = s.port;
     let svcPath = s.path;
+    let protocolAt: PathSegment[] = [...path, 'protocol'];
     if (s.url !== undefined) {
-      if (s.host !== undefined || s.protocol !== undefined || s.port !== undefined || s.path !== undefined) {
-        this.report([...path, 'url'], "'url' cannot be combined with 'protocol', 'host', 'port' or 'path'");
-      }
-      let u: URL | undefined;
-      try {
-        u = new URL(s.url);
-      } catch {
-        this.report([...path, 'url'], `invalid url '${s.url}'`);
-      }
-      if (u) {
-        protocol = u.protocol.slice(0, -1);
-        if (protocol !== 'http' && protocol !== 'https') {
-          this.report([...path, 'url'], `protocol '${protocol}' is not supported (expected one of: http, https)`);
-        }
-        host = u.hostname;
-        port = u.port !== '' ? Number(u.port) : undefined;
-        svcPath = u.pathname === '/' && !/^[a-z]+:\/\/[^/]+\//i.test(s.url) ? undefined : u.pathname;
-        if (u.search || u.hash) this.report([...path, 'url'], 'a service url may not carry a query or fragment');
+      // Kong's shorthand: the url gives all four parts (prepare() has dropped any written beside it).
+      const u = parseServiceUrl(s.url);
+      protocolAt = [...path, 'url'];
+      if ('error' in u) this.report([...path, 'url'], u.error);
+      else {
+        ({ protocol, host, port, path: svcPath } = u);
+        if (!SERVICE_HOST.test(host)) this.report([...path, 'url'], `invalid hostname in url '${s.url}'${envVarHint(s.url)}`);
       }
     } else if (host === undefined) {
       this.report([...path, 'host'], 'required field missing');
     }
     protocol = protocol ?? (port === 443 ? 'https' : 'http');
-    port = port ?? (protocol === 'https' ? 443 : 80);
+    this.checkProtocol(protocol, 'service', protocolAt);
+    port = port ?? defaultPort(protocol);
     if (svcPath !== undefined && svcPath.includes('//')) this.report([...path, 'path'], 'must not have empty segments');
     const service: ServiceEntity = {
       id: s.id ?? stableId('services', s.name ?? formatPath(path)),
@@ -263,21 +294,64 @@ class Normalizer {
     this.entities.services.push(this.place(service, path, s));
   }
 
+  /** A route's or service's protocol this gateway does not serve is an error naming why; true when it serves it. */
+  private checkProtocol(protocol: string, entity: 'route' | 'service', at: PathSegment[]): boolean {
+    const why = unsupportedProtocol(protocol, entity);
+    if (why !== undefined) this.report(at, why);
+    return why === undefined;
+  }
+
+  /**
+   * A path of a 1.1 or 2.1 file as Kong 3.x migrates it (kong/db/migrations/migrate_path_280_300.lua): paths of
+   * only unreserved characters are normalized, any other path was a regex and gets the `~` that 3.0 requires. A
+   * path that had a `~` already gets a second one: a regex starting with '~', which no request path matches.
+   */
+  private migratePath(p: string, at: PathSegment[]): string {
+    if (/^[A-Za-z0-9.\-_~/%]*$/.test(p)) return p.startsWith('/') ? (normalizePath(p) ?? p) : p;
+    if (p.startsWith('~')) {
+      this.report(
+        at,
+        `in a format ${this.doc._format_version} file every path with regex characters is a regex, so Kong 3.x reads this one as '~${p}', ` +
+          "a regex that starts with '~' and never matches: drop the leading '~', or write the file as _format_version \"3.0\"",
+        'warning',
+      );
+    }
+    return `~${p}`;
+  }
+
   private route(r: Raw, path: PathSegment[], serviceId: string | undefined): void {
+    const served = !isEntity(r) || !Array.isArray(r.protocols)
+      ? true
+      : r.protocols.map((p: unknown, i: number) => typeof p !== 'string' || !KONG_PROTOCOLS.has(p) || this.checkProtocol(p, 'route', [...path, 'protocols', i])).every(Boolean);
+    if (!isEntity(r) || this.broken.has(r)) {
+      // A placeholder that nested plugins and references can find; its own errors are reported already.
+      const e: Raw = isEntity(r) ? r : {};
+      const placeholder = {
+        id: textOr(e.id, stableId('routes', textOr(e.name, `${serviceId ?? ''}:${formatPath(path)}`))),
+        protocols: ['http', 'https'], strip_path: true, preserve_host: false, regex_priority: 0, path_handling: 'v0',
+        https_redirect_status_code: 426, request_buffering: true, response_buffering: true,
+      } as RouteEntity;
+      if (typeof e.name === 'string') placeholder.name = e.name;
+      if (serviceId !== undefined) placeholder.service = serviceId;
+      this.entities.routes.push(this.place(placeholder, path, e));
+      this.routeAt.set(formatPath(path), placeholder);
+      return;
+    }
     if (path[0] === 'services' && r.service !== undefined) this.report([...path, 'service'], 'value must be null (a nested route belongs to its service)');
     const has = (k: string) => r[k] !== undefined && (Array.isArray(r[k]) ? r[k].length > 0 : Object.keys(r[k]).length > 0);
-    if (!has('methods') && !has('hosts') && !has('headers') && !has('paths')) {
+    // A stream route matches on other fields, and is refused for its protocol already.
+    if (served && !has('methods') && !has('hosts') && !has('headers') && !has('paths')) {
       this.report(path, "must set one of 'methods', 'hosts', 'headers', 'paths'");
     }
     const paths: string[] | undefined = r.paths?.map((p: string, i: number) => {
-      const migrated = this.legacyPaths && p.startsWith('/') && /[^A-Za-z0-9\-._~/%]/.test(p) ? `~${p}` : p;
+      const migrated = this.legacyPaths ? this.migratePath(p, [...path, 'paths', i]) : p;
       const err = checkRoutePath(migrated);
       if (err) this.report([...path, 'paths', i], err);
       return migrated;
     });
     (r.hosts ?? []).forEach((h: string, i: number) => {
       const err = checkRouteHost(h);
-      if (err) this.report([...path, 'hosts', i], err);
+      if (err) this.report([...path, 'hosts', i], err + envVarHint(h));
     });
     let headers: Record<string, string[]> | undefined;
     if (r.headers !== undefined) {
@@ -315,6 +389,15 @@ class Normalizer {
   }
 
   private consumer(c: Raw, path: PathSegment[]): void {
+    if (!isEntity(c) || this.broken.has(c)) {
+      // A placeholder that references can find; its own errors are reported already.
+      const e: Raw = isEntity(c) ? c : {};
+      const placeholder: ConsumerEntity = { id: textOr(e.id, stableId('consumers', textOr(e.username, `custom_id:${textOr(e.custom_id, formatPath(path))}`))) };
+      if (typeof e.username === 'string') placeholder.username = e.username;
+      if (typeof e.custom_id === 'string') placeholder.custom_id = e.custom_id;
+      this.entities.consumers.push(this.place(placeholder, path, e));
+      return;
+    }
     if (c.username === undefined && c.custom_id === undefined) {
       this.report(path, "at least one of these fields must be non-empty: 'custom_id', 'username'");
     }
@@ -331,10 +414,11 @@ class Normalizer {
     parent: Partial<Record<'service' | 'route' | 'consumer', string>>,
     idx: { services: ReferenceIndex; routes: ReferenceIndex; consumers: ReferenceIndex },
   ): void {
+    if (!isEntity(p)) return;
     const scope = { ...parent };
     const nested = Object.keys(parent).length > 0;
     for (const field of ['service', 'route', 'consumer'] as const) {
-      if (p[field] === undefined) continue;
+      if (p[field] === undefined || !isReference(p[field])) continue;
       if (nested) {
         this.report([...path, field], 'value must be null (a nested plugin takes its scope from its parent; use top-level plugins for combinations)');
         continue;
@@ -343,14 +427,13 @@ class Normalizer {
       const id = this.resolve(p[field], index, field, `${field}s`, [...path, field]);
       if (id) scope[field] = id;
     }
+    if (typeof p.name !== 'string') return;
     const def = PLUGINS.get(p.name);
     if (!def) {
-      const why = KONG_PLUGINS.has(p.name)
-        ? `plugin '${p.name}' is not supported by this gateway yet (supported: ${[...PLUGINS.keys()].sort().join(', ')})`
-        : `plugin '${p.name}' does not exist${didYouMean(p.name, [...PLUGINS.keys(), ...KONG_PLUGINS])}`;
-      this.report([...path, 'name'], why);
+      this.report([...path, 'name'], unsupportedPlugin(p.name, didYouMean(p.name, [...PLUGINS.keys(), ...KONG_PLUGINS])));
       return;
     }
+    if (this.broken.has(p)) return;
     if (def.authenticates && scope.consumer !== undefined) {
       this.report([...path, nested ? 'name' : 'consumer'], `value must be null ('${p.name}' identifies consumers, so it cannot be scoped to one)`);
     }
@@ -361,7 +444,7 @@ class Normalizer {
       id: p.id ?? stableId('plugins', `${p.name}:${scope.route ?? ''}:${scope.service ?? ''}:${scope.consumer ?? ''}`),
       name: p.name,
       config: p.config,
-      protocols: p.protocols,
+      protocols: this.pluginProtocols(p.protocols, [...path, 'protocols']),
       enabled: p.enabled,
     };
     if (p.instance_name !== undefined) plugin.instance_name = p.instance_name;
@@ -381,6 +464,19 @@ class Normalizer {
     }
     this.pluginAt.set(scopeKey, plugin);
     this.entities.plugins.push(this.place(plugin, path, p));
+  }
+
+  /**
+   * A plugin's protocols without those of routes this gateway never has (stream, WebSocket): Kong Enterprise's
+   * decK dumps list ws and wss on every plugin, which changes nothing here, so they are dropped with a warning.
+   */
+  private pluginProtocols(protocols: string[], at: PathSegment[]): string[] {
+    const kept = protocols.filter((p) => SERVED_PROTOCOLS.has(p) || p === 'grpc' || p === 'grpcs');
+    if (kept.length < protocols.length) {
+      const dropped = protocols.filter((p) => !kept.includes(p)).map((p) => `'${p}'`);
+      this.report(at, `${dropped.join(', ')} ignored: this gateway has no such routes (stream routes are not supported, WebSocket routes are Kong Enterprise's)`, 'warning');
+    }
+    return kept;
   }
 
   private pluginChecks(): void {
@@ -428,8 +524,13 @@ class Normalizer {
 
   private basicAuth(b: Raw, path: PathSegment[], consumer: string, topLevel = false): void {
     if (!topLevel && b.consumer !== undefined) this.report([...path, 'consumer'], 'value must be null (a nested credential belongs to its consumer)');
-    // Neither message quotes the password.
-    if (looksLikeBcryptHash(b.password) && !isBcryptHash(b.password)) {
+    // No message quotes the password.
+    if (this.doc._transform === false && !isBcryptHash(b.password)) {
+      this.report(
+        [...path, 'password'],
+        "with '_transform: false' Kong takes this password as already hashed (the SHA-1 form `kong config db_export` writes), which this gateway cannot check: give the plaintext password or a bcrypt hash, or drop '_transform: false'",
+      );
+    } else if (looksLikeBcryptHash(b.password) && !isBcryptHash(b.password)) {
       this.report([...path, 'password'], 'invalid bcrypt hash (expected $2a$, $2b$ or $2y$, a cost from 04 to 31, then 53 characters)');
     } else if (!isBcryptHash(b.password)) {
       this.report([...path, 'password'], 'plaintext password: anyone who can read this file can use it; store a bcrypt hash instead (gateway hash-password)', 'warning');

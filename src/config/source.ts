@@ -11,6 +11,8 @@ export interface ConfigSource {
   text: string;
   data: unknown;
   locate(path: readonly PathSegment[], atKey?: boolean): { line: number; col: number };
+  /** What reading the text found that is not an error (a key written twice with the same value). */
+  warnings?: ConfigIssue[];
 }
 
 const MAX_DEPTH = 64;
@@ -178,23 +180,31 @@ function deepCstOffset(tokens: readonly CST.Token[]): number {
   return -1;
 }
 
-/** Located problems the YAML library leaves alone: keys that are not scalars, or equal once read as text. */
-function keyIssues(node: unknown, issue: (offset: number, message: string) => ConfigIssue, out: ConfigIssue[]): void {
+/**
+ * Located problems the YAML library leaves alone: keys that are not scalars, or equal once read as text. A key
+ * written twice with the same value text is only a warning (Kong's YAML reading keeps the last value, which is the
+ * same one: Kong accepts such files); with another value the file is ambiguous, and refused.
+ */
+function keyIssues(node: unknown, text: string, issue: (offset: number, message: string) => ConfigIssue, out: ConfigIssue[], warnings: ConfigIssue[]): void {
   if (isMap(node)) {
-    const seen = new Set<string>();
+    const seen = new Map<string, string>();
     for (const pair of node.items) {
       const key = pair.key as Node | null;
       const offset = key?.range?.[0] ?? 0;
       if (key !== null && !isScalar(key)) out.push(issue(offset, 'a map key must be a plain value, not a collection or an alias'));
       else {
         const name = String(key?.value ?? '');
-        if (seen.has(name)) out.push(issue(offset, `${PARSE_FAILED}: Map keys must be unique ('${name.slice(0, 80)}' repeats)`));
-        seen.add(name);
+        const range = (pair.value as Node | null)?.range;
+        const value = range ? text.slice(range[0], range[1]) : '';
+        const first = seen.get(name);
+        if (first === value) warnings.push({ ...issue(offset, `'${name.slice(0, 80)}' is written twice with the same value: the repeat is ignored`), severity: 'warning' });
+        else if (first !== undefined) out.push(issue(offset, `${PARSE_FAILED}: Map keys must be unique ('${name.slice(0, 80)}' repeats)`));
+        seen.set(name, value);
       }
-      keyIssues(pair.value, issue, out);
+      keyIssues(pair.value, text, issue, out, warnings);
     }
   } else if (isSeq(node)) {
-    for (const item of node.items) keyIssues(item, issue, out);
+    for (const item of node.items) keyIssues(item, text, issue, out, warnings);
   }
 }
 
@@ -241,7 +251,8 @@ export function readYamlWithPositions(text: string, file: string): ConfigSource 
     throw new ConfigError(doc.errors.map((e) => at(e.pos[0], `${PARSE_FAILED}: ${firstLine(e.message)}`)));
   }
   const keyProblems: ConfigIssue[] = [];
-  keyIssues(doc.contents, at, keyProblems);
+  const warnings: ConfigIssue[] = [];
+  keyIssues(doc.contents, text, at, keyProblems, warnings);
   if (keyProblems.length > 0) throw new ConfigError(keyProblems);
   let data: unknown;
   try {
@@ -291,7 +302,7 @@ export function readYamlWithPositions(text: string, file: string): ConfigSource 
     }
     return best?.range ? pos(best.range[0]) : { line: 1, col: 1 };
   };
-  return { file, text, data, locate };
+  return warnings.length > 0 ? { file, text, data, locate, warnings } : { file, text, data, locate };
 }
 
 function firstLine(message: string): string {

@@ -2,18 +2,14 @@ import { join } from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { PLUGINS } from '../plugins';
 import type { ConfigSource } from './source';
-import { formatPath, type ConfigIssue, type PathSegment } from './errors';
+import { formatPath, type ConfigIssue, type PathSegment, type Severity } from './errors';
 import { didYouMean } from './suggest';
+import { unsupportedField, unsupportedRedisField } from './kong-catalog';
+import { dropNulls, prepare, type DeckInfo, type Report, type SchemaNode } from './prepare';
+import { envVarHint } from './env-vars';
 
 // schemas/ sits beside src/ and dist/, so this path holds for both.
 const SCHEMA_FILE = join(__dirname, '..', '..', 'schemas', 'kong.schema.json');
-
-/** Kong entities a declarative file may hold that this gateway does not implement yet. */
-const UNSUPPORTED_ENTITIES = new Set([
-  'upstreams', 'targets', 'certificates', 'snis', 'ca_certificates', 'vaults', 'keys', 'key_sets', 'filter_chains',
-  'consumer_groups', 'oauth2_credentials', 'oauth2_authorization_codes',
-  'oauth2_tokens', 'parameters', 'workspaces',
-]);
 
 let compiled: ValidateFunction | undefined;
 const pluginValidators = new Map<string, ValidateFunction>();
@@ -27,28 +23,32 @@ interface EntityList {
 const entityLists = new Map<string, EntityList[]>();
 const entityValidators = new Map<string, ValidateFunction>();
 
-interface SchemaObject {
-  type?: string;
-  items?: { $ref?: string };
-  properties?: Record<string, SchemaObject>;
-}
+let rootSchema: SchemaNode & { $id: string; definitions: Record<string, SchemaNode> };
 
-function listsOf(schema: SchemaObject | undefined): EntityList[] {
+/** The properties of `schema` that list entities: arrays of a definition that is an object. */
+function listsOf(schema: SchemaNode | undefined): EntityList[] {
   const lists: EntityList[] = [];
   for (const [key, p] of Object.entries(schema?.properties ?? {})) {
-    const ref = p.items?.$ref;
-    if (p.type === 'array' && ref?.startsWith('#/definitions/')) lists.push({ key, entry: ref.slice('#/definitions/'.length) });
+    const entry = entityDefinitionOf(p);
+    if (entry !== undefined) lists.push({ key, entry });
   }
   return lists;
+}
+
+function entityDefinitionOf(property: SchemaNode): string | undefined {
+  const ref = property.items?.$ref;
+  if (property.type !== 'array' || !ref?.startsWith('#/definitions/')) return undefined;
+  const entry = ref.slice('#/definitions/'.length);
+  return rootSchema.definitions[entry]?.type === 'object' ? entry : undefined;
 }
 
 /** The entity schema with every plugin's config schema, compiled once per process. */
 export function schemaValidator(): ValidateFunction {
   if (compiled) return compiled;
   const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, allowUnionTypes: true });
-  ajv.addVocabulary(['x-message']);
+  ajv.addVocabulary(['x-message', 'x-not-null']);
   for (const plugin of PLUGINS.values()) ajv.addSchema(plugin.configSchema);
-  const schema = require(SCHEMA_FILE) as SchemaObject & { $id: string; definitions: Record<string, SchemaObject> };
+  const schema = (rootSchema = require(SCHEMA_FILE));
   compiled = ajv.compile(schema);
   for (const plugin of PLUGINS.values()) pluginValidators.set(plugin.name, ajv.getSchema((plugin.configSchema as { $id: string }).$id)!);
   const pending = listsOf(schema);
@@ -64,11 +64,12 @@ export function schemaValidator(): ValidateFunction {
 }
 
 /**
- * Collects the schema errors of `value` (at JSON pointer `at`). ajv gathers the errors of a list's entries by
- * concatenating arrays, which is quadratic in the failing entries (100,000 consumers with the same typo would take
- * minutes): every entity list is taken out and its entries are validated one by one, each with its own validator.
+ * Collects the schema errors of `value` (at JSON pointer `at`), and in `broken` each entity that has errors of its
+ * own. ajv gathers the errors of a list's entries by concatenating arrays, which is quadratic in the failing entries
+ * (100,000 consumers with the same typo would take minutes): every entity list is taken out and its entries are
+ * validated one by one, each with its own validator.
  */
-function collectSchemaErrors(value: unknown, validate: ValidateFunction, lists: EntityList[], at: string, out: ErrorObject[]): void {
+function collectSchemaErrors(value: unknown, validate: ValidateFunction, lists: EntityList[], at: string, out: ErrorObject[], broken: Set<object>): void {
   const taken: Array<[EntityList, unknown[]]> = [];
   const container = value as Raw;
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
@@ -80,12 +81,15 @@ function collectSchemaErrors(value: unknown, validate: ValidateFunction, lists: 
       }
     }
   }
-  if (!validate(value)) for (const e of validate.errors!) out.push(at === '' ? e : { ...e, instancePath: at + e.instancePath });
+  if (!validate(value)) {
+    for (const e of validate.errors!) out.push(at === '' ? e : { ...e, instancePath: at + e.instancePath });
+    if (at !== '' && value !== null && typeof value === 'object') broken.add(value);
+  }
   for (const [list, entries] of taken) {
     container[list.key] = entries;
     const validateEntry = entityValidators.get(list.entry)!;
     const nested = entityLists.get(list.entry)!;
-    for (let i = 0; i < entries.length; i++) collectSchemaErrors(entries[i], validateEntry, nested, `${at}/${list.key}/${i}`, out);
+    for (let i = 0; i < entries.length; i++) collectSchemaErrors(entries[i], validateEntry, nested, `${at}/${list.key}/${i}`, out, broken);
   }
 }
 
@@ -93,34 +97,71 @@ type Raw = Record<string, any>;
 
 /**
  * Fills each plugin's config defaults. The entity schema checks plugin configs through `if name then $ref`,
- * where ajv cannot fill defaults (the config object may not exist yet when the branch runs), so each valid
- * config is run once more through its plugin's own schema.
+ * where ajv cannot fill defaults (the config object may not exist yet when the branch runs), so each config
+ * without errors is run once more through its plugin's own schema.
  */
-function fillPluginDefaults(doc: Raw): void {
-  const fill = (plugins: Raw[] | undefined) => {
-    for (const p of plugins ?? []) {
-      const validate = pluginValidators.get(p.name);
+function fillPluginDefaults(doc: Raw, broken: ReadonlySet<object>): void {
+  const fill = (plugins: unknown) => {
+    if (!Array.isArray(plugins)) return;
+    for (const p of plugins) {
+      // A broken plugin's config may be anything, even an object that is also some other field (a YAML alias).
+      if (broken.has(p)) continue;
+      const validate = pluginValidators.get(p?.name);
       if (validate && p.config && typeof p.config === 'object') validate(p.config);
     }
   };
+  const each = (list: unknown, f: (e: Raw) => void) => {
+    if (Array.isArray(list)) for (const e of list) if (e !== null && typeof e === 'object') f(e);
+  };
   fill(doc.plugins);
-  for (const s of doc.services ?? []) {
+  each(doc.services, (s) => {
     fill(s.plugins);
-    for (const r of s.routes ?? []) fill(r.plugins);
-  }
-  for (const r of doc.routes ?? []) fill(r.plugins);
-  for (const c of doc.consumers ?? []) fill(c.plugins);
+    each(s.routes, (r) => fill(r.plugins));
+  });
+  each(doc.routes, (r) => fill(r.plugins));
+  each(doc.consumers, (c) => fill(c.plugins));
 }
 
-/** Validates the parsed file in place (defaults filled) and returns located issues. */
-export function validateSchema(source: ConfigSource): ConfigIssue[] {
-  const errors: ErrorObject[] = [];
-  collectSchemaErrors(source.data, schemaValidator(), entityLists.get('')!, '', errors);
-  if (errors.length === 0) {
-    fillPluginDefaults(source.data as Raw);
-    return [];
+/** decK's `_info.defaults` for services and routes, each checked as a partial entity of its kind. */
+const DEFAULTS_OF: Record<string, [string, string]> = { service: ['services', 'service'], route: ['routes', 'route'] };
+
+function deckInfo(doc: Raw, out: ErrorObject[], broken: Set<object>): DeckInfo {
+  const info: DeckInfo = { defaults: {} };
+  const raw = doc._info;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return info;
+  if (Array.isArray(raw.select_tags) && raw.select_tags.every((t: unknown) => typeof t === 'string')) info.selectTags = raw.select_tags;
+  const defaults = raw.defaults;
+  if (defaults === null || typeof defaults !== 'object') return info;
+  for (const [key, [kind, definition]] of Object.entries(DEFAULTS_OF)) {
+    const given = defaults[key];
+    if (given === null || typeof given !== 'object' || Array.isArray(given)) continue;
+    dropNulls(given, undefined, undefined); // a null default is no default
+    const before = out.length;
+    // Checked on a copy: the validator fills Kong's defaults, which must not pass for the file's own values.
+    collectSchemaErrors(structuredClone(given), entityValidators.get(definition)!, [], `/_info/defaults/${key}`, out, broken);
+    if (out.length === before) info.defaults[kind] = given;
   }
-  const issues: ConfigIssue[] = [];
+  return info;
+}
+
+export interface SchemaCheck {
+  issues: ConfigIssue[];
+  /** Entities with schema errors of their own: the later checks skip them, and the rest of the file is checked. */
+  broken: ReadonlySet<object>;
+}
+
+/** Reads the parsed file as Kong does (src/config/prepare.ts), validates it in place (defaults filled) and returns located issues. */
+export function validateSchema(source: ConfigSource): SchemaCheck {
+  const validateDocument = schemaValidator();
+  const doc = source.data as Raw;
+  const errors: ErrorObject[] = [];
+  const broken = new Set<object>();
+  const issues: ConfigIssue[] = [...(source.warnings ?? [])];
+  const report: Report = (path, message, severity = 'error') => issues.push(located(source, path, message, path, false, severity));
+  const info = deckInfo(doc, errors, broken);
+  prepare(doc, rootSchema, info, report);
+  collectSchemaErrors(doc, validateDocument, entityLists.get('')!, '', errors, broken);
+  fillPluginDefaults(doc, broken);
   const seen = new Set<string>();
   for (const err of errors) {
     const issue = translate(err, source);
@@ -130,7 +171,7 @@ export function validateSchema(source: ConfigSource): ConfigIssue[] {
     seen.add(key);
     issues.push(issue);
   }
-  return issues;
+  return { issues, broken };
 }
 
 function pointerToPath(pointer: string): PathSegment[] {
@@ -149,6 +190,8 @@ function translate(err: ErrorObject, source: ConfigSource): ConfigIssue | undefi
   let atKey = false;
   let message: string;
   const custom = (err.parentSchema as Record<string, unknown> | undefined)?.['x-message'];
+  // Only the nulls of required fields are left by prepare(): Kong calls those missing, whatever else they fail.
+  if (err.data === null && err.keyword !== 'required') return located(source, path, 'required field missing', path);
   switch (err.keyword) {
     case 'required':
       path.push((err.params as { missingProperty: string }).missingProperty);
@@ -158,12 +201,8 @@ function translate(err: ErrorObject, source: ConfigSource): ConfigIssue | undefi
       const field = (err.params as { additionalProperty: string }).additionalProperty;
       path.push(field);
       atKey = true;
-      if (path.length === 1 && UNSUPPORTED_ENTITIES.has(field)) {
-        message = `'${field}' entities are not supported by this gateway yet`;
-      } else {
-        const known = Object.keys(((err.parentSchema as { properties?: object })?.properties) ?? {});
-        message = `unknown field${didYouMean(field, known)}`;
-      }
+      const known = Object.keys(((err.parentSchema as { properties?: object })?.properties) ?? {});
+      message = unsupportedAt(path) ?? `unknown field${didYouMean(field, known)}`;
       break;
     }
     case 'type':
@@ -179,7 +218,7 @@ function translate(err: ErrorObject, source: ConfigSource): ConfigIssue | undefi
       message = 'expected a name or id string, or {id: …}';
       break;
     case 'pattern':
-      message = typeof custom === 'string' ? `invalid value '${String(err.data)}': ${custom}` : `invalid value '${String(err.data)}'`;
+      message = `invalid value '${String(err.data)}'${typeof custom === 'string' ? `: ${custom}` : ''}${envVarHint(err.data)}`;
       break;
     case 'minimum':
     case 'maximum':
@@ -199,9 +238,28 @@ function translate(err: ErrorObject, source: ConfigSource): ConfigIssue | undefi
   return located(source, path, message, path, atKey);
 }
 
-function located(source: ConfigSource, path: PathSegment[], message: string, at: PathSegment[], atKey = false): ConfigIssue {
+function located(source: ConfigSource, path: PathSegment[], message: string, at: PathSegment[], atKey = false, severity: Severity = 'error'): ConfigIssue {
   const { line, col } = source.locate(at, atKey);
-  return { file: source.file, line, col, path: formatPath(path), message, severity: 'error' };
+  return { file: source.file, line, col, path: formatPath(path), message, severity };
+}
+
+/**
+ * Why the field at the end of `path` is refused though Kong knows it: a Kong entity, field or Redis option this
+ * gateway does not implement. The entity kind is the name of the innermost list in the path.
+ */
+function unsupportedAt(path: PathSegment[]): string | undefined {
+  let kind = '';
+  let inConfig = false;
+  for (let i = 0; i < path.length - 1; i++) {
+    if (typeof path[i] === 'string' && typeof path[i + 1] === 'number') {
+      kind = path[i] as string;
+      inConfig = false;
+    } else if (kind === 'plugins' && path[i] === 'config') inConfig = true;
+  }
+  const field = path[path.length - 1] as string;
+  const parent = path[path.length - 2];
+  if (inConfig) return parent === 'redis' ? unsupportedRedisField(field) : undefined;
+  return parent === undefined || typeof parent === 'number' ? unsupportedField(kind, field) : undefined;
 }
 
 function article(types: string | string[]): string {

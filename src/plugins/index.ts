@@ -40,11 +40,13 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
   ].map((p) => [p.name, p as PluginDefinition]),
 );
 
-/** Kong's bundled plugins: named in a clear "not supported yet" error rather than "unknown". */
+/** Kong's bundled plugins (kong/constants.lua): named in a clear "not supported yet" error rather than "unknown". */
 export const KONG_PLUGINS: ReadonlySet<string> = new Set([
-  'acl', 'acme', 'ai-proxy', 'aws-lambda', 'azure-functions', 'basic-auth', 'bot-detection', 'correlation-id', 'cors',
+  'acl', 'acme', 'ai-prompt-decorator', 'ai-prompt-guard', 'ai-prompt-template', 'ai-proxy', 'ai-request-transformer',
+  'ai-response-transformer', 'aws-lambda', 'azure-functions', 'basic-auth', 'bot-detection', 'correlation-id', 'cors',
   'datadog', 'file-log', 'grpc-gateway', 'grpc-web', 'hmac-auth', 'http-log', 'ip-restriction', 'jwt', 'key-auth',
   'ldap-auth', 'loggly', 'oauth2', 'opentelemetry', 'post-function', 'pre-function', 'prometheus', 'proxy-cache',
   'rate-limiting', 'redirect', 'request-size-limiting', 'request-termination', 'request-transformer',
-  'response-ratelimiting', 'response-transformer', 'session', 'statsd', 'syslog', 'tcp-log', 'udp-log', 'zipkin',
+  'response-ratelimiting', 'response-transformer', 'session', 'standard-webhooks', 'statsd', 'syslog', 'tcp-log',
+  'udp-log', 'zipkin',
 ]);

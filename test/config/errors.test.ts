@@ -48,7 +48,7 @@ t.test('unknown field with a suggestion', async (t) => {
 
 t.test('unsupported Kong entity', async (t) => {
   t.same(errorsOf(yaml(head, 'upstreams:', '  - name: u')), [
-    "kong.yml:2:1: upstreams: 'upstreams' entities are not supported by this gateway yet",
+    "kong.yml:2:1: upstreams: 'upstreams' is not supported by this gateway yet",
   ]);
 });
 

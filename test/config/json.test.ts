@@ -30,13 +30,15 @@ t.test('a JSON file reads to the same entities as its YAML twin', async (t) => {
   t.same(checkConfigText(json, 'kong.json').entities, fromYaml);
 });
 
-t.test('a key repeated in a JSON object is refused, located, as in YAML', async (t) => {
-  const repeated = '{\n  "_format_version": "3.0",\n  "services": [],\n  "services": []\n}\n';
+t.test('a key repeated in a JSON object with another value is refused, located, as in YAML', async (t) => {
+  const repeated = '{\n  "_format_version": "3.0",\n  "services": [],\n  "services": [{"host": "x"}]\n}\n';
   const errs = errorsOf(repeated, 'kong.json');
   t.equal(errs.length, 1);
   t.match(errs[0], /^kong\.json:4:3: failed parsing declarative configuration: .*unique/i);
   // the same key spelled with an escape
-  t.match(errorsOf('{"_format_version": "3.0", "\\u0073ervices": [], "services": []}', 'kong.json')[0], /unique/i);
+  t.match(errorsOf('{"_format_version": "3.0", "\\u0073ervices": [], "services": [{"host": "x"}]}', 'kong.json')[0], /unique/i);
+  // with the same value, Kong's reading keeps that value: only a warning
+  t.same(errorsOf('{"_format_version": "3.0", "\\u0073ervices": [], "services": []}', 'kong.json'), []);
   // after a nested object that used the same name
   t.match(errorsOf('{"_format_version": "3.0", "_ignore": [{"a": {"a": 1}, "a": 2}]}', 'kong.json')[0], /unique/i);
   // in an object with many keys
