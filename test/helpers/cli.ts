@@ -59,11 +59,13 @@ export function startGateway(
     startTimeoutMs?: number;
     /** A command the gateway runs under, with its arguments (`prlimit --nofile=…`). */
     wrap?: string[];
+    /** The gateway script to run (default: this checkout's bin/gateway). */
+    bin?: string;
   } = {},
 ): Promise<RunningGateway> {
   const configFile = opts.file ?? tempFile('kong.yml', config);
   const adminArgs = opts.adminFlag === false ? [] : ['--admin-listen', '127.0.0.1:0'];
-  const args = [BIN, 'start', '-c', configFile, '--proxy-listen', '127.0.0.1:0', ...adminArgs, ...(opts.args ?? [])];
+  const args = [opts.bin ?? BIN, 'start', '-c', configFile, '--proxy-listen', '127.0.0.1:0', ...adminArgs, ...(opts.args ?? [])];
   const [command, ...prefix] = [...(opts.wrap ?? []), process.execPath];
   const proc = spawn(command, [...prefix, ...args], { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
