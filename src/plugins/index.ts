@@ -15,6 +15,7 @@ import { requestSizeLimiting } from './request-size-limiting';
 import { botDetection } from './bot-detection';
 import { jwt } from './jwt';
 import { hmacAuth } from './hmac-auth';
+import { prometheus } from './prometheus';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
@@ -35,6 +36,7 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
     botDetection,
     jwt,
     hmacAuth,
+    prometheus,
   ].map((p) => [p.name, p as PluginDefinition]),
 );
 
