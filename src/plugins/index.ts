@@ -16,6 +16,7 @@ import { botDetection } from './bot-detection';
 import { jwt } from './jwt';
 import { hmacAuth } from './hmac-auth';
 import { prometheus } from './prometheus';
+import { zipkin } from './zipkin';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
@@ -37,6 +38,7 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
     jwt,
     hmacAuth,
     prometheus,
+    zipkin,
   ].map((p) => [p.name, p as PluginDefinition]),
 );
 

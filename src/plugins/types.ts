@@ -63,6 +63,11 @@ export interface PluginDefinition<Config = any, Compiled = Config> {
   headerFilter?(ctx: RequestContext, conf: Compiled, head: ResponseHead): void;
   /** Kong's body_filter, on the whole body, for a plugin whose headerFilter asked for it; returns the body to send. */
   bodyFilter?(ctx: RequestContext, conf: Compiled, body: Buffer, head: ResponseHead): Buffer;
+  /**
+   * Kong's log phase: once the response has been sent or the client left, for every plugin of the request's final
+   * chain. Synchronous and must not throw; work beyond recording goes to a queue.
+   */
+  log?(ctx: RequestContext, conf: Compiled): void;
   /** Called when a snapshot that used this instance is replaced; release timers or connections here. */
   dispose?(compiled: Compiled): void;
 }

@@ -23,6 +23,7 @@ import { hasBody, setLingerLimits } from './linger';
 import { PEER_ADDRESSES, type ClientAddresses } from './client-address';
 import { log } from '../log';
 import type { Observer } from '../observe/observer';
+import { hasLogPhase, runLogPhaseOnClose } from './log-phase';
 import { generateRequestId, requestIdOf } from '../observe/request-id';
 
 const CLOSE = { Connection: 'close' };
@@ -178,6 +179,7 @@ export class ProxyServer {
     ctx.clientAddresses = this.clientAddresses;
     routed = ctx;
     if (exchange !== undefined) exchange.ctx = ctx;
+    if (hasLogPhase(snapshot)) runLogPhaseOnClose(ctx);
     if (this.trace !== undefined) {
       ctx.trace = this.trace;
       this.trace.routed(ctx);
