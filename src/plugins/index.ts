@@ -17,6 +17,7 @@ import { jwt } from './jwt';
 import { hmacAuth } from './hmac-auth';
 import { prometheus } from './prometheus';
 import { zipkin } from './zipkin';
+import { opentelemetry } from './opentelemetry';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
@@ -39,6 +40,7 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
     hmacAuth,
     prometheus,
     zipkin,
+    opentelemetry,
   ].map((p) => [p.name, p as PluginDefinition]),
 );
 

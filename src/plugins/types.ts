@@ -53,6 +53,11 @@ export interface PluginDefinition<Config = any, Compiled = Config> {
    * itself, so that caller never reaches the service (lint and `gateway routes` tell who gets through).
    */
   stops?(config: Config, caller: Caller): boolean;
+  /**
+   * Kong's rewrite phase: once the route matched, before any access phase; for the plugins of the route's chain.
+   * Synchronous; for plugins that must see the whole request from its start (tracing).
+   */
+  rewrite?(ctx: RequestContext, conf: Compiled): void;
   /** Access phase. Sync unless it must wait (bcrypt, body, Redis); terminate with ctx.respond(). */
   access?(ctx: RequestContext, conf: Compiled): AccessResult;
   /**

@@ -23,7 +23,7 @@ import { hasBody, setLingerLimits } from './linger';
 import { PEER_ADDRESSES, type ClientAddresses } from './client-address';
 import { log } from '../log';
 import type { Observer } from '../observe/observer';
-import { hasLogPhase, runLogPhaseOnClose } from './log-phase';
+import { runOuterPhases } from './outer-phases';
 import { generateRequestId, requestIdOf } from '../observe/request-id';
 
 const CLOSE = { Connection: 'close' };
@@ -179,7 +179,6 @@ export class ProxyServer {
     ctx.clientAddresses = this.clientAddresses;
     routed = ctx;
     if (exchange !== undefined) exchange.ctx = ctx;
-    if (hasLogPhase(snapshot)) runLogPhaseOnClose(ctx);
     if (this.trace !== undefined) {
       ctx.trace = this.trace;
       this.trace.routed(ctx);
@@ -191,6 +190,7 @@ export class ProxyServer {
 
     let pending: void | Promise<void>;
     try {
+      runOuterPhases(ctx);
       pending = runAccess(ctx);
     } catch (err) {
       return this.pluginFailed(ctx, err);

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { PluginCheck } from '../plugins/types';
 
 /** Ids as lower-case hex: trace ids of 16 or 32 digits, span ids of 16. */
 export interface TraceContext {
@@ -176,4 +177,30 @@ export function inject(p: Propagation, from: { format: ExtractFormat; ctx: Trace
     if (entry === 'preserve' && format === 'b3' && from?.ctx.single === true) format = 'b3-single';
     injectOne(format, o, h);
   }
+}
+
+const SUPPORTED = 'supported here: b3, b3-single, w3c';
+
+/**
+ * Formats Kong knows and this gateway does not write are refused where they would be sent; in `extract` they are
+ * ignored with a warning (such a request starts a new trace).
+ */
+export function checkPropagation(c: {
+  header_type?: string;
+  default_header_type?: string;
+  propagation: { extract?: string[]; inject?: string[]; default_format: string };
+}): PluginCheck[] {
+  const out: PluginCheck[] = [];
+  const unsupported = (path: (string | number)[], value: string) =>
+    out.push({ path: ['config', ...path], message: `'${value}' propagation is not supported (${SUPPORTED})` });
+  const h = c.header_type;
+  if (h !== undefined && h !== 'preserve' && h !== 'ignore' && !INJECTORS.has(h)) unsupported(['header_type'], h);
+  if (c.default_header_type !== undefined && !INJECTORS.has(c.default_header_type)) unsupported(['default_header_type'], c.default_header_type);
+  const p = c.propagation;
+  p.extract?.forEach((f, i) => {
+    if (!EXTRACTORS.has(f)) out.push({ path: ['config', 'propagation', 'extract', i], message: `ignored: '${f}' headers are not read here (read: b3, w3c)`, severity: 'warning' });
+  });
+  p.inject?.forEach((f, i) => f === 'preserve' || INJECTORS.has(f) || unsupported(['propagation', 'inject', i], f));
+  if (!INJECTORS.has(p.default_format)) unsupported(['propagation', 'default_format'], p.default_format);
+  return out;
 }

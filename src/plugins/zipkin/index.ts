@@ -4,7 +4,7 @@ import type { PluginCheck, PluginDefinition } from '../types';
 import type { RequestContext } from '../../proxy/context';
 import { NODE_ID } from '../../node-id';
 import { BatchSender, type QueueConfig } from '../../tracing/batch-sender';
-import { EXTRACTORS, INJECTORS, extract, inject, propagationOf, type Propagation, type TraceContext, type ExtractFormat } from '../../tracing/propagation';
+import { checkPropagation, extract, inject, propagationOf, type Propagation, type TraceContext, type ExtractFormat } from '../../tracing/propagation';
 import { parseTagsHeader } from './tags';
 import configSchema from './schema.json';
 
@@ -43,7 +43,6 @@ const PROTECTED_TAGS: ReadonlySet<string> = new Set([
   'error', 'http.method', 'http.path', 'http.status_code', 'kong.balancer.state', 'kong.balancer.try', 'kong.consumer',
   'kong.credential', 'kong.node.id', 'kong.route', 'kong.service', 'lc', 'peer.hostname',
 ]);
-const SUPPORTED = 'supported here: b3, b3-single, w3c';
 
 /** One request's trace, from the access phase (or the first phase that ran) to the log phase. */
 interface Trace {
@@ -86,17 +85,7 @@ function begin(ctx: RequestContext, c: Compiled): Trace {
 function check(plugin: { config: ZipkinConfig }): PluginCheck[] {
   const c = plugin.config;
   const out: PluginCheck[] = [];
-  const unsupported = (path: (string | number)[], value: string) =>
-    out.push({ path: ['config', ...path], message: `'${value}' propagation is not supported (${SUPPORTED})` });
-  if (c.header_type !== 'preserve' && c.header_type !== 'ignore' && !INJECTORS.has(c.header_type)) unsupported(['header_type'], c.header_type);
-  if (!INJECTORS.has(c.default_header_type)) unsupported(['default_header_type'], c.default_header_type);
-  const p = c.propagation;
-  // A context in a format not read here starts a new trace; the request is still traced and propagated.
-  p.extract?.forEach((f, i) => {
-    if (!EXTRACTORS.has(f)) out.push({ path: ['config', 'propagation', 'extract', i], message: `ignored: '${f}' headers are not read here (read: b3, w3c)`, severity: 'warning' });
-  });
-  p.inject?.forEach((f, i) => f === 'preserve' || INJECTORS.has(f) || unsupported(['propagation', 'inject', i], f));
-  if (!INJECTORS.has(p.default_format)) unsupported(['propagation', 'default_format'], p.default_format);
+  out.push(...checkPropagation(c));
   const seen = new Set<string>();
   c.static_tags?.forEach((tag, i) => {
     if (PROTECTED_TAGS.has(tag.name)) out.push({ path: ['config', 'static_tags', i, 'name'], message: `'${tag.name}' is a tag the plugin sets itself` });
