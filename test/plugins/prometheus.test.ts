@@ -1,6 +1,6 @@
 import t from 'tap';
 import { request, startUpstream, type Upstream } from '../helpers/http';
-import { startGateway, type RunningGateway } from '../helpers/cli';
+import { runCli, startGateway, tempFile, type RunningGateway } from '../helpers/cli';
 import { errorsOf } from '../helpers/config';
 import { waitFor } from '../helpers/wait';
 import { checkConfigText } from '../../src/config/load';
@@ -123,4 +123,14 @@ t.test('spec/03-plugins/26-prometheus/01-api_spec.lua: the schema — defaults, 
   t.match(warnings, /config\.upstream_health_metrics: ignored/);
   t.match(warnings, /config\.wasm_metrics: ignored/);
   t.equal(checkConfigText(file(ALL), 'kong.yml').warnings.length, 0);
+});
+
+t.test('gateway explain lists the plugin, which only records the request', async (t) => {
+  const file = tempFile('kong.yml', JSON.stringify({
+    _format_version: '3.0',
+    services: [{ name: 'svc', url: 'http://127.0.0.1:9', routes: [{ name: 'r', paths: ['/'], plugins: [{ name: 'prometheus', config: ALL }] }] }],
+  }));
+  const r = runCli(['explain', '-c', file, 'http://h/x']);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /1\.\s+prometheus\s+route\s+records the request/);
 });
