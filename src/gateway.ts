@@ -119,7 +119,7 @@ export class Gateway {
       });
     }
     const clientAddresses = new ClientAddresses(options.realIp);
-    this.observer = accessLog !== undefined || this.metrics !== undefined ? new Observer(accessLog, this.metrics, clientAddresses) : undefined;
+    this.observer = accessLog !== undefined || this.metrics !== undefined ? new Observer(accessLog, this.metrics, clientAddresses, () => this.proxy.current) : undefined;
     this.proxy = new ProxyServer(loaded.snapshot, {
       clientTimeouts: options.clientTimeouts,
       maxConnectionsPerIp: options.maxConnectionsPerIp,

@@ -132,7 +132,11 @@ function pluginSteps({ ctx, steps }: Traced): PluginStep[] {
     const last = steps[steps.length - 1].entry.priority;
     for (const entry of chain) if (entry.priority < last && entry.def.access !== undefined) out.push(step(entry, false, 'not reached', undefined));
   }
-  for (const entry of chain) if (entry.def.access === undefined && entry.def.headerFilter !== undefined) out.push(step(entry, true, 'edits the response', ctx.consumer));
+  for (const entry of chain) {
+    if (entry.def.access !== undefined) continue;
+    // Response-phase plugins edit the answer; the others (prometheus, log plugins) only record the request.
+    out.push(step(entry, true, entry.def.headerFilter !== undefined ? 'edits the response' : 'records the request', ctx.consumer));
+  }
   return out.sort((a, b) => b.priority - a.priority);
 }
 

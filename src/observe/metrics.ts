@@ -21,6 +21,26 @@ export interface MetricsOptions {
   configHash(): string;
 }
 
+/**
+ * Which of Kong's per-request series a request is counted in. Without a prometheus plugin in the file, all of them
+ * (consumer label per --metrics-per-consumer); with one, those its instance in the request's chain turns on.
+ */
+export interface SeriesSelection {
+  /** A consumer label on requests and bandwidth. */
+  readonly perConsumer: boolean;
+  /** kong_http_requests_total */
+  readonly status: boolean;
+  /** kong_request_latency_ms, kong_upstream_latency_ms, kong_kong_latency_ms */
+  readonly latency: boolean;
+  /** kong_bandwidth_bytes */
+  readonly bandwidth: boolean;
+  /** The consumer label is the username only, as Kong's plugin (else username, custom_id or id). */
+  readonly usernameOnly: boolean;
+}
+
+/** A request no prometheus plugin ran for, in a file that has one: none of Kong's series. */
+export const NO_SERIES: SeriesSelection = Object.freeze({ perConsumer: false, status: false, latency: false, bandwidth: false, usernameOnly: true });
+
 type Labels = Record<string, string>;
 interface Sample {
   labels: Labels;
@@ -124,8 +144,11 @@ export class GatewayMetrics {
   private readonly series = new Map<string, RouteSeries>();
   private readonly authFailures: Counter<string>;
   private readonly configReloads: Counter<string> | undefined;
+  /** What a request is counted in when the file has no prometheus plugin: today's behaviour. */
+  readonly allSeries: SeriesSelection;
 
-  constructor(private readonly options: MetricsOptions) {
+  constructor(options: MetricsOptions) {
+    this.allSeries = Object.freeze({ perConsumer: options.perConsumer, status: true, latency: true, bandwidth: true, usernameOnly: false });
     const registers = [this.registry];
     const series = this.series;
     const add = (name: string, help: string, type: 'counter' | 'histogram', samples: (s: RouteSeries, out: Sample[]) => void) =>
@@ -232,18 +255,26 @@ export class GatewayMetrics {
   }
 
   /**
-   * Counts one finished request, from its access entry. `fromService`: the response came from the upstream (Kong's
-   * source="service"), not from the gateway.
+   * Counts one finished request, from its access entry, in the series `selection` turns on. `fromService`: the
+   * response came from the upstream (Kong's source="service"), not from the gateway. `consumer`: its label value.
    */
-  record(series: RouteSeries, e: AccessEntry, fromService: boolean, refusedBy: string | undefined): void {
-    const c = series.consumer(this.options.perConsumer && e.consumer !== undefined ? e.consumer : '');
-    const key = fromService ? -e.status : e.status;
-    c.requests.set(key, (c.requests.get(key) ?? 0) + 1);
-    c.ingress += e.bytes_in;
-    c.egress += e.bytes_out;
-    series.request.observe(e.latency_ms);
-    series.kong.observe(e.gateway_latency_ms);
-    if (e.upstream_latency_ms !== undefined) series.upstream.observe(e.upstream_latency_ms);
+  record(series: RouteSeries, e: AccessEntry, fromService: boolean, refusedBy: string | undefined, selection: SeriesSelection, consumer: string): void {
+    if (selection.status || selection.bandwidth) {
+      const c = series.consumer(selection.perConsumer ? consumer : '');
+      if (selection.status) {
+        const key = fromService ? -e.status : e.status;
+        c.requests.set(key, (c.requests.get(key) ?? 0) + 1);
+      }
+      if (selection.bandwidth) {
+        c.ingress += e.bytes_in;
+        c.egress += e.bytes_out;
+      }
+    }
+    if (selection.latency) {
+      series.request.observe(e.latency_ms);
+      series.kong.observe(e.gateway_latency_ms);
+      if (e.upstream_latency_ms !== undefined) series.upstream.observe(e.upstream_latency_ms);
+    }
     const refusal = e.reason;
     if (refusal === undefined) return;
     if (refusal === 'rate limit') series.rateLimited++;

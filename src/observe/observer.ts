@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Snapshot, RouteRuntime } from '../config/snapshot';
+import type { Chain, Snapshot, RouteRuntime } from '../config/snapshot';
 import type { ConsumerEntity } from '../config/entities';
 import type { Refusal, RequestContext } from '../proxy/context';
 import type { AccessEntry, AccessLog } from './access-log';
-import type { GatewayMetrics, RouteSeries } from './metrics';
+import { NO_SERIES, type GatewayMetrics, type RouteSeries, type SeriesSelection } from './metrics';
 import { redactTarget, secretQueryNames } from './redact';
 import { PEER_ADDRESSES, type ClientAddresses } from '../proxy/client-address';
 
@@ -62,12 +62,17 @@ export class Observer {
   private readonly routes = new WeakMap<RouteRuntime, RouteLabels>();
   private readonly marks = new WeakMap<Socket, ByteMarks>();
   private readonly unrouted: RouteLabels;
+  /** Whether a config declares a prometheus plugin: then Kong's series count only requests that plugin ran for. */
+  private readonly declaresPrometheus = new WeakMap<Snapshot, boolean>();
+  private readonly chainSeries = new WeakMap<Chain, SeriesSelection>();
 
   constructor(
     private readonly accessLog: AccessLog | undefined,
     private readonly metrics: GatewayMetrics | undefined,
     /** The client address logged: the peer's, or the one a trusted proxy named. */
     private readonly clientAddresses: ClientAddresses = PEER_ADDRESSES,
+    /** The config being served, for requests refused before they had one. */
+    private readonly live?: () => Snapshot,
   ) {
     this.unrouted = { route: '', service: undefined, series: metrics?.seriesFor('', '') };
   }
@@ -119,7 +124,11 @@ export class Observer {
     };
     marks.read = read;
     marks.written = written;
-    if (labels.series !== undefined) this.metrics!.record(labels.series, entry, ctx !== undefined && ctx.upstreamRespondedAt !== 0, ctx?.refusedBy);
+    if (labels.series !== undefined) {
+      const selection = this.seriesSelection(ex.snapshot, ctx);
+      const consumer = (selection.usernameOnly ? ctx?.consumer?.username : entry.consumer) ?? '';
+      this.metrics!.record(labels.series, entry, ctx !== undefined && ctx.upstreamRespondedAt !== 0, ctx?.refusedBy, selection, consumer);
+    }
     this.accessLog?.write(entry);
   }
 
@@ -141,12 +150,37 @@ export class Observer {
       consumer: undefined,
       reason: 'bad request',
     };
-    if (this.unrouted.series !== undefined) this.metrics!.record(this.unrouted.series, entry, false, undefined);
+    if (this.unrouted.series !== undefined) this.metrics!.record(this.unrouted.series, entry, false, undefined, this.seriesSelection(undefined, undefined), '');
     this.accessLog?.write(entry);
   }
 
   flush(): void {
     this.accessLog?.flush();
+  }
+
+  /**
+   * The series a request is counted in: all of them when its config has no prometheus plugin (the gateway's own
+   * default); else, as Kong, what the prometheus instance in its final chain selects, and none for a request no
+   * instance ran for (unrouted ones included: Kong's exporter skips requests without a route).
+   */
+  private seriesSelection(snapshot: Snapshot | undefined, ctx: RequestContext | undefined): SeriesSelection {
+    // A request the parser refused has no config of its own: the live one decides.
+    snapshot ??= this.live?.();
+    if (snapshot === undefined) return this.metrics!.allSeries;
+    let declares = this.declaresPrometheus.get(snapshot);
+    if (declares === undefined) {
+      declares = snapshot.entities.plugins.some((p) => p.name === 'prometheus');
+      this.declaresPrometheus.set(snapshot, declares);
+    }
+    if (!declares) return this.metrics!.allSeries;
+    if (ctx === undefined) return NO_SERIES;
+    let selection = this.chainSeries.get(ctx.chain);
+    if (selection === undefined) {
+      const entry = ctx.chain.find((e) => e.def.name === 'prometheus');
+      selection = entry === undefined ? NO_SERIES : (entry.conf as SeriesSelection);
+      this.chainSeries.set(ctx.chain, selection);
+    }
+    return selection;
   }
 
   private labelsOf(runtime: RouteRuntime): RouteLabels {

@@ -16,6 +16,9 @@ import { requestSizeLimiting } from './request-size-limiting';
 import { botDetection } from './bot-detection';
 import { jwt } from './jwt';
 import { hmacAuth } from './hmac-auth';
+import { prometheus } from './prometheus';
+import { zipkin } from './zipkin';
+import { opentelemetry } from './opentelemetry';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
@@ -37,6 +40,9 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
     botDetection,
     jwt,
     hmacAuth,
+    prometheus,
+    zipkin,
+    opentelemetry,
   ].map((p) => [p.name, p as PluginDefinition]),
 );
 

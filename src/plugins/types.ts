@@ -53,6 +53,11 @@ export interface PluginDefinition<Config = any, Compiled = Config> {
    * itself, so that caller never reaches the service (lint and `gateway routes` tell who gets through).
    */
   stops?(config: Config, caller: Caller): boolean;
+  /**
+   * Kong's rewrite phase: once the route matched, before any access phase; for the plugins of the route's chain.
+   * Synchronous; for plugins that must see the whole request from its start (tracing).
+   */
+  rewrite?(ctx: RequestContext, conf: Compiled): void;
   /** Access phase. Sync unless it must wait (bcrypt, body, Redis); terminate with ctx.respond(). */
   access?(ctx: RequestContext, conf: Compiled): AccessResult;
   /**
@@ -63,6 +68,11 @@ export interface PluginDefinition<Config = any, Compiled = Config> {
   headerFilter?(ctx: RequestContext, conf: Compiled, head: ResponseHead): void;
   /** Kong's body_filter, on the whole body, for a plugin whose headerFilter asked for it; returns the body to send. */
   bodyFilter?(ctx: RequestContext, conf: Compiled, body: Buffer, head: ResponseHead): Buffer;
+  /**
+   * Kong's log phase: once the response has been sent or the client left, for every plugin of the request's final
+   * chain. Synchronous and must not throw; work beyond recording goes to a queue.
+   */
+  log?(ctx: RequestContext, conf: Compiled): void;
   /** Called when a snapshot that used this instance is replaced; release timers or connections here. */
   dispose?(compiled: Compiled): void;
 }

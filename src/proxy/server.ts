@@ -23,6 +23,7 @@ import { hasBody, setLingerLimits } from './linger';
 import { PEER_ADDRESSES, type ClientAddresses } from './client-address';
 import { log } from '../log';
 import type { Observer } from '../observe/observer';
+import { runOuterPhases } from './outer-phases';
 import { generateRequestId, requestIdOf } from '../observe/request-id';
 
 const CLOSE = { Connection: 'close' };
@@ -190,6 +191,7 @@ export class ProxyServer {
 
     let pending: void | Promise<void>;
     try {
+      runOuterPhases(ctx);
       pending = runAccess(ctx);
     } catch (err) {
       return this.pluginFailed(ctx, err);

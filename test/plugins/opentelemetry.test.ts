@@ -1,0 +1,245 @@
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { request, startUpstream, type Upstream } from '../helpers/http';
+import { startGateway, type RunningGateway } from '../helpers/cli';
+import { errorsOf } from '../helpers/config';
+import { waitFor } from '../helpers/wait';
+
+// Cases after Kong's spec/03-plugins/37-opentelemetry/ (01-otlp_spec.lua, 03-propagation_spec.lua,
+// 04-exporter_spec.lua, 02-schema_spec.lua), with a real OTLP/HTTP receiver on loopback that decodes the
+// protobuf it gets.
+const EXPORTER = 'spec/03-plugins/37-opentelemetry/04-exporter_spec.lua';
+const PROPAGATION = 'spec/03-plugins/37-opentelemetry/03-propagation_spec.lua';
+
+// --- A protobuf wire-format reader and the OTLP message layouts (opentelemetry-proto, field numbers as there).
+type Field = { no: number; wire: number; value: Buffer | bigint };
+
+function varint(b: Buffer, pos: { i: number }): bigint {
+  let out = 0n;
+  let shift = 0n;
+  for (;;) {
+    const byte = b[pos.i++];
+    out |= BigInt(byte & 0x7f) << shift;
+    if ((byte & 0x80) === 0) return out;
+    shift += 7n;
+  }
+}
+
+function fields(b: Buffer): Field[] {
+  const out: Field[] = [];
+  const pos = { i: 0 };
+  while (pos.i < b.length) {
+    const key = Number(varint(b, pos));
+    const no = key >> 3;
+    const wire = key & 7;
+    if (wire === 0) out.push({ no, wire, value: varint(b, pos) });
+    else if (wire === 1) {
+      out.push({ no, wire, value: b.subarray(pos.i, pos.i + 8) });
+      pos.i += 8;
+    } else if (wire === 2) {
+      const len = Number(varint(b, pos));
+      out.push({ no, wire, value: b.subarray(pos.i, pos.i + len) });
+      pos.i += len;
+    } else if (wire === 5) {
+      out.push({ no, wire, value: b.subarray(pos.i, pos.i + 4) });
+      pos.i += 4;
+    } else throw new Error(`wire type ${wire}`);
+  }
+  return out;
+}
+const all = (b: Buffer, no: number) => fields(b).filter((f) => f.no === no).map((f) => f.value as Buffer);
+const one = (b: Buffer, no: number) => fields(b).find((f) => f.no === no)?.value;
+
+/** common.v1.AnyValue: string 1, bool 2, int 3, double 4. */
+function anyValue(b: Buffer): unknown {
+  const [f] = fields(b);
+  if (f.no === 1) return (f.value as Buffer).toString('utf8');
+  if (f.no === 2) return f.value === 1n;
+  if (f.no === 3) return { int: Number(BigInt.asIntN(64, f.value as bigint)) };
+  if (f.no === 4) return (f.value as Buffer).readDoubleLE(0);
+  throw new Error(`AnyValue field ${f.no}`);
+}
+/** repeated common.v1.KeyValue (key 1, value 2) as an object. */
+const keyValues = (list: Buffer[]) => Object.fromEntries(list.map((kv) => [(one(kv, 1) as Buffer).toString('utf8'), anyValue(one(kv, 2) as Buffer)]));
+
+interface DecodedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  kind: number;
+  start: bigint;
+  end: bigint;
+  attributes: Record<string, unknown>;
+  status: number;
+}
+interface DecodedExport {
+  resource: Record<string, unknown>;
+  scope: { name: string; version: string };
+  spans: DecodedSpan[];
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** collector.trace.v1.ExportTraceServiceRequest → ResourceSpans 1 → (Resource 1, ScopeSpans 2 → (scope 1, Span 2)). */
+function decodeExport(body: Buffer, headers: DecodedExport['headers']): DecodedExport[] {
+  return all(body, 1).map((rs) => {
+    const resource = keyValues(all(one(rs, 1) as Buffer, 1));
+    const ss = all(rs, 2)[0];
+    const scope = one(ss, 1) as Buffer;
+    const spans = all(ss, 2).map((s) => ({
+      traceId: (one(s, 1) as Buffer).toString('hex'),
+      spanId: (one(s, 2) as Buffer).toString('hex'),
+      parentSpanId: ((one(s, 4) as Buffer | undefined) ?? Buffer.alloc(0)).toString('hex'),
+      name: (one(s, 5) as Buffer).toString('utf8'),
+      kind: Number(one(s, 6) ?? 0n),
+      start: (one(s, 7) as Buffer).readBigUInt64LE(0),
+      end: (one(s, 8) as Buffer).readBigUInt64LE(0),
+      attributes: keyValues(all(s, 9)),
+      status: Number(one((one(s, 15) as Buffer | undefined) ?? Buffer.alloc(0), 3) ?? 0n),
+    }));
+    return { resource, scope: { name: (one(scope, 1) as Buffer).toString(), version: (one(scope, 2) as Buffer).toString() }, spans, headers };
+  });
+}
+
+// --- The gateway, an upstream and the receiver.
+let received: DecodedExport[] = [];
+let receiver: Upstream;
+let upstream: Upstream;
+let gw: RunningGateway;
+
+const hexId = (bytes: number) => randomBytes(bytes).toString('hex');
+
+t.before(async () => {
+  receiver = await startUpstream((req, res, body) => {
+    if (req.url === '/v1/traces' && req.headers['content-type'] === 'application/x-protobuf') received.push(...decodeExport(body, req.headers));
+    res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+  });
+  upstream = await startUpstream();
+  const otel = (config: object = {}) => ({
+    name: 'opentelemetry',
+    config: { traces_endpoint: `http://127.0.0.1:${receiver.port}/v1/traces`, sampling_rate: 1, queue: { max_coalescing_delay: 0.01 }, ...config },
+  });
+  gw = await startGateway(
+    JSON.stringify({
+      _format_version: '3.0',
+      services: [
+        {
+          name: 'svc',
+          url: `http://127.0.0.1:${upstream.port}`,
+          routes: [
+            {
+              name: 'traced',
+              paths: ['/traced'],
+              plugins: [
+                otel({ headers: { 'X-Access-Token': 'token-123' }, resource_attributes: { 'service.name': 'edge', 'os.version': 'debian' }, http_response_header_for_traceid: 'X-Trace-Id' }),
+                { name: 'key-auth' },
+                { name: 'request-transformer', config: { add: { headers: ['x-added:1'] } } },
+              ],
+            },
+            { name: 'unsampled', paths: ['/unsampled'], plugins: [otel({ sampling_rate: 0 })] },
+            { name: 'b3', paths: ['/b3'], plugins: [otel({ header_type: 'b3' })] },
+            { name: 'ignore', paths: ['/ignore'], plugins: [otel({ header_type: 'ignore' })] },
+          ],
+        },
+      ],
+      consumers: [{ username: 'alice', keyauth_credentials: [{ key: 'alice-key-123456' }] }],
+    }),
+  );
+});
+t.teardown(async () => {
+  await gw.stop();
+  await upstream.close();
+  await receiver.close();
+});
+
+const spansOf = (traceId: string) => received.flatMap((e) => e.spans.filter((s) => s.traceId === traceId).map((s) => ({ ...s, from: e })));
+const spansFor = (traceId: string, count: number) => waitFor(`${count} spans of ${traceId}`, () => (spansOf(traceId).length >= count ? spansOf(traceId) : undefined));
+
+t.test(`${EXPORTER}: spans of a request — request, router, each plugin's access, balancer; resource, scope, headers`, async (t) => {
+  const traceId = hexId(16);
+  const parentId = hexId(8);
+  const res = await request(gw.proxyPort, '/traced?q=1', { headers: { traceparent: `00-${traceId}-${parentId}-01`, apikey: 'alice-key-123456' } });
+  t.equal(res.status, 200);
+  t.equal(res.headers['x-trace-id'], traceId, 'http_response_header_for_traceid');
+  const seen = JSON.parse(res.body).headers;
+  const spans = await spansFor(traceId, 6);
+  const byName = Object.fromEntries(spans.map((s) => [s.name, s]));
+  t.same(spans.map((s) => s.name).sort(), [
+    'kong',
+    'kong.access.plugin.key-auth',
+    'kong.access.plugin.opentelemetry',
+    'kong.access.plugin.request-transformer',
+    'kong.balancer',
+    'kong.router',
+  ]);
+  const root = byName.kong;
+  t.equal(root.kind, 2, 'SERVER');
+  t.equal(root.parentSpanId, parentId, "the caller's span is the root's parent");
+  for (const s of spans.filter((s) => s.name !== 'kong')) t.equal(s.parentSpanId, root.spanId, `${s.name}: child of the root`);
+  t.equal(byName['kong.balancer'].kind, 3, 'CLIENT');
+  t.equal(byName['kong.router'].kind, 1, 'INTERNAL');
+  t.match(seen.traceparent, new RegExp(`^00-${traceId}-${byName['kong.balancer'].spanId}-01$`), 'upstream sees the balancer span as its parent');
+  t.match(root.attributes, {
+    'http.method': 'GET',
+    'http.url': `http://127.0.0.1/traced?q=1`,
+    'http.host': '127.0.0.1',
+    'http.scheme': 'http',
+    'http.flavor': '1.1',
+    'http.status_code': { int: 200 },
+    'http.route': '/traced',
+    'kong.request.id': res.headers['x-kong-request-id'] ?? /.+/,
+  });
+  t.match(byName['kong.balancer'].attributes, { try_count: 1, 'net.peer.ip': '127.0.0.1', 'net.peer.port': upstream.port });
+  for (const s of spans) t.ok(s.end >= s.start, `${s.name}: ends after it starts`);
+  t.ok(byName['kong.access.plugin.key-auth'].end <= byName['kong.access.plugin.request-transformer'].start, 'plugins in their order');
+  const from = spans[0].from;
+  t.match(from.resource, { 'service.name': 'edge', 'os.version': 'debian', 'service.version': /.+/, 'service.instance.id': /.+/ }, 'resource_attributes override the defaults');
+  t.same(from.scope, { name: 'kong-internal', version: '0.1.0' });
+  t.equal(from.headers['x-access-token'], 'token-123', 'configured headers on the export request');
+});
+
+t.test(`${EXPORTER}: a request refused by a plugin has no balancer span; sampling_rate 0 sends nothing`, async (t) => {
+  const traceId = hexId(16);
+  const refused = await request(gw.proxyPort, '/traced', { headers: { traceparent: `00-${traceId}-${hexId(8)}-01` } });
+  t.equal(refused.status, 401);
+  // key-auth (1250) runs before opentelemetry (14): the trace is still read and sent, from the log phase.
+  const spans = await spansFor(traceId, 3);
+  t.same(spans.map((s) => s.name).sort(), ['kong', 'kong.access.plugin.key-auth', 'kong.router']);
+  t.same(spans.find((s) => s.name === 'kong')!.attributes['http.status_code'], { int: 401 });
+
+  const unsampled = await request(gw.proxyPort, '/unsampled');
+  const seen = JSON.parse(unsampled.body).headers;
+  t.match(seen.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/, 'propagated, not sampled');
+  // The parent's decision wins over the rate: a sampled caller through the same instance is exported.
+  const sampledId = hexId(16);
+  await request(gw.proxyPort, '/unsampled', { headers: { traceparent: `00-${sampledId}-${hexId(8)}-01` } });
+  await spansFor(sampledId, 4);
+  t.equal(spansOf(seen.traceparent.split('-')[1]).length, 0);
+});
+
+t.test(`${PROPAGATION}: b3 in, b3 and traceparent out; ignore starts a new trace`, async (t) => {
+  const traceId = hexId(16);
+  const spanId = hexId(8);
+  const seen = JSON.parse((await request(gw.proxyPort, '/b3', { headers: { 'x-b3-traceid': traceId, 'x-b3-spanid': spanId, 'x-b3-sampled': '1' } })).body).headers;
+  t.equal(seen['x-b3-traceid'], traceId, 'preserve: b3 as it came');
+  const spans = await spansFor(traceId, 3);
+  const root = spans.find((s) => s.name === 'kong')!;
+  t.equal(root.parentSpanId, spanId, "b3's span is the root's parent");
+  t.equal(seen['x-b3-spanid'], spans.find((s) => s.name === 'kong.balancer')!.spanId);
+  t.equal(seen['x-b3-parentspanid'], root.spanId);
+
+  const ignored = JSON.parse((await request(gw.proxyPort, '/ignore', { headers: { traceparent: `00-${traceId}-${spanId}-01` } })).body).headers;
+  t.match(ignored.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+  t.notMatch(ignored.traceparent, traceId, 'the incoming context is not read');
+});
+
+t.test('spec/03-plugins/37-opentelemetry/02-schema_spec.lua: validation', async (t) => {
+  const file = (config: object) => JSON.stringify({ _format_version: '3.0', plugins: [{ name: 'opentelemetry', config }] });
+  t.same(errorsOf(file({ traces_endpoint: 'http://otel:4318/v1/traces' })), []);
+  t.same(errorsOf(file({ endpoint: 'http://otel:4318/v1/traces' })), [], 'the deprecated endpoint');
+  t.match(errorsOf(file({})).join('\n'), /at least one of these fields must be non-empty: traces_endpoint, logs_endpoint/);
+  t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', resource_attributes: { foo: '' } })).join('\n'), /resource_attributes\.foo/);
+  t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', sampling_rate: 1.5 })).join('\n'), /config\.sampling_rate/);
+  t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', header_type: 'aws' })).join('\n'), /config\.header_type: 'aws' propagation is not supported/);
+  t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', headers: { 'bad header': 'x' } })).join('\n'), /config\.headers/);
+});
