@@ -81,7 +81,6 @@ const OUTCOMES: Record<string, Outcome> = {
       ['services[*].url', "'${ENVIRONMENT_NAME}' looks like an environment variable"],
       ['services[0].routes[0].hosts[0]', "invalid hostname: idva-api-${ENVIRONMENT_NAME}.app.cloud.gov ('${ENVIRONMENT_NAME}' looks like an environment variable"],
       ['services[*].routes[0].hosts[0]', "'${ENVIRONMENT_NAME}' looks like an environment variable"],
-      ['plugins[0].name', notYet('prometheus')],
     ],
   },
   'GabrielMoody__MikroNet__config_kong.yml': {
@@ -96,7 +95,7 @@ const OUTCOMES: Record<string, Outcome> = {
   'IcaroRobertos__kong-declarative-mode__kong.yaml': {
     errors: [['services[*].host', "invalid value '$IP': must be a hostname or an IP address ('$IP' looks like an environment variable"]],
   },
-  'Jose-cyber__kong-tracing-grafana-tempo__kong_kong.yaml': { errors: [['plugins[0].name', notYet('zipkin')]] },
+  'Jose-cyber__kong-tracing-grafana-tempo__kong_kong.yaml': VALID,
   'Kibria7533__kong-http-kong-yaml__kong.yaml': { errors: [['plugins[0].name', notYet('http-log')]] },
   // a 1.1 file whose regex paths get their `~` from Kong's migration
   'Kong__deck__convert_testdata_4_input.yaml': VALID,
@@ -116,7 +115,7 @@ const OUTCOMES: Record<string, Outcome> = {
     warnings: [['_konnect', "'_konnect' is decK's Konnect metadata"]],
   },
   'Kong__kong__spec_fixtures_burst.yml': {
-    errors: [upstreams, ['plugins[0].name', notYet('prometheus')]],
+    errors: [upstreams],
   },
   'Kong__kubernetes-ingress-controller__internal_dataplane_testdata_golden_ingress-v1-regex-prefix-exact-rule_default_golden.yaml': {
     errors: [upstreams],
@@ -128,11 +127,9 @@ const OUTCOMES: Record<string, Outcome> = {
   // a decK dump: `minute: null`, `redis_host: null` … in rate-limiting's config
   'MohamedRagabAnas__deck-ci-cd__kong.yaml': VALID,
   'QwerTech__kong-play__kong_config_kong.yaml': {
-    errors: [upstreams, ['plugins[0].name', notYet('prometheus')]],
+    errors: [upstreams],
   },
-  'Tech-Multiverse__crapi-llm-security-lab__gateway_kong.yml': {
-    errors: [['plugins[0].name', notYet('prometheus')]],
-  },
+  'Tech-Multiverse__crapi-llm-security-lab__gateway_kong.yml': VALID,
   // a 1.1 file with `~` paths: Kong's migration makes them `~~…`, which never match
   'amey-admane__kong-deck-configuration__kong_kong.yaml': {
     warnings: [

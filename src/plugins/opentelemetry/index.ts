@@ -89,6 +89,7 @@ function traceOf(ctx: RequestContext): Trace {
 /** Times each plugin's access phase (the pipeline reports each end; a start is the previous end). */
 const PHASE_TIMER: RequestTrace = {
   routed() {},
+  note() {},
   ran(ctx: RequestContext, entry: ChainEntry) {
     const t = TRACES.get(ctx);
     if (t === undefined) return;
