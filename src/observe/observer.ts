@@ -7,6 +7,9 @@ import type { AccessEntry, AccessLog } from './access-log';
 import type { GatewayMetrics, RouteSeries } from './metrics';
 import { redactTarget, secretQueryNames } from './redact';
 import { PEER_ADDRESSES, type ClientAddresses } from '../proxy/client-address';
+import type { Chain } from '../config/snapshot';
+import { LogEntry } from './log-entry';
+import { log } from '../log';
 
 /** A connection's byte counters as of its previous request's end: a request's bytes are the difference. */
 interface ByteMarks {
@@ -121,6 +124,7 @@ export class Observer {
     marks.written = written;
     if (labels.series !== undefined) this.metrics!.record(labels.series, entry, ctx !== undefined && ctx.upstreamRespondedAt !== 0, ctx?.refusedBy);
     this.accessLog?.write(entry);
+    if (ctx !== undefined && hasLogPhase(ctx.chain)) runLogPhase(ctx.chain, new LogEntry(ex, ctx, entry, now));
   }
 
   /** A request the HTTP parser refused before it became one (malformed, headers too large): logged and counted. */
@@ -159,5 +163,23 @@ export class Observer {
       this.routes.set(runtime, labels);
     }
     return labels;
+  }
+}
+
+/** Whether any plugin of the chain has a log phase (checked before building a LogEntry). */
+function hasLogPhase(chain: Chain): boolean {
+  for (let i = 0; i < chain.length; i++) if (chain[i].def.log !== undefined) return true;
+  return false;
+}
+
+function runLogPhase(chain: Chain, entry: LogEntry): void {
+  for (const p of chain) {
+    if (p.def.log === undefined) continue;
+    try {
+      p.def.log(p.conf, entry);
+    } catch (err) {
+      // A log plugin's failure is its own: the request is over, the next plugin still logs.
+      log('error', 'log phase failed', { plugin: p.def.name, error: (err as Error).message });
+    }
   }
 }

@@ -15,6 +15,7 @@ import { requestSizeLimiting } from './request-size-limiting';
 import { botDetection } from './bot-detection';
 import { jwt } from './jwt';
 import { hmacAuth } from './hmac-auth';
+import { httpLog } from './http-log';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
@@ -35,8 +36,12 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
     botDetection,
     jwt,
     hmacAuth,
+    httpLog,
   ].map((p) => [p.name, p as PluginDefinition]),
 );
+
+/** Schemas the plugins' config schemas refer to (`$ref`), such as the log plugins' queue. */
+export { default as QUEUE_SCHEMA } from '../observe/queue.schema.json';
 
 /** Kong's bundled plugins: named in a clear "not supported yet" error rather than "unknown". */
 export const KONG_PLUGINS: ReadonlySet<string> = new Set([

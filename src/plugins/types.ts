@@ -2,6 +2,7 @@ import type { PathSegment, Severity } from '../config/errors';
 import type { ConsumerEntity, EntitySet, PluginEntity } from '../config/entities';
 import type { RequestContext } from '../proxy/context';
 import type { ResponseHead } from '../proxy/response-head';
+import type { LogEntry } from '../observe/log-entry';
 
 /** Where a plugin instance is attached. */
 export type PluginScope = 'global' | 'service' | 'route' | 'consumer' | 'route+service' | 'route+consumer' | 'service+consumer' | 'route+service+consumer';
@@ -63,6 +64,11 @@ export interface PluginDefinition<Config = any, Compiled = Config> {
   headerFilter?(ctx: RequestContext, conf: Compiled, head: ResponseHead): void;
   /** Kong's body_filter, on the whole body, for a plugin whose headerFilter asked for it; returns the body to send. */
   bodyFilter?(ctx: RequestContext, conf: Compiled, body: Buffer, head: ResponseHead): Buffer;
+  /**
+   * Log phase (Kong's `log`): once the response is over, for every plugin of the request's final chain. Must not
+   * wait or throw: it hands the entry on (a queue, a file) and returns.
+   */
+  log?(conf: Compiled, entry: LogEntry): void;
   /** Called when a snapshot that used this instance is replaced; release timers or connections here. */
   dispose?(compiled: Compiled): void;
 }
