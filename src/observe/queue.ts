@@ -135,13 +135,14 @@ export class BatchQueue {
     this.drop('queue full', 1);
   }
 
-  private drop(reason: DropReason, n: number): void {
+  /** Counts dropped entries; logs them at most once per DROP_LOG_INTERVAL_MS, with the count since the last line. */
+  private drop(reason: DropReason, n: number, error?: Error): void {
     if (n === 0) return;
     countDropped(this.plugin, reason, n);
     this.droppedSinceLog += n;
     const now = Date.now();
     if (now - this.lastDropLog < DROP_LOG_INTERVAL_MS) return;
-    log('warn', 'log entries dropped', { plugin: this.plugin, reason, dropped: this.droppedSinceLog });
+    log('warn', 'log entries dropped', { plugin: this.plugin, reason, dropped: this.droppedSinceLog, ...(error && { error: error.message }) });
     this.lastDropLog = now;
     this.droppedSinceLog = 0;
   }
@@ -200,8 +201,7 @@ export class BatchQueue {
         return;
       } catch (err) {
         if (Date.now() - started + delay > maxRetryMs) {
-          log('error', 'log batch dropped after retrying', { plugin: this.plugin, entries: batch.length, error: (err as Error).message });
-          countDropped(this.plugin, 'retries exhausted', batch.length);
+          this.drop('retries exhausted', batch.length, err as Error);
           return;
         }
         await new Promise((resolve) => setTimeout(resolve, delay).unref());

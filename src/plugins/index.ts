@@ -16,6 +16,7 @@ import { botDetection } from './bot-detection';
 import { jwt } from './jwt';
 import { hmacAuth } from './hmac-auth';
 import { httpLog } from './http-log';
+import { fileLog } from './file-log';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
@@ -37,6 +38,7 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
     jwt,
     hmacAuth,
     httpLog,
+    fileLog,
   ].map((p) => [p.name, p as PluginDefinition]),
 );
 
