@@ -17,6 +17,8 @@ import { jwt } from './jwt';
 import { hmacAuth } from './hmac-auth';
 import { httpLog } from './http-log';
 import { fileLog } from './file-log';
+import { tcpLog } from './tcp-log';
+import { udpLog } from './udp-log';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
@@ -39,6 +41,8 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
     hmacAuth,
     httpLog,
     fileLog,
+    tcpLog,
+    udpLog,
   ].map((p) => [p.name, p as PluginDefinition]),
 );
 

@@ -176,6 +176,8 @@ t.test(`${SPEC}: gracefully handles layer 4 failures (and never logs the endpoin
   t.match(gw.logs(), /failed request to http:\/\/127\.0\.0\.1:\d+\/down/);
   t.notOk(gw.logs().includes('hunter2'));
   t.notOk(gw.logs().includes('someone:'));
+  const metrics = await request(gw.adminPort!, '/metrics');
+  t.match(metrics.body, /gateway_log_entries_dropped_total\{plugin="http-log",reason="retries exhausted"\} 1/);
 });
 
 t.test('what is queued at SIGTERM is sent before the process exits', async (t) => {

@@ -1,7 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { PluginDefinition } from '../types';
-import { BatchQueue } from '../../observe/queue';
-import { IMMEDIATE_QUEUE, refuseLuaFields } from '../log-plugin';
+import { closeQueuedSink, IMMEDIATE_QUEUE, queuedSink, queueEntry, refuseLuaFields, type QueuedSink, type Sink } from '../log-plugin';
 import configSchema from './schema.json';
 
 export interface FileLogConfig {
@@ -10,16 +9,11 @@ export interface FileLogConfig {
   custom_fields_by_lua?: Record<string, string> | null;
 }
 
-interface Compiled {
-  queue: BatchQueue;
-  sink: FileSink;
-}
-
 /** Kong opens the file with mode 0644, creating it, never its directory. */
 const MODE = 0o644;
 
 /** Appends lines to one file: through a descriptor kept open, or opening and closing it on each write (`reopen`). */
-class FileSink {
+class FileSink implements Sink {
   private handle: FileHandle | undefined = undefined;
 
   constructor(
@@ -57,23 +51,17 @@ class FileSink {
   }
 }
 
-export const fileLog: PluginDefinition<FileLogConfig, Compiled> = {
+export const fileLog: PluginDefinition<FileLogConfig, QueuedSink> = {
   name: 'file-log',
   priority: 9,
   version: '3.9.0',
   configSchema,
   check: (plugin) => refuseLuaFields(plugin.config),
   compile(c, build) {
-    if (build.previous !== undefined) return build.previous as Compiled;
-    const sink = new FileSink(c.path, c.reopen);
+    if (build.previous !== undefined) return build.previous as QueuedSink;
     // Kong writes once and does not retry: a write that fails is logged and its entries dropped.
-    return { sink, queue: new BatchQueue('file-log', { ...IMMEDIATE_QUEUE, max_retry_time: 0 }, (batch) => sink.write(batch)) };
+    return queuedSink('file-log', { ...IMMEDIATE_QUEUE, max_retry_time: 0 }, new FileSink(c.path, c.reopen));
   },
-  log(c, entry) {
-    c.queue.add(entry.json());
-  },
-  dispose(c) {
-    c.queue.close();
-    void c.queue.whenDrained().then(() => c.sink.close());
-  },
+  log: queueEntry,
+  dispose: closeQueuedSink,
 };

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { PluginCheck, PluginDefinition } from '../types';
-import { BatchQueue, type QueueConfig } from '../../observe/queue';
-import { refuseLuaFields } from '../log-plugin';
+import type { QueueConfig } from '../../observe/queue';
+import { closeQueuedSink, queuedSink, queueEntry, refuseLuaFields, type QueuedSink } from '../log-plugin';
 import configSchema from './schema.json';
 
 export interface HttpLogConfig {
@@ -17,11 +17,6 @@ export interface HttpLogConfig {
   headers?: Record<string, string> | null;
   queue: QueueConfig;
   custom_fields_by_lua?: Record<string, string> | null;
-}
-
-interface Compiled {
-  queue: BatchQueue;
-  agent: http.Agent;
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -45,7 +40,7 @@ function queueOf(c: HttpLogConfig): QueueConfig {
   return q;
 }
 
-export const httpLog: PluginDefinition<HttpLogConfig, Compiled> = {
+export const httpLog: PluginDefinition<HttpLogConfig, QueuedSink> = {
   name: 'http-log',
   priority: 12,
   version: '3.9.0',
@@ -76,7 +71,7 @@ export const httpLog: PluginDefinition<HttpLogConfig, Compiled> = {
     return out;
   },
   compile(c, build) {
-    if (build.previous !== undefined) return build.previous as Compiled;
+    if (build.previous !== undefined) return build.previous as QueuedSink;
     const url = new URL(c.http_endpoint);
     const secure = url.protocol === 'https:';
     const port = Number(url.port) || (secure ? 443 : 80);
@@ -100,7 +95,7 @@ export const httpLog: PluginDefinition<HttpLogConfig, Compiled> = {
       agent,
     };
     const where = endpointName(url);
-    const send = (batch: string[]): Promise<void> => {
+    const write = (batch: string[]): Promise<void> => {
       const body = queueConf.max_batch_size === 1 ? batch[0] : `[${batch.join(',')}]`;
       return new Promise((resolve, reject) => {
         const req = (secure ? https : http).request({ ...target, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
@@ -117,13 +112,8 @@ export const httpLog: PluginDefinition<HttpLogConfig, Compiled> = {
         req.end(body);
       });
     };
-    return { queue: new BatchQueue('http-log', queueConf, send), agent };
+    return queuedSink('http-log', queueConf, { write, close: () => agent.destroy() });
   },
-  log(c, entry) {
-    c.queue.add(entry.json());
-  },
-  dispose(c) {
-    c.queue.close();
-    void c.queue.whenDrained().then(() => c.agent.destroy());
-  },
+  log: queueEntry,
+  dispose: closeQueuedSink,
 };
