@@ -117,7 +117,7 @@ async function trace(snapshot: Snapshot, req: IncomingMessage, res: RecordingRes
 
 /**
  * The plugins that ran, then (when a plugin answered) those of the chain in force that it kept from running; with
- * the plugins that only edit the response (they run on any answer), in priority order.
+ * the plugins that only edit the response or log the request (they run on any answer), in priority order.
  */
 function pluginSteps({ ctx, steps }: Traced): PluginStep[] {
   const out = steps.map(({ entry, result, consumer }) => step(entry, true, result, consumer));
@@ -128,6 +128,7 @@ function pluginSteps({ ctx, steps }: Traced): PluginStep[] {
     for (const entry of chain) if (entry.priority < last && entry.def.access !== undefined) out.push(step(entry, false, 'not reached', undefined));
   }
   for (const entry of chain) if (entry.def.access === undefined && entry.def.headerFilter !== undefined) out.push(step(entry, true, 'edits the response', ctx.consumer));
+  for (const entry of chain) if (entry.def.access === undefined && entry.def.log !== undefined) out.push(step(entry, true, 'logs the request', ctx.consumer));
   return out.sort((a, b) => b.priority - a.priority);
 }
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { request, startUpstream, type Upstream } from '../helpers/http';
-import { startGateway, type RunningGateway } from '../helpers/cli';
+import { runCli, startGateway, tempFile, type RunningGateway } from '../helpers/cli';
 import { errorsOf } from '../helpers/config';
 import { deadPort } from '../helpers/raw';
 import { waitFor } from '../helpers/wait';
@@ -209,4 +209,35 @@ t.test(`${SCHEMA_SPEC}: queue bounds, method, endpoint, and custom_fields_by_lua
   t.match(errorsOf(config({ http_endpoint: 'not a url' })), [/config\.http_endpoint/]);
   t.match(errorsOf(config({ custom_fields_by_lua: { route: 'return nil' } })), [/config\.custom_fields_by_lua: Lua code is not supported/]);
   t.same(errorsOf(config({ custom_fields_by_lua: {} })), []);
+});
+
+t.test('gateway explain shows the log plugins of the request, global, on a service, a route or a consumer', async (t) => {
+  const file = tempFile(
+    'kong.yml',
+    JSON.stringify({
+      _format_version: '3.0',
+      plugins: [{ name: 'udp-log', config: { host: '127.0.0.1', port: 5140 } }],
+      consumers: [{ username: 'alice', keyauth_credentials: [{ key: 'alice-secret-key' }], plugins: [{ name: 'tcp-log', config: { host: '127.0.0.1', port: 5170 } }] }],
+      services: [
+        {
+          name: 's',
+          url: 'http://upstream.internal:8080',
+          plugins: [{ name: 'file-log', config: { path: '/tmp/never-written.log' } }],
+          routes: [{ name: 'r', paths: ['/'], plugins: [{ name: 'http-log', config: { http_endpoint: 'http://127.0.0.1:1/x' } }, { name: 'key-auth' }] }],
+        },
+      ],
+    }),
+  );
+  const r = runCli(['explain', '-c', file, '--format', 'json', '-H', 'apikey: alice-secret-key', 'http://any/']);
+  t.equal(r.status, 0, r.stderr);
+  t.same(
+    JSON.parse(r.stdout).plugins.map((p: { name: string; result: string }) => [p.name, p.result.replace(/ \(.*/, '')]),
+    [
+      ['key-auth', 'identified consumer alice'],
+      ['http-log', 'logs the request'],
+      ['file-log', 'logs the request'],
+      ['udp-log', 'logs the request'],
+      ['tcp-log', 'logs the request'],
+    ],
+  );
 });
