@@ -120,7 +120,7 @@ export class Gateway {
       });
     }
     const clientAddresses = new ClientAddresses(options.realIp);
-    // Always there: log plugins (http-log, file-log, …) run in its end-of-request hook, whatever a reload brings.
+    // Always there: log plugins (http-log, file-log, …) run in its end-of-request hook when a config has them.
     this.observer = new Observer(accessLog, this.metrics, clientAddresses);
     this.proxy = new ProxyServer(loaded.snapshot, {
       clientTimeouts: options.clientTimeouts,

@@ -9,6 +9,7 @@ import { redactTarget, secretQueryNames } from './redact';
 import { PEER_ADDRESSES, type ClientAddresses } from '../proxy/client-address';
 import type { Chain } from '../config/snapshot';
 import { LogEntry } from './log-entry';
+import { PLUGINS } from '../plugins';
 import { log } from '../log';
 
 /** A connection's byte counters as of its previous request's end: a request's bytes are the difference. */
@@ -75,8 +76,12 @@ export class Observer {
     this.unrouted = { route: '', service: undefined, series: metrics?.seriesFor('', '') };
   }
 
-  /** Starts observing a request; its line and metrics are recorded when the response closes. */
-  begin(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: number): Exchange {
+  /**
+   * Starts observing a request; its line, metrics and log plugins' entries are made when the response closes.
+   * Undefined when there is nothing to make: no access log, no metrics, no log plugin in the config.
+   */
+  begin(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: number): Exchange | undefined {
+    if (this.accessLog === undefined && this.metrics === undefined && !hasLogPlugins(snapshot)) return undefined;
     const ex = new Exchange(this, req, res, snapshot, requestId, startedAt, req.url ?? '/');
     (res as ObservedResponse)[EXCHANGE] = ex;
     res.on('close', exchangeClosed);
@@ -164,6 +169,18 @@ export class Observer {
     }
     return labels;
   }
+}
+
+let lastSnapshot: Snapshot | undefined;
+let lastHasLogPlugins = false;
+
+/** Whether any enabled plugin of the config has a log phase; found once per config. */
+function hasLogPlugins(snapshot: Snapshot): boolean {
+  if (snapshot !== lastSnapshot) {
+    lastSnapshot = snapshot;
+    lastHasLogPlugins = snapshot.entities.plugins.some((p) => p.enabled && PLUGINS.get(p.name)?.log !== undefined);
+  }
+  return lastHasLogPlugins;
 }
 
 /** Whether any plugin of the chain has a log phase (checked before building a LogEntry). */

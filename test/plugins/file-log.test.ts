@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { request, startUpstream, type Upstream } from '../helpers/http';
 import { startGateway, type RunningGateway } from '../helpers/cli';
 import { errorsOf } from '../helpers/config';
-import { waitFor } from '../helpers/wait';
+import { waitFor, writeByRename } from '../helpers/wait';
 
 // Cases after Kong's spec/03-plugins/04-file-log/01-log_spec.lua and 02-schema_spec.lua.
 const SPEC = 'spec/03-plugins/04-file-log/01-log_spec.lua';
@@ -34,21 +34,28 @@ async function send(host: string, uuid: string) {
 t.before(async () => {
   upstream = await startUpstream();
   mkdirSync(file('a-directory'));
-  const route = (name: string, config: object) => ({ name, hosts: [`${name}.test`], service: 'echo', plugins: [{ name: 'file-log', config }] });
   gw = await startGateway(
+    configWith(file('moved-before.log')),
+    // Log plugins run without an access log or metrics too.
+    { args: ['--access-log', 'off', '--no-metrics'] },
+  );
+});
+
+const route = (name: string, config: object) => ({ name, hosts: [`${name}.test`], service: 'echo', plugins: [{ name: 'file-log', config }] });
+/** The test's config; `moved` is the path of the route whose file changes on a reload. */
+const configWith = (moved: string) =>
     JSON.stringify({
       _format_version: '3.0',
       services: [{ name: 'echo', url: `http://127.0.0.1:${upstream.port}` }],
       routes: [
+        route('moved', { path: moved }),
         route('kept', { path: file('kept.log') }),
         route('reopened', { path: file('reopened.log'), reopen: true }),
         route('rotated', { path: file('rotated.log'), reopen: true }),
         route('no-dir', { path: file('missing/dir/x.log') }),
         route('is-dir', { path: file('a-directory') }),
       ],
-    }),
-  );
-});
+    });
 t.teardown(async () => {
   await gw.stop();
   await upstream.close();
@@ -118,6 +125,17 @@ t.test(`${SPEC}: the given path is not a file but a directory`, async (t) => {
   await send('is-dir.test', 'x');
   await waitFor('the error', () => (/failed to open the file: EISDIR/.test(gw.logs()) ? true : undefined));
   t.pass();
+});
+
+t.test('spec/03-plugins/03-http-log/01-log_spec.lua: puts changed configuration into effect immediately (here on file-log)', async (t) => {
+  await send('moved.test', 'old');
+  await waitFor('old', () => (uuidsIn(file('moved-before.log')).includes('old') ? true : undefined));
+  writeByRename(gw.configFile, configWith(file('moved-after.log')));
+  await waitFor('the reload', () => (gw.logs().includes('"msg":"config reloaded"') ? true : undefined));
+  await send('moved.test', 'new');
+  await waitFor('new', () => (uuidsIn(file('moved-after.log')).includes('new') ? true : undefined));
+  t.same(uuidsIn(file('moved-before.log')), ['old']);
+  t.same(uuidsIn(file('moved-after.log')), ['new']);
 });
 
 const config = (pluginConfig: object) => JSON.stringify({ _format_version: '3.0', plugins: [{ name: 'file-log', config: pluginConfig }] });
