@@ -16,6 +16,9 @@ let collector: Upstream;
 let flaky: Upstream;
 const flakyTries = new Map<string, number>();
 let dead: number;
+/** Holds every delivery unanswered until released. */
+let stuck: Upstream;
+const held: Array<() => void> = [];
 
 /** The entries the collector received on `path`, each request's body parsed. */
 const received = (c: Upstream, path: string) => c.seen.filter((s) => s.url === path).map((s) => JSON.parse(s.body));
@@ -32,6 +35,7 @@ t.before(async () => {
     res.statusCode = n <= 2 ? 500 : 200;
     res.end();
   });
+  stuck = await startUpstream((_req, res) => held.push(() => res.end()));
   dead = await deadPort();
   const log = (path: string, config: object = {}, base = collector.port) => ({
     name: 'http-log',
@@ -52,6 +56,7 @@ t.before(async () => {
         route('batched', [log('/batched', { queue: { max_batch_size: 3, max_coalescing_delay: 3600 } })]),
         route('down', [{ name: 'http-log', config: { http_endpoint: `http://someone:hunter2@127.0.0.1:${dead}/down`, queue: { max_retry_time: 0 } } }]),
         route('flaky', [log('/flaky', { queue: { initial_retry_delay: 0.01 } }, flaky.port)]),
+        route('stuck', [log('/stuck', { timeout: 60000, queue: { max_entries: 2 } }, stuck.port)]),
         route('at-stop', [log('/at-stop', { queue: { max_batch_size: 100, max_coalescing_delay: 3600 } })]),
         route('terminated', [log('/terminated'), { name: 'request-termination', config: { status_code: 403, message: 'no' } }]),
       ],
@@ -61,7 +66,7 @@ t.before(async () => {
 });
 t.teardown(async () => {
   if (gw.proc.exitCode === null) await gw.stop();
-  await Promise.all([upstream.close(), collector.close(), flaky.close()]);
+  await Promise.all([upstream.close(), collector.close(), flaky.close(), stuck.close()]);
 });
 
 t.test(`${SPEC}: logs to HTTP`, async (t) => {
@@ -178,6 +183,22 @@ t.test(`${SPEC}: gracefully handles layer 4 failures (and never logs the endpoin
   t.notOk(gw.logs().includes('someone:'));
   const metrics = await request(gw.adminPort!, '/metrics');
   t.match(metrics.body, /gateway_log_entries_dropped_total\{plugin="http-log",reason="retries exhausted"\} 1/);
+});
+
+t.test('a collector that does not answer never holds a request; what waits for it is bounded by max_entries', async (t) => {
+  for (let i = 0; i < 5; i++) t.equal((await request(gw.proxyPort, `/${i}`, { headers: { host: 'stuck.test' } })).status, 200);
+  await waitFor('the first delivery', () => stuck.seen.find((s) => s.url === '/stuck'));
+  const metrics = await request(gw.adminPort!, '/metrics');
+  t.match(metrics.body, /gateway_log_entries_dropped_total\{plugin="http-log",reason="queue full"\} 2/, 'one in flight, two waiting, two dropped');
+  await waitFor('the drop logged', () => (gw.logs().includes('"reason":"queue full"') ? true : undefined));
+  // Answered from now on: the two entries kept follow, one delivery at a time.
+  await waitFor('the two kept', () => {
+    held.splice(0).forEach((release) => release());
+    return stuck.seen.length === 3 ? true : undefined;
+  });
+  held.splice(0).forEach((release) => release());
+  const uris = stuck.seen.map((s) => JSON.parse(s.body).request.uri);
+  t.same(uris, ['/0', '/3', '/4'], 'the oldest waiting entries were dropped');
 });
 
 t.test('what is queued at SIGTERM is sent before the process exits', async (t) => {
