@@ -129,7 +129,8 @@ function decodeQuery(s: string): string {
 }
 
 /** A route's and its service's JSON, made once per route and config (Kong's entities: the route names its service by id). */
-const entityJson = new WeakMap<RouteRuntime, { route: string; service: string | undefined }>();
+const entityJson = new WeakMap<RouteRuntime, { route: string | undefined; service: string | undefined }>();
+const NO_ROUTE = { route: undefined, service: undefined };
 const consumerJson = new WeakMap<ConsumerEntity, string>();
 
 function entitiesOf(runtime: RouteRuntime) {
@@ -164,7 +165,8 @@ export class LogEntry {
 
   constructor(
     readonly exchange: Exchange,
-    readonly ctx: RequestContext,
+    /** Undefined for a request that matched no route (logged by global plugins, as Kong does). */
+    readonly ctx: RequestContext | undefined,
     readonly access: AccessEntry,
     /** When the response closed, ms since epoch. */
     readonly endedAt: number,
@@ -181,7 +183,7 @@ export class LogEntry {
     const uri = redactTarget(ex.target, secrets.query);
     const host = (ex.req.headers.host ?? '').replace(/:\d+$/, '');
     const scheme = (ex.req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
-    const forwarded = ctx.forwardedAt !== 0;
+    const forwarded = ctx !== undefined && ctx.forwardedAt !== 0;
     const total = this.endedAt - ex.startedAt;
     const request = {
       id: ex.requestId,
@@ -195,17 +197,18 @@ export class LogEntry {
     const response = { status: access.status, headers: responseHeaders(sentHeaders(ex.res)), size: access.bytes_out };
     const latencies = {
       // Kong's KONG_PROXY_LATENCY (until the request went upstream), else the whole time of an answer it made.
-      kong: forwarded ? ctx.forwardedAt - ex.startedAt : total,
+      kong: forwarded ? ctx!.forwardedAt - ex.startedAt : total,
       proxy: access.upstream_latency_ms ?? -1,
       request: total,
-      receive: ctx.upstreamRespondedAt !== 0 ? this.endedAt - ctx.upstreamRespondedAt : 0,
+      receive: ctx !== undefined && ctx.upstreamRespondedAt !== 0 ? this.endedAt - ctx.upstreamRespondedAt : 0,
     };
-    const upstream = ctx.runtime.upstream;
+    const upstream = ctx?.runtime.upstream;
     const tries = forwarded && upstream !== undefined ? [{ ip: upstream.host, port: upstream.port }] : [];
-    const entities = entitiesOf(ctx.runtime);
-    const credential = ctx.credential;
+    const entities = ctx === undefined ? NO_ROUTE : entitiesOf(ctx.runtime);
+    const credential = ctx?.credential;
+    const consumer = ctx?.consumer;
     // Kong's RESPONSE_SOURCE.NAMES: the service's answer, or one the gateway made.
-    const source = ctx.upstreamRespondedAt !== 0 && ctx.refusal === undefined ? 'upstream' : 'kong';
+    const source = ctx !== undefined && ctx.upstreamRespondedAt !== 0 && ctx.refusal === undefined ? 'upstream' : 'kong';
     return (
       `{"request":${JSON.stringify(request)}` +
       `,"upstream_uri":${JSON.stringify(forwarded ? redactTarget(ex.req.url ?? '', secrets.query) : '')}` +
@@ -213,10 +216,10 @@ export class LogEntry {
       `,"latencies":${JSON.stringify(latencies)}` +
       `,"tries":${JSON.stringify(tries)}` +
       (credential === undefined ? '' : `,"authenticated_entity":${JSON.stringify({ id: credential.id, consumer_id: credential.consumerId })}`) +
-      `,"route":${entities.route}` +
+      (entities.route === undefined ? '' : `,"route":${entities.route}`) +
       (entities.service === undefined ? '' : `,"service":${entities.service}`) +
-      (ctx.consumer === undefined ? '' : `,"consumer":${consumerOf(ctx.consumer)}`) +
-      `,"client_ip":${JSON.stringify(ctx.clientIp)}` +
+      (consumer === undefined ? '' : `,"consumer":${consumerOf(consumer)}`) +
+      `,"client_ip":${JSON.stringify(this.access.client_ip ?? '')}` +
       `,"started_at":${ex.startedAt}` +
       `,"source":"${source}"` +
       `,"workspace":"${WORKSPACE.id}","workspace_name":"${WORKSPACE.name}"}`

@@ -7,7 +7,7 @@ import type { AccessEntry, AccessLog } from './access-log';
 import type { GatewayMetrics, RouteSeries } from './metrics';
 import { redactTarget, secretQueryNames } from './redact';
 import { PEER_ADDRESSES, type ClientAddresses } from '../proxy/client-address';
-import type { Chain } from '../config/snapshot';
+import type { Chain, ChainEntry } from '../config/snapshot';
 import { LogEntry } from './log-entry';
 import { PLUGINS } from '../plugins';
 import { log } from '../log';
@@ -81,7 +81,7 @@ export class Observer {
    * Undefined when there is nothing to make: no access log, no metrics, no log plugin in the config.
    */
   begin(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: number): Exchange | undefined {
-    if (this.accessLog === undefined && this.metrics === undefined && !hasLogPlugins(snapshot)) return undefined;
+    if (this.accessLog === undefined && this.metrics === undefined && !logPluginsOf(snapshot).any) return undefined;
     const ex = new Exchange(this, req, res, snapshot, requestId, startedAt, req.url ?? '/');
     (res as ObservedResponse)[EXCHANGE] = ex;
     res.on('close', exchangeClosed);
@@ -129,7 +129,9 @@ export class Observer {
     marks.written = written;
     if (labels.series !== undefined) this.metrics!.record(labels.series, entry, ctx !== undefined && ctx.upstreamRespondedAt !== 0, ctx?.refusedBy);
     this.accessLog?.write(entry);
-    if (ctx !== undefined && hasLogPhase(ctx.chain)) runLogPhase(ctx.chain, new LogEntry(ex, ctx, entry, now));
+    // A request no route matched is logged by the global log plugins, as Kong runs its global plugins for it.
+    const chain = ctx !== undefined ? ctx.chain : logPluginsOf(ex.snapshot).global;
+    if (hasLogPhase(chain)) runLogPhase(chain, new LogEntry(ex, ctx, entry, now));
   }
 
   /** A request the HTTP parser refused before it became one (malformed, headers too large): logged and counted. */
@@ -171,16 +173,34 @@ export class Observer {
   }
 }
 
-let lastSnapshot: Snapshot | undefined;
-let lastHasLogPlugins = false;
+interface LogPlugins {
+  /** Whether any enabled plugin of the config has a log phase. */
+  any: boolean;
+  /** The global ones, which log requests no route matched. */
+  global: Chain;
+}
 
-/** Whether any enabled plugin of the config has a log phase; found once per config. */
-function hasLogPlugins(snapshot: Snapshot): boolean {
+let lastSnapshot: Snapshot | undefined;
+let lastLogPlugins: LogPlugins = { any: false, global: [] };
+
+/** The config's log plugins, found once per config. */
+function logPluginsOf(snapshot: Snapshot): LogPlugins {
   if (snapshot !== lastSnapshot) {
+    const global: ChainEntry[] = [];
+    let any = false;
+    for (const plugin of snapshot.entities.plugins) {
+      const def = PLUGINS.get(plugin.name);
+      if (!plugin.enabled || def?.log === undefined) continue;
+      any = true;
+      const compiled = snapshot.compiledPlugins.get(plugin.id);
+      if (compiled !== undefined && plugin.route === undefined && plugin.service === undefined && plugin.consumer === undefined) {
+        global.push({ def, conf: compiled.conf, plugin, priority: def.priority });
+      }
+    }
     lastSnapshot = snapshot;
-    lastHasLogPlugins = snapshot.entities.plugins.some((p) => p.enabled && PLUGINS.get(p.name)?.log !== undefined);
+    lastLogPlugins = { any, global: global.sort((a, b) => b.priority - a.priority) };
   }
-  return lastHasLogPlugins;
+  return lastLogPlugins;
 }
 
 /** Whether any plugin of the chain has a log phase (checked before building a LogEntry). */

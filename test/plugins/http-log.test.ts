@@ -61,6 +61,7 @@ t.before(async () => {
         route('terminated', [log('/terminated'), { name: 'request-termination', config: { status_code: 403, message: 'no' } }]),
       ],
       consumers: [{ username: 'alice', custom_id: 'a-1', keyauth_credentials: [{ key: 'alice-secret-key' }] }],
+      plugins: [log('/global')],
     }),
   );
 });
@@ -164,6 +165,17 @@ t.test(`a gateway-made answer is logged (source kong, no upstream)`, async (t) =
   t.equal(entry.latencies.proxy, -1);
   t.equal(entry.upstream_uri, '');
   t.same(entry.tries, []);
+});
+
+t.test(`${SPEC}: executes successfully when route does not exist (global plugins log it)`, async (t) => {
+  const res = await request(gw.proxyPort, '/nonexistant/proxy/path', { headers: { host: 'http_no_exist.test' } });
+  t.equal(res.status, 404);
+  const entry = await waitFor('the entry', () => received(collector, '/global').find((e) => e.response.status === 404));
+  t.equal(entry.client_ip, '127.0.0.1');
+  t.equal(entry.request.uri, '/nonexistant/proxy/path');
+  t.equal(entry.route, undefined);
+  t.equal(entry.source, 'kong');
+  t.notMatch(gw.logs(), /log phase failed/);
 });
 
 t.test('a failing collector is retried with backoff until it accepts', async (t) => {
