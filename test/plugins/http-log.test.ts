@@ -114,6 +114,10 @@ t.test(`${SPEC}: adds authorization if userinfo and/or header is present`, async
   t.equal(seen.headers.authorization, `Basic ${Buffer.from('collector-user:collector-pass').toString('base64')}`);
   t.equal(seen.headers['x-token'], 'abc');
   t.equal(seen.headers.host, `127.0.0.1:${collector.port}`, 'http client implicitly adds Host header');
+  const plugins = await request(gw.adminPort!, '/plugins');
+  t.equal(plugins.status, 200);
+  t.notOk(plugins.body.includes('collector-pass'), 'the Admin API masks the password of http_endpoint');
+  t.ok(plugins.body.includes('http://collector-user:…@127.0.0.1'));
 });
 
 t.test('credentials, passwords and cookies never reach the entry; the rest is kept', async (t) => {
