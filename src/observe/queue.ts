@@ -88,7 +88,7 @@ export class BatchQueue {
         this.drop('queue full', 1);
         return false;
       }
-      while (this.bytes + n > maxBytes) this.dropOldest();
+      while (this.bytes + n > maxBytes && this.size > 0) this.dropOldest();
       this.bytes += n;
     }
     if (this.size >= this.conf.max_entries) this.dropOldest();
