@@ -165,6 +165,15 @@ function transforms({ upstreamPort }) {
   return { config: doc([service(upstreamPort, plugins)]), requests: fixedRequest(headers) };
 }
 
+/**
+ * http-log on every request, to a local collector (the bench upstream, which takes any POST): each entry is built
+ * and queued; batches of up to 100 leave at least once a second, as a Kong user shipping logs would set it.
+ */
+function httpLog({ upstreamPort }) {
+  const plugins = [{ name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${upstreamPort}/collect`, queue: { max_batch_size: 100, max_coalescing_delay: 1 } } }];
+  return { config: doc([service(upstreamPort, plugins)]), requests: fixedRequest({}) };
+}
+
 /** The text of a generated config: YAML, as people write kong.yml, or JSON. */
 function configText(config, format = 'yaml') {
   if (format === 'json') return JSON.stringify(config, null, 1);
@@ -172,6 +181,6 @@ function configText(config, format = 'yaml') {
 }
 
 module.exports = {
-  ROUTE_PATH, UNREACHABLE_LIMIT, plain, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, jwtHs256, jwtRs256, jwtRs256New, hmacSha256, transforms,
+  ROUTE_PATH, UNREACHABLE_LIMIT, plain, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, jwtHs256, jwtRs256, jwtRs256New, hmacSha256, transforms, httpLog,
   configText, keyFor,
 };

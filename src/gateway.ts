@@ -19,6 +19,7 @@ import { log, type LogFormat } from './log';
 import { createAccessLog, type AccessLogTarget, type AccessSink } from './observe/access-log';
 import { GatewayMetrics } from './observe/metrics';
 import { Observer } from './observe/observer';
+import { drainQueues } from './observe/queue';
 import type { WorkerPool } from './cluster/pool';
 import type { WorkerConfig } from './cluster/messages';
 
@@ -91,7 +92,7 @@ export class Gateway {
   readonly proxy: ProxyServer;
   /** Undefined when metrics are off or there is no Admin API to serve them. */
   readonly metrics: GatewayMetrics | undefined;
-  private readonly observer: Observer | undefined;
+  private readonly observer: Observer;
   admin: http.Server | undefined;
   lastReload: ReloadRecord | undefined;
   lastReloadError: ReloadRecord | undefined;
@@ -119,7 +120,8 @@ export class Gateway {
       });
     }
     const clientAddresses = new ClientAddresses(options.realIp);
-    this.observer = accessLog !== undefined || this.metrics !== undefined ? new Observer(accessLog, this.metrics, clientAddresses, () => this.proxy.current) : undefined;
+    // Always there: it decides per config whether anything (access log, metrics, log plugins) needs a request observed.
+    this.observer = new Observer(accessLog, this.metrics, clientAddresses, () => this.proxy.current);
     this.proxy = new ProxyServer(loaded.snapshot, {
       clientTimeouts: options.clientTimeouts,
       maxConnectionsPerIp: options.maxConnectionsPerIp,
@@ -340,13 +342,14 @@ export class Gateway {
 
   /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes what is left. */
   async stop(graceMs = 10_000): Promise<void> {
+    const deadline = Date.now() + graceMs;
     this.stopped = true;
     await this.watcher?.close();
     const servers = [this.proxy.server, this.admin].filter((s): s is http.Server => s !== undefined);
     const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     for (const s of servers) s.closeIdleConnections();
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
+    const graceOver = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
         for (const s of servers) s.closeAllConnections();
         resolve();
@@ -355,12 +358,14 @@ export class Gateway {
     });
     // Connections that become idle after their last response must not hold shutdown open.
     const sweeper = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 50);
-    await Promise.race([closed, deadline]);
+    await Promise.race([closed, graceOver]);
     clearInterval(sweeper);
     clearTimeout(timer);
     retireSnapshot(this.proxy.current, undefined);
     closeUpstreamConnections();
-    this.observer?.flush();
+    // What log plugins still queue is sent in the grace left (their instances were closed as the snapshot retired).
+    await drainQueues(deadline - Date.now());
+    this.observer.flush();
   }
 }
 

@@ -18,13 +18,36 @@ export function isMasked(value: string): boolean {
 }
 
 const SECRET_FIELD = /(^|_)password$/;
+/** Header maps (http-log's `headers`) carry credentials under these names. */
+const SECRET_HEADER = /^(proxy-)?authorization$/i;
+/** A URL's userinfo password (http-log's `http_endpoint`): `scheme://user:` and the password up to `@`. */
+const URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:)([^/?#@]*)@/i;
 
-/** A plugin config with every `…password` field masked (rate-limiting's `redis.password`, `redis_password`). */
+function isSecretField(key: string): boolean {
+  return SECRET_FIELD.test(key) || SECRET_HEADER.test(key);
+}
+
+/** The value of a config string with its secret part masked, or undefined when it holds none. */
+function masked(key: string, value: string): string | undefined {
+  if (isSecretField(key)) return maskSecret(value);
+  const url = URL_PASSWORD.exec(value);
+  return url === null ? undefined : `${url[1]}${MASK}@${value.slice(url[0].length)}`;
+}
+
+function holdsMask(key: string, value: string): boolean {
+  if (isSecretField(key)) return isMasked(value);
+  return URL_PASSWORD.exec(value)?.[2] === MASK;
+}
+
+/**
+ * A plugin config with every `…password` field masked (rate-limiting's `redis.password`, `redis_password`), every
+ * Authorization header value, and the password of a URL's userinfo (http-log's `http_endpoint`).
+ */
 export function maskConfig(config: unknown): unknown {
   if (Array.isArray(config)) return config.map(maskConfig);
   if (config === null || typeof config !== 'object') return config;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) out[k] = typeof v === 'string' && SECRET_FIELD.test(k) ? maskSecret(v) : maskConfig(v);
+  for (const [k, v] of Object.entries(config)) out[k] = typeof v === 'string' ? (masked(k, v) ?? v) : maskConfig(v);
   return out;
 }
 
@@ -34,7 +57,7 @@ export function maskedSecretFields(config: unknown, at: Array<string | number> =
   const out: Array<Array<string | number>> = [];
   for (const [k, v] of Object.entries(config)) {
     const path = [...at, Array.isArray(config) ? Number(k) : k];
-    if (typeof v === 'string' && SECRET_FIELD.test(k) && isMasked(v)) out.push(path);
+    if (typeof v === 'string' && holdsMask(k, v)) out.push(path);
     else out.push(...maskedSecretFields(v, path));
   }
   return out;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import { PLUGINS } from '../plugins';
+import { PLUGINS, QUEUE_SCHEMA } from '../plugins';
 import type { ConfigSource } from './source';
 import { formatPath, type ConfigIssue, type PathSegment, type Severity } from './errors';
 import { didYouMean } from './suggest';
@@ -47,6 +47,7 @@ export function schemaValidator(): ValidateFunction {
   if (compiled) return compiled;
   const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, allowUnionTypes: true });
   ajv.addVocabulary(['x-message', 'x-not-null']);
+  ajv.addSchema(QUEUE_SCHEMA);
   for (const plugin of PLUGINS.values()) ajv.addSchema(plugin.configSchema);
   const schema = (rootSchema = require(SCHEMA_FILE));
   compiled = ajv.compile(schema);

@@ -122,7 +122,7 @@ async function trace(snapshot: Snapshot, req: IncomingMessage, res: RecordingRes
 
 /**
  * The plugins that ran, then (when a plugin answered) those of the chain in force that it kept from running; with
- * the plugins that only edit the response (they run on any answer), in priority order.
+ * the plugins that only edit the response or log the request (they run on any answer), in priority order.
  */
 function pluginSteps({ ctx, steps }: Traced): PluginStep[] {
   const out = steps.map(({ entry, result, consumer }) => step(entry, true, result, consumer));
@@ -134,8 +134,9 @@ function pluginSteps({ ctx, steps }: Traced): PluginStep[] {
   }
   for (const entry of chain) {
     if (entry.def.access !== undefined) continue;
-    // Response-phase plugins edit the answer; the others (prometheus, log plugins) only record the request.
-    out.push(step(entry, true, entry.def.headerFilter !== undefined ? 'edits the response' : 'records the request', ctx.consumer));
+    // Response-phase plugins edit the answer, log plugins log it; the others (prometheus) only record the request.
+    const does = entry.def.headerFilter !== undefined ? 'edits the response' : entry.def.log !== undefined ? 'logs the request' : 'records the request';
+    out.push(step(entry, true, does, ctx.consumer));
   }
   return out.sort((a, b) => b.priority - a.priority);
 }

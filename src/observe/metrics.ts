@@ -1,3 +1,4 @@
+import { droppedEntries } from './queue';
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { Refusal } from '../proxy/context';
 import type { AccessEntry } from './access-log';
@@ -216,6 +217,19 @@ export class GatewayMetrics {
     });
     add('gateway_rate_limit_rejections_total', 'Requests refused by rate-limiting, per service/route', 'counter', (s, out) => {
       if (s.rateLimited > 0) out.push({ labels: s.labels, value: s.rateLimited });
+    });
+    new Counter({
+      name: 'gateway_log_entries_dropped_total',
+      help: 'Log plugin entries dropped, by plugin and reason (queue full, retries exhausted, shutdown)',
+      labelNames: ['plugin', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [key, n] of droppedEntries) {
+          const [plugin, reason] = key.split('\n');
+          this.inc({ plugin, reason }, n);
+        }
+      },
     });
     if (options.node) {
       new Gauge({ name: 'kong_node_info', help: 'Kong Node metadata information', labelNames: ['node_id', 'version'], registers }).set(

@@ -7,6 +7,10 @@ import type { AccessEntry, AccessLog } from './access-log';
 import { NO_SERIES, type GatewayMetrics, type RouteSeries, type SeriesSelection } from './metrics';
 import { redactTarget, secretQueryNames } from './redact';
 import { PEER_ADDRESSES, type ClientAddresses } from '../proxy/client-address';
+import type { ChainEntry } from '../config/snapshot';
+import { LogEntry } from './log-entry';
+import { PLUGINS } from '../plugins';
+import { log } from '../log';
 
 /** A connection's byte counters as of its previous request's end: a request's bytes are the difference. */
 interface ByteMarks {
@@ -77,8 +81,12 @@ export class Observer {
     this.unrouted = { route: '', service: undefined, series: metrics?.seriesFor('', '') };
   }
 
-  /** Starts observing a request; its line and metrics are recorded when the response closes. */
-  begin(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: number): Exchange {
+  /**
+   * Starts observing a request; its line, metrics and log plugins' entries are made when the response closes.
+   * Undefined when there is nothing to make: no access log, no metrics, no log plugin in the config.
+   */
+  begin(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: number): Exchange | undefined {
+    if (this.accessLog === undefined && this.metrics === undefined && !logPluginsOf(snapshot).any) return undefined;
     const ex = new Exchange(this, req, res, snapshot, requestId, startedAt, req.url ?? '/');
     (res as ObservedResponse)[EXCHANGE] = ex;
     res.on('close', exchangeClosed);
@@ -130,6 +138,9 @@ export class Observer {
       this.metrics!.record(labels.series, entry, ctx !== undefined && ctx.upstreamRespondedAt !== 0, ctx?.refusedBy, selection, consumer);
     }
     this.accessLog?.write(entry);
+    // A request no route matched is logged by the global log plugins, as Kong runs its global plugins for it.
+    const chain = ctx !== undefined ? ctx.chain : logPluginsOf(ex.snapshot).global;
+    if (hasLogPhase(chain)) runLogPhase(chain, ctx, new LogEntry(ex, ctx, entry, now));
   }
 
   /** A request the HTTP parser refused before it became one (malformed, headers too large): logged and counted. */
@@ -193,5 +204,53 @@ export class Observer {
       this.routes.set(runtime, labels);
     }
     return labels;
+  }
+}
+
+interface LogPlugins {
+  /** Whether any enabled plugin of the config has a log phase. */
+  any: boolean;
+  /** The global ones, which log requests no route matched. */
+  global: Chain;
+}
+
+let lastSnapshot: Snapshot | undefined;
+let lastLogPlugins: LogPlugins = { any: false, global: [] };
+
+/** The config's log plugins, found once per config. */
+function logPluginsOf(snapshot: Snapshot): LogPlugins {
+  if (snapshot !== lastSnapshot) {
+    const global: ChainEntry[] = [];
+    let any = false;
+    for (const plugin of snapshot.entities.plugins) {
+      const def = PLUGINS.get(plugin.name);
+      if (!plugin.enabled || def?.log === undefined) continue;
+      any = true;
+      const compiled = snapshot.compiledPlugins.get(plugin.id);
+      if (compiled !== undefined && plugin.route === undefined && plugin.service === undefined && plugin.consumer === undefined) {
+        global.push({ def, conf: compiled.conf, plugin, priority: def.priority });
+      }
+    }
+    lastSnapshot = snapshot;
+    lastLogPlugins = { any, global: global.sort((a, b) => b.priority - a.priority) };
+  }
+  return lastLogPlugins;
+}
+
+/** Whether any plugin of the chain has a log phase (checked before building a LogEntry). */
+function hasLogPhase(chain: Chain): boolean {
+  for (let i = 0; i < chain.length; i++) if (chain[i].def.log !== undefined) return true;
+  return false;
+}
+
+function runLogPhase(chain: Chain, ctx: RequestContext | undefined, entry: LogEntry): void {
+  for (const p of chain) {
+    if (p.def.log === undefined) continue;
+    try {
+      p.def.log(ctx, p.conf, entry);
+    } catch (err) {
+      // A log plugin's failure is its own: the request is over, the next plugin still logs.
+      log('error', 'log phase failed', { plugin: p.def.name, error: (err as Error).message });
+    }
   }
 }

@@ -19,6 +19,10 @@ import { hmacAuth } from './hmac-auth';
 import { prometheus } from './prometheus';
 import { zipkin } from './zipkin';
 import { opentelemetry } from './opentelemetry';
+import { httpLog } from './http-log';
+import { fileLog } from './file-log';
+import { tcpLog } from './tcp-log';
+import { udpLog } from './udp-log';
 
 /** Every plugin this gateway implements, by name. */
 export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
@@ -43,8 +47,15 @@ export const PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map(
     prometheus,
     zipkin,
     opentelemetry,
+    httpLog,
+    fileLog,
+    tcpLog,
+    udpLog,
   ].map((p) => [p.name, p as PluginDefinition]),
 );
+
+/** Schemas the plugins' config schemas refer to (`$ref`), such as the log plugins' queue. */
+export { default as QUEUE_SCHEMA } from '../observe/queue.schema.json';
 
 /** Kong's bundled plugins (kong/constants.lua): named in a clear "not supported yet" error rather than "unknown". */
 export const KONG_PLUGINS: ReadonlySet<string> = new Set([

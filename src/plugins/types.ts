@@ -2,6 +2,7 @@ import type { PathSegment, Severity } from '../config/errors';
 import type { ConsumerEntity, EntitySet, PluginEntity } from '../config/entities';
 import type { RequestContext } from '../proxy/context';
 import type { ResponseHead } from '../proxy/response-head';
+import type { LogEntry } from '../observe/log-entry';
 
 /** Where a plugin instance is attached. */
 export type PluginScope = 'global' | 'service' | 'route' | 'consumer' | 'route+service' | 'route+consumer' | 'service+consumer' | 'route+service+consumer';
@@ -69,10 +70,11 @@ export interface PluginDefinition<Config = any, Compiled = Config> {
   /** Kong's body_filter, on the whole body, for a plugin whose headerFilter asked for it; returns the body to send. */
   bodyFilter?(ctx: RequestContext, conf: Compiled, body: Buffer, head: ResponseHead): Buffer;
   /**
-   * Kong's log phase: once the response has been sent or the client left, for every plugin of the request's final
-   * chain. Synchronous and must not throw; work beyond recording goes to a queue.
+   * Kong's log phase: once the response is over (sent, or the client left), for every plugin of the request's
+   * final chain, with Kong's log entry of the request; `ctx` is undefined for a request no route matched (then
+   * only global plugins run). Must not wait or throw: it hands its work on (a queue, a file) and returns.
    */
-  log?(ctx: RequestContext, conf: Compiled): void;
+  log?(ctx: RequestContext | undefined, conf: Compiled, entry: LogEntry): void;
   /** Called when a snapshot that used this instance is replaced; release timers or connections here. */
   dispose?(compiled: Compiled): void;
 }

@@ -96,7 +96,7 @@ const OUTCOMES: Record<string, Outcome> = {
     errors: [['services[*].host', "invalid value '$IP': must be a hostname or an IP address ('$IP' looks like an environment variable"]],
   },
   'Jose-cyber__kong-tracing-grafana-tempo__kong_kong.yaml': VALID,
-  'Kibria7533__kong-http-kong-yaml__kong.yaml': { errors: [['plugins[0].name', notYet('http-log')]] },
+  'Kibria7533__kong-http-kong-yaml__kong.yaml': VALID,
   // a 1.1 file whose regex paths get their `~` from Kong's migration
   'Kong__deck__convert_testdata_4_input.yaml': VALID,
   // Kong accepts it and answers every unauthenticated request with a 500; here the missing consumer is an error

@@ -236,7 +236,7 @@ export const opentelemetry: PluginDefinition<OpenTelemetryConfig, Compiled> = {
     head.append(c.responseHeader, t.traceId);
   },
   log(ctx, c) {
-    if (c.sender === undefined) return;
+    if (ctx === undefined || c.sender === undefined) return; // no route matched: nothing was traced
     const t = traceOf(ctx);
     decide(ctx, c, t);
     if (!t.sampled) return;

@@ -286,6 +286,7 @@ export const zipkin: PluginDefinition<ZipkinConfig, Compiled> = {
     if (c.conf.http_response_header_for_traceid !== undefined) head.append(c.conf.http_response_header_for_traceid, t.traceId);
   },
   log(ctx, c) {
+    if (ctx === undefined) return; // no route matched: nothing was traced
     const t = begin(ctx, c);
     if (!t.sampled || c.sender === undefined) return;
     for (const span of spansOf(ctx, c, t)) c.sender.add(span);

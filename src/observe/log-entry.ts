@@ -1,0 +1,228 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { ConsumerEntity } from '../config/entities';
+import type { RouteRuntime, Snapshot } from '../config/snapshot';
+import type { RequestContext } from '../proxy/context';
+import type { AccessEntry } from './access-log';
+import type { Exchange } from './observer';
+import { redactTarget, secretQueryNames } from './redact';
+
+/** Kong's redaction mark (kong/pdk/log.lua serialize), used for every value the entry leaves out. */
+export const LOG_REDACTED = 'REDACTED';
+
+/** Kong's default workspace: a DB-less node has only this one. */
+const WORKSPACE = { id: '00000000-0000-0000-0000-000000000000', name: 'default' };
+
+/** Request headers whose values never appear in an entry, whatever the config. */
+const ALWAYS_SECRET_HEADERS = ['authorization', 'proxy-authorization'];
+
+/** Query parameters whose values never appear, besides key-auth's key_names and jwt's uri_param_names. */
+const ALWAYS_SECRET_QUERY = ['password'];
+
+interface Secrets {
+  headers: ReadonlySet<string>;
+  query: ReadonlySet<string>;
+}
+
+const secretsBySnapshot = new WeakMap<Snapshot, Secrets>();
+
+/**
+ * What an entry leaves out in this config: Authorization and Proxy-Authorization, every key-auth `key_names` and
+ * jwt `header_names` header, every key-auth `key_names` and jwt `uri_param_names` query parameter and `password`
+ * (of every plugin instance, disabled ones too, as the access log does).
+ */
+function secretsOf(snapshot: Snapshot): Secrets {
+  let s = secretsBySnapshot.get(snapshot);
+  if (s === undefined) {
+    const headers = new Set(ALWAYS_SECRET_HEADERS);
+    for (const p of snapshot.entities.plugins) {
+      if (p.name === 'key-auth') for (const n of (p.config as { key_names: string[] }).key_names) headers.add(n.toLowerCase());
+      if (p.name === 'jwt') for (const n of (p.config as { header_names: string[] }).header_names) headers.add(n.toLowerCase());
+    }
+    s = { headers, query: new Set([...secretQueryNames(snapshot), ...ALWAYS_SECRET_QUERY]) };
+    secretsBySnapshot.set(snapshot, s);
+  }
+  return s;
+}
+
+/** `a=1; b=2` → `a=REDACTED; b=REDACTED`: the cookie names stay, their values go. */
+function redactCookies(value: string): string {
+  return value
+    .split(';')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      return eq === -1 ? pair : `${pair.slice(0, eq)}=${LOG_REDACTED}`;
+    })
+    .join(';');
+}
+
+function requestHeaders(headers: IncomingHttpHeaders, secret: ReadonlySet<string>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    if (secret.has(name)) out[name] = LOG_REDACTED;
+    else if (name === 'cookie') out[name] = Array.isArray(v) ? v.map(redactCookies) : redactCookies(v);
+    else out[name] = v;
+  }
+  return out;
+}
+
+/** `set-cookie` keeps each cookie's name only: `sid=REDACTED`. */
+function responseHeaders(headers: OutgoingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    const text = Array.isArray(v) ? v.map(String) : String(v);
+    if (name !== 'set-cookie') out[name] = text;
+    else out[name] = (Array.isArray(text) ? text : [text]).map((c) => redactCookies(c.split(';', 1)[0]));
+  }
+  return out;
+}
+
+/**
+ * The response headers as written. The forwarder writes them in one writeHead from a flat list, which node keeps
+ * only as the header block it sent, so that block is read back (once, in the log phase).
+ */
+function sentHeaders(res: Exchange['res']): OutgoingHttpHeaders {
+  const block = (res as unknown as { _header?: string | null })._header;
+  if (typeof block !== 'string') return res.getHeaders();
+  const out: Record<string, string | string[]> = {};
+  const lines = block.split('\r\n');
+  for (let i = 1; i < lines.length; i++) {
+    const colon = lines[i].indexOf(':');
+    if (colon <= 0) continue;
+    const name = lines[i].slice(0, colon).toLowerCase();
+    const value = lines[i].slice(colon + 1).trim();
+    const had = out[name];
+    if (had === undefined) out[name] = value;
+    else if (Array.isArray(had)) had.push(value);
+    else out[name] = [had, value];
+  }
+  return out;
+}
+
+/** A query string as Kong's get_query gives it: one value, or a list for a repeated name; `true` for a bare name. */
+function queryOf(target: string, secret: ReadonlySet<string>): Record<string, string | boolean | Array<string | boolean>> {
+  const out: Record<string, string | boolean | Array<string | boolean>> = {};
+  const q = target.indexOf('?');
+  if (q === -1) return out;
+  for (const pair of target.slice(q + 1).split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const name = decodeQuery(eq === -1 ? pair : pair.slice(0, eq));
+    const value: string | boolean = eq === -1 ? true : secret.has(name) ? LOG_REDACTED : decodeQuery(pair.slice(eq + 1));
+    const had = out[name];
+    if (had === undefined) out[name] = value;
+    else if (Array.isArray(had)) had.push(value);
+    else out[name] = [had, value];
+  }
+  return out;
+}
+
+function decodeQuery(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
+
+/** A route's and its service's JSON, made once per route and config (Kong's entities: the route names its service by id). */
+const entityJson = new WeakMap<RouteRuntime, { route: string | undefined; service: string | undefined }>();
+const NO_ROUTE = { route: undefined, service: undefined };
+const consumerJson = new WeakMap<ConsumerEntity, string>();
+
+function entitiesOf(runtime: RouteRuntime) {
+  let j = entityJson.get(runtime);
+  if (j === undefined) {
+    const { service, ...route } = runtime.route;
+    j = {
+      route: JSON.stringify(service === undefined ? route : { ...route, service: { id: service } }),
+      service: runtime.service === undefined ? undefined : JSON.stringify(runtime.service),
+    };
+    entityJson.set(runtime, j);
+  }
+  return j;
+}
+
+function consumerOf(c: ConsumerEntity): string {
+  let j = consumerJson.get(c);
+  if (j === undefined) {
+    j = JSON.stringify(c);
+    consumerJson.set(c, j);
+  }
+  return j;
+}
+
+/**
+ * One request as Kong's log serializer (kong/pdk/log.lua `serialize`) describes it, as JSON text, with the
+ * values of credentials, passwords and cookies replaced by REDACTED. Built once per request, whichever and however
+ * many log plugins send it.
+ */
+export class LogEntry {
+  private text: string | undefined = undefined;
+
+  constructor(
+    readonly exchange: Exchange,
+    /** Undefined for a request that matched no route (logged by global plugins, as Kong does). */
+    readonly ctx: RequestContext | undefined,
+    readonly access: AccessEntry,
+    /** When the response closed, ms since epoch. */
+    readonly endedAt: number,
+  ) {}
+
+  json(): string {
+    if (this.text === undefined) this.text = this.serialize();
+    return this.text;
+  }
+
+  private serialize(): string {
+    const { exchange: ex, ctx, access } = this;
+    const secrets = secretsOf(ex.snapshot);
+    const uri = redactTarget(ex.target, secrets.query);
+    const host = (ex.req.headers.host ?? '').replace(/:\d+$/, '');
+    const scheme = (ex.req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+    const forwarded = ctx !== undefined && ctx.forwardedAt !== 0;
+    const total = this.endedAt - ex.startedAt;
+    const request = {
+      id: ex.requestId,
+      uri,
+      url: `${scheme}://${host}:${ex.req.socket.localPort}${uri}`,
+      querystring: queryOf(ex.target, secrets.query),
+      method: ex.req.method,
+      headers: requestHeaders(ex.req.headers, secrets.headers),
+      size: access.bytes_in,
+    };
+    const response = { status: access.status, headers: responseHeaders(sentHeaders(ex.res)), size: access.bytes_out };
+    const latencies = {
+      // Kong's KONG_PROXY_LATENCY (until the request went upstream), else the whole time of an answer it made.
+      kong: forwarded ? ctx!.forwardedAt - ex.startedAt : total,
+      proxy: access.upstream_latency_ms ?? -1,
+      request: total,
+      receive: ctx !== undefined && ctx.upstreamRespondedAt !== 0 ? this.endedAt - ctx.upstreamRespondedAt : 0,
+    };
+    const upstream = ctx?.runtime.upstream;
+    const tries = forwarded && upstream !== undefined ? [{ ip: upstream.host, port: upstream.port }] : [];
+    const entities = ctx === undefined ? NO_ROUTE : entitiesOf(ctx.runtime);
+    const credential = ctx?.credential;
+    const consumer = ctx?.consumer;
+    // Kong's RESPONSE_SOURCE.NAMES: the service's answer, or one the gateway made.
+    const source = ctx !== undefined && ctx.upstreamRespondedAt !== 0 && ctx.refusal === undefined ? 'upstream' : 'kong';
+    return (
+      `{"request":${JSON.stringify(request)}` +
+      `,"upstream_uri":${JSON.stringify(forwarded ? redactTarget(ex.req.url ?? '', secrets.query) : '')}` +
+      `,"response":${JSON.stringify(response)}` +
+      `,"latencies":${JSON.stringify(latencies)}` +
+      `,"tries":${JSON.stringify(tries)}` +
+      (credential === undefined ? '' : `,"authenticated_entity":${JSON.stringify({ id: credential.id, consumer_id: credential.consumerId })}`) +
+      (entities.route === undefined ? '' : `,"route":${entities.route}`) +
+      (entities.service === undefined ? '' : `,"service":${entities.service}`) +
+      (consumer === undefined ? '' : `,"consumer":${consumerOf(consumer)}`) +
+      `,"client_ip":${JSON.stringify(this.access.client_ip ?? '')}` +
+      `,"started_at":${ex.startedAt}` +
+      `,"source":"${source}"` +
+      `,"workspace":"${WORKSPACE.id}","workspace_name":"${WORKSPACE.name}"}`
+    );
+  }
+}

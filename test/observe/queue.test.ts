@@ -1,0 +1,162 @@
+// The batch queue every log plugin shares, after Kong's kong/tools/queue.lua (spec/01-unit/27-queue_spec.lua).
+import t from 'tap';
+import { BatchQueue, drainQueues, droppedEntries, type QueueConfig } from '../../src/observe/queue';
+import { waitFor } from '../helpers/wait';
+
+const SPEC = 'spec/01-unit/27-queue_spec.lua';
+
+const conf = (over: Partial<QueueConfig> = {}): QueueConfig => ({
+  max_batch_size: 1,
+  max_coalescing_delay: 3600,
+  max_entries: 10000,
+  max_bytes: null,
+  max_retry_time: 60,
+  initial_retry_delay: 0.001,
+  max_retry_delay: 60,
+  concurrency_limit: 1,
+  ...over,
+});
+
+const dropped = (plugin: string, reason: string) => droppedEntries.get(`${plugin}\n${reason}`) ?? 0;
+
+/** A handler that records each batch and holds it until released. */
+function held() {
+  const batches: string[][] = [];
+  const releases: Array<() => void> = [];
+  return {
+    batches,
+    handler: (b: string[]) => {
+      batches.push(b);
+      return new Promise<void>((resolve) => releases.push(resolve));
+    },
+    release: () => releases.splice(0).forEach((r) => r()),
+  };
+}
+
+t.test(`${SPEC}: a batch leaves once max_batch_size entries are queued, one batch at a time`, async (t) => {
+  const h = held();
+  const q = new BatchQueue('batching', conf({ max_batch_size: 3 }), h.handler);
+  for (const e of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) q.add(e);
+  t.same(h.batches, [['a', 'b', 'c']], 'concurrency_limit 1: the second full batch waits for the first');
+  h.release();
+  await waitFor('the second batch', () => (h.batches.length === 2 ? true : undefined));
+  t.same(h.batches[1], ['d', 'e', 'f']);
+  h.release();
+  await new Promise((r) => setImmediate(r));
+  t.equal(h.batches.length, 2, 'the last entry waits for the coalescing delay');
+  t.equal(q.size, 1);
+  q.close();
+  await waitFor('the rest', () => (h.batches.length === 3 ? true : undefined));
+  t.same(h.batches[2], ['g'], 'closed: sent without waiting');
+  h.release();
+  await q.whenDrained();
+});
+
+t.test(`${SPEC}: entries wait at most max_coalescing_delay, then leave together`, async (t) => {
+  const batches: string[][] = [];
+  const q = new BatchQueue('coalescing', conf({ max_batch_size: 100, max_coalescing_delay: 0.05 }), async (b) => void batches.push(b));
+  q.add('a');
+  q.add('b');
+  t.same(batches, [], 'not sent at once');
+  await waitFor('the batch', () => (batches.length > 0 ? true : undefined));
+  t.same(batches, [['a', 'b']]);
+  q.close();
+});
+
+t.test(`${SPEC}: a full queue drops its oldest entries, counts them and never blocks`, async (t) => {
+  const h = held();
+  const before = dropped('full', 'queue full');
+  const q = new BatchQueue('full', conf({ max_entries: 2, max_coalescing_delay: 0 }), h.handler);
+  for (const e of ['a', 'b', 'c', 'd']) t.equal(q.add(e), true);
+  t.same(h.batches, [['a']], 'a is being sent');
+  t.equal(q.size, 2);
+  t.equal(dropped('full', 'queue full') - before, 1, 'b was dropped');
+  h.release();
+  await waitFor('c', () => (h.batches.length === 2 ? true : undefined));
+  h.release();
+  await waitFor('d', () => (h.batches.length === 3 ? true : undefined));
+  h.release();
+  t.same(h.batches, [['a'], ['c'], ['d']]);
+  q.close();
+});
+
+t.test(`${SPEC}: max_bytes bounds the bytes waiting; an entry larger than it is refused`, async (t) => {
+  const h = held();
+  const before = dropped('bytes', 'queue full');
+  const q = new BatchQueue('bytes', conf({ max_bytes: 10, max_coalescing_delay: 0 }), h.handler);
+  q.add('sent'); // in flight: not counted
+  q.add('aaaaa');
+  q.add('bbbbb');
+  q.add('ccccc');
+  t.equal(q.size, 2);
+  t.equal(q.add('x'.repeat(11)), false);
+  t.equal(dropped('bytes', 'queue full') - before, 2, 'aaaaa and the oversized entry');
+  for (let i = 2; i <= 3; i++) {
+    h.release();
+    await waitFor(`batch ${i}`, () => (h.batches.length === i ? true : undefined));
+  }
+  t.same(h.batches, [['sent'], ['bbbbb'], ['ccccc']]);
+  h.release();
+  q.close();
+});
+
+t.test(`${SPEC}: a failed batch is retried with exponential backoff until it succeeds`, async (t) => {
+  const calls: number[] = [];
+  const q = new BatchQueue('retry', conf({ max_coalescing_delay: 0, initial_retry_delay: 0.02, max_retry_delay: 0.08 }), async (b) => {
+    calls.push(Date.now());
+    if (calls.length <= 4) throw new Error('collector down');
+    t.same(b, ['entry']);
+  });
+  q.add('entry');
+  await waitFor('the fifth try', () => (calls.length === 5 ? true : undefined));
+  const gaps = calls.slice(1).map((at, i) => at - calls[i]);
+  // Timers never fire early by more than a millisecond: each wait is at least the delay asked for.
+  t.ok(gaps[0] >= 19, `first retry after ~20 ms (${gaps[0]})`);
+  t.ok(gaps[1] >= 39, `then ~40 ms (${gaps[1]})`);
+  t.ok(gaps[2] >= 79 && gaps[3] >= 79, `then capped by max_retry_delay (${gaps[2]}, ${gaps[3]})`);
+  await q.whenDrained();
+  q.close();
+});
+
+t.test(`${SPEC}: a batch failing past max_retry_time is dropped and counted`, async (t) => {
+  const before = dropped('give-up', 'retries exhausted');
+  let calls = 0;
+  const q = new BatchQueue('give-up', conf({ max_batch_size: 2, max_coalescing_delay: 0, max_retry_time: 0 }), async () => {
+    calls++;
+    throw new Error('collector down');
+  });
+  q.add('a');
+  await q.whenDrained();
+  t.equal(calls, 1);
+  t.equal(dropped('give-up', 'retries exhausted') - before, 1);
+  q.close();
+});
+
+t.test(`${SPEC}: concurrency_limit -1 sends batches without waiting for the previous`, async (t) => {
+  const h = held();
+  const q = new BatchQueue('parallel', conf({ concurrency_limit: -1, max_coalescing_delay: 0 }), h.handler);
+  q.add('a');
+  q.add('b');
+  q.add('c');
+  t.same(h.batches, [['a'], ['b'], ['c']]);
+  h.release();
+  await q.whenDrained();
+  q.close();
+});
+
+t.test('at stop, what is queued is sent within the grace; what is left then is dropped and counted', async (t) => {
+  const sent: string[][] = [];
+  const q = new BatchQueue('stop', conf({ max_batch_size: 100 }), async (b) => void sent.push(b));
+  q.add('a');
+  q.add('b');
+  const stuck = held();
+  const before = dropped('stuck', 'shutdown');
+  const s = new BatchQueue('stuck', conf({ max_coalescing_delay: 0 }), stuck.handler);
+  s.add('in flight');
+  s.add('waiting');
+  await drainQueues(100);
+  t.same(sent, [['a', 'b']]);
+  t.equal(dropped('stuck', 'shutdown') - before, 1, 'the entry still waiting behind a collector that never answered');
+  t.equal(s.add('late'), false, 'nothing is taken after the grace');
+  stuck.release();
+});
