@@ -44,3 +44,13 @@ t.test('nested fields are listed one level down, through $ref', async (t) => {
     ['limit', 'redis', 'redis.host', 'redis.port', 'memory', 'memory.name'],
   );
 });
+
+// The README's support table and the plugins index link every plugin's page.
+t.test('README.md and docs/plugins.md link every plugin page', async (t) => {
+  const readme = read('README.md');
+  const index = read(join('docs', 'plugins.md'));
+  for (const name of PLUGINS.keys()) {
+    t.ok(readme.includes(`(docs/plugins/${name}.md)`), `README.md links ${name}`);
+    t.ok(index.includes(`(plugins/${name}.md)`), `docs/plugins.md links ${name}`);
+  }
+});
