@@ -72,6 +72,7 @@ t.before(async () => {
             route('retried', [zipkin({ queue: { initial_retry_delay: 0.05, max_retry_delay: 0.1 } })]),
             route('down', [{ name: 'zipkin', config: { http_endpoint: `http://127.0.0.1:${deadCollectorPort}`, sample_ratio: 1, connect_timeout: 100, queue: { max_retry_time: 0 } } }]),
             route('at-stop', [zipkin({ queue: { max_batch_size: 100, max_coalescing_delay: 3600 } })]),
+            route('tiny-queue', [zipkin({ queue: { max_bytes: 10 } })]),
             route('no-endpoint', [{ name: 'zipkin', config: { sample_ratio: 1 } }]),
           ],
         },
@@ -271,6 +272,14 @@ t.test('spec/03-plugins/34-zipkin/zipkin_spec.lua: upstream zipkin failures — 
   collectorMode = 'ok';
   const spans = await threeSpans(traceId);
   t.equal(spans.length, 3, 'retried until the collector accepts: delivered once');
+});
+
+t.test('queue.max_bytes bounds the JSON spans waiting: a span larger than it is dropped and counted, never sent', async (t) => {
+  const traceId = hexId(16);
+  t.equal((await get('tiny-queue.test', { 'x-b3-traceid': traceId, 'x-b3-sampled': '1' })).res.status, 200);
+  const dropped = /gateway_log_entries_dropped_total\{plugin="zipkin",reason="queue full"\} 3/;
+  await waitFor('the 3 spans counted as dropped', async () => (dropped.test((await request(gw.adminPort!, '/metrics')).body) ? true : undefined));
+  t.equal(spansOf(traceId).length, 0);
 });
 
 t.test('spec/03-plugins/34-zipkin/zipkin_no_endpoint_spec.lua: without http_endpoint, headers are still propagated', async (t) => {
