@@ -220,7 +220,7 @@ export class GatewayMetrics {
     });
     new Counter({
       name: 'gateway_log_entries_dropped_total',
-      help: 'Log plugin entries dropped, by plugin and reason (queue full, retries exhausted, shutdown)',
+      help: 'Log entries and spans dropped by the log and tracing plugins, by plugin and reason (queue full, retries exhausted, shutdown)',
       labelNames: ['plugin', 'reason'],
       registers,
       collect() {

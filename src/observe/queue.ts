@@ -14,12 +14,12 @@ export interface QueueConfig {
 }
 
 /** Sends one batch; rejects to have it retried. */
-export type BatchHandler = (batch: string[]) => Promise<void>;
+export type BatchHandler<T = string> = (batch: T[]) => Promise<void>;
 
 /** Why entries were dropped: the queue was full, or their batch failed for max_retry_time. */
 export type DropReason = 'queue full' | 'retries exhausted' | 'shutdown';
 
-/** Entries dropped since start, by plugin and reason (gateway_log_entries_dropped_total). */
+/** Entries (log lines, spans) dropped since start, by plugin and reason (gateway_log_entries_dropped_total). */
 export const droppedEntries = new Map<string, number>();
 
 function countDropped(plugin: string, reason: DropReason, n: number): void {
@@ -31,16 +31,20 @@ function countDropped(plugin: string, reason: DropReason, n: number): void {
 const DROP_LOG_INTERVAL_MS = 10_000;
 
 /** Queues that may still hold entries: the ones stop() waits for. */
-const open = new Set<BatchQueue>();
+const open = new Set<BatchQueue<unknown>>();
+
+/** max_bytes counts the bytes of text entries (log lines, JSON spans); other entries count none, as Kong's needs strings. */
+const bytesOf = (entry: unknown): number => (typeof entry === 'string' ? Buffer.byteLength(entry) : 0);
 
 /**
  * Kong's batch queue: entries (JSON texts) wait until `max_batch_size` of them are queued or `max_coalescing_delay`
  * has passed since the first, then go to the handler as one batch; a failed batch is retried with exponential
  * backoff (initial_retry_delay doubling up to max_retry_delay) for max_retry_time, then dropped. Memory is bounded
- * by max_entries and max_bytes: a full queue drops its oldest entries. add() never waits.
+ * by max_entries and max_bytes: a full queue drops its oldest entries. add() never waits. Entries are log lines or
+ * spans: anything the handler can send.
  */
-export class BatchQueue {
-  private entries: string[] = [];
+export class BatchQueue<T = string> {
+  private entries: Array<T | undefined> = [];
   private head = 0;
   private bytes = 0;
   private running = 0;
@@ -61,11 +65,11 @@ export class BatchQueue {
     /** The plugin it serves: the metric's label and the log lines' subject. */
     readonly plugin: string,
     readonly conf: QueueConfig,
-    private readonly handler: BatchHandler,
+    private readonly handler: BatchHandler<T>,
   ) {
     this.delayMs = conf.max_coalescing_delay * 1000;
     this.limit = conf.concurrency_limit === -1 ? Infinity : 1;
-    open.add(this);
+    open.add(this as BatchQueue<unknown>);
   }
 
   /** Entries waiting (not counting batches being sent). */
@@ -74,16 +78,16 @@ export class BatchQueue {
   }
 
   /** Queues one entry; false when it was dropped at once (larger than max_bytes, or after shutdown). */
-  add(entry: string): boolean {
+  add(entry: T): boolean {
     if (this.abandoned) {
       this.drop('shutdown', 1);
       return false;
     }
     // A request that ran on a replaced config ends after its queue was closed: still sent, at once.
-    if (this.closed) open.add(this);
+    if (this.closed) open.add(this as BatchQueue<unknown>);
     const maxBytes = this.conf.max_bytes;
     if (maxBytes != null) {
-      const n = Buffer.byteLength(entry);
+      const n = bytesOf(entry);
       if (n > maxBytes) {
         this.drop('queue full', 1);
         return false;
@@ -125,13 +129,13 @@ export class BatchQueue {
     this.entries = [];
     this.head = 0;
     this.bytes = 0;
-    open.delete(this);
+    open.delete(this as BatchQueue<unknown>);
   }
 
   private dropOldest(): void {
     const e = this.entries[this.head];
-    this.entries[this.head++] = '';
-    if (this.conf.max_bytes != null) this.bytes -= Buffer.byteLength(e);
+    this.entries[this.head++] = undefined;
+    if (this.conf.max_bytes != null) this.bytes -= bytesOf(e);
     this.drop('queue full', 1);
   }
 
@@ -142,7 +146,7 @@ export class BatchQueue {
     this.droppedSinceLog += n;
     const now = Date.now();
     if (now - this.lastDropLog < DROP_LOG_INTERVAL_MS) return;
-    log('warn', 'log entries dropped', { plugin: this.plugin, reason, dropped: this.droppedSinceLog, ...(error && { error: error.message }) });
+    log('warn', 'queued entries dropped', { plugin: this.plugin, reason, dropped: this.droppedSinceLog, ...(error && { error: error.message }) });
     this.lastDropLog = now;
     this.droppedSinceLog = 0;
   }
@@ -166,9 +170,9 @@ export class BatchQueue {
     if (this.size === 0 && this.running === 0) this.settled();
   }
 
-  private take(): string[] {
+  private take(): T[] {
     const end = Math.min(this.head + this.conf.max_batch_size, this.entries.length);
-    const batch = this.entries.slice(this.head, end);
+    const batch = this.entries.slice(this.head, end) as T[];
     this.head = end;
     if (this.head === this.entries.length) {
       this.entries = [];
@@ -177,13 +181,13 @@ export class BatchQueue {
       this.entries = this.entries.slice(this.head);
       this.head = 0;
     }
-    if (this.conf.max_bytes != null) for (const e of batch) this.bytes -= Buffer.byteLength(e);
+    if (this.conf.max_bytes != null) for (const e of batch) this.bytes -= bytesOf(e);
     // The entries left start gathering the next batch now.
     this.gatheringSince = Date.now();
     return batch;
   }
 
-  private send(batch: string[]): void {
+  private send(batch: T[]): void {
     this.running++;
     void this.deliver(batch).finally(() => {
       this.running--;
@@ -191,7 +195,7 @@ export class BatchQueue {
     });
   }
 
-  private async deliver(batch: string[]): Promise<void> {
+  private async deliver(batch: T[]): Promise<void> {
     const started = Date.now();
     const maxRetryMs = this.conf.max_retry_time * 1000;
     let delay = this.conf.initial_retry_delay * 1000;
@@ -211,7 +215,7 @@ export class BatchQueue {
   }
 
   private settled(): void {
-    if (this.closed) open.delete(this);
+    if (this.closed) open.delete(this as BatchQueue<unknown>);
     const drained = this.drained;
     this.drained = undefined;
     drained?.();
@@ -231,7 +235,7 @@ export async function drainQueues(ms: number): Promise<void> {
   await Promise.race([Promise.all(queues.map((q) => q.whenDrained())), deadline]);
   clearTimeout(timer);
   for (const q of open) {
-    if (q.size > 0) log('warn', 'log entries still queued at the end of the shutdown grace', { plugin: q.plugin, entries: q.size });
+    if (q.size > 0) log('warn', 'entries still queued at the end of the shutdown grace', { plugin: q.plugin, entries: q.size });
     q.abandon();
   }
 }

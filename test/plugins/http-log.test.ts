@@ -193,7 +193,7 @@ t.test('a failing collector is retried with backoff until it accepts', async (t)
 t.test(`${SPEC}: gracefully handles layer 4 failures (and never logs the endpoint's userinfo)`, async (t) => {
   const res = await request(gw.proxyPort, '/', { headers: { host: 'down.test' } });
   t.equal(res.status, 200, 'the proxied request is not affected');
-  await waitFor('the failure logged', () => (gw.logs().includes('log entries dropped') ? true : undefined));
+  await waitFor('the failure logged', () => (gw.logs().includes('queued entries dropped') ? true : undefined));
   t.match(gw.logs(), /failed request to http:\/\/127\.0\.0\.1:\d+\/down/);
   t.notOk(gw.logs().includes('hunter2'));
   t.notOk(gw.logs().includes('someone:'));

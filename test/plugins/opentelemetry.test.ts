@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { request, startUpstream, type Upstream } from '../helpers/http';
 import { startGateway, type RunningGateway } from '../helpers/cli';
 import { errorsOf } from '../helpers/config';
+import { deadPort } from '../helpers/raw';
+import { checkConfigText } from '../../src/config/load';
 import { waitFor } from '../helpers/wait';
 
 // Cases after Kong's spec/03-plugins/37-opentelemetry/ (01-otlp_spec.lua, 03-propagation_spec.lua,
@@ -117,7 +119,7 @@ t.before(async () => {
   upstream = await startUpstream();
   const otel = (config: object = {}) => ({
     name: 'opentelemetry',
-    config: { traces_endpoint: `http://127.0.0.1:${receiver.port}/v1/traces`, sampling_rate: 1, queue: { max_coalescing_delay: 0.01 }, ...config },
+    config: { traces_endpoint: `http://127.0.0.1:${receiver.port}/v1/traces`, sampling_rate: 1, queue: { max_batch_size: 200, max_coalescing_delay: 0.01 }, ...config },
   });
   gw = await startGateway(
     JSON.stringify({
@@ -139,6 +141,12 @@ t.before(async () => {
             { name: 'unsampled', paths: ['/unsampled'], plugins: [otel({ sampling_rate: 0 })] },
             { name: 'b3', paths: ['/b3'], plugins: [otel({ header_type: 'b3' })] },
             { name: 'ignore', paths: ['/ignore'], plugins: [otel({ header_type: 'ignore' })] },
+            { name: 'at-stop', paths: ['/at-stop'], plugins: [otel({ queue: { max_batch_size: 100, max_coalescing_delay: 3600 } })] },
+            {
+              name: 'down',
+              paths: ['/down'],
+              plugins: [otel({ traces_endpoint: `http://127.0.0.1:${await deadPort()}/v1/traces`, connect_timeout: 100, queue: { max_retry_time: 0 } })],
+            },
           ],
         },
       ],
@@ -147,7 +155,7 @@ t.before(async () => {
   );
 });
 t.teardown(async () => {
-  await gw.stop();
+  if (gw.proc.exitCode === null) await gw.stop();
   await upstream.close();
   await receiver.close();
 });
@@ -242,4 +250,28 @@ t.test('spec/03-plugins/37-opentelemetry/02-schema_spec.lua: validation', async 
   t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', sampling_rate: 1.5 })).join('\n'), /config\.sampling_rate/);
   t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', header_type: 'aws' })).join('\n'), /config\.header_type: 'aws' propagation is not supported/);
   t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', headers: { 'bad header': 'x' } })).join('\n'), /config\.headers/);
+});
+
+t.test("kong/plugins/opentelemetry/schema.lua: the queue's own default, max_batch_size 200, when no queue is given", async (t) => {
+  const queueOf = (config: object) =>
+    checkConfigText(JSON.stringify({ _format_version: '3.0', plugins: [{ name: 'opentelemetry', config: { traces_endpoint: 'http://otel:4318', ...config } }] }), 'kong.yml')
+      .entities.plugins[0].config.queue;
+  t.match(queueOf({}), { max_batch_size: 200, max_coalescing_delay: 1, max_entries: 10000, max_retry_time: 60, concurrency_limit: 1 });
+  t.match(queueOf({ queue: { max_entries: 5 } }), { max_batch_size: 1, max_entries: 5 }, "a queue given: kong/tools/queue_schema.lua's field defaults");
+  t.match(errorsOf(JSON.stringify({ _format_version: '3.0', plugins: [{ name: 'opentelemetry', config: { traces_endpoint: 'http://otel:4318', queue: { max_batch_size: 0 } } }] })).join('\n'), /config\.queue\.max_batch_size/);
+});
+
+t.test(`${EXPORTER}: a collector that is down: the request is served, the spans are counted as dropped`, async (t) => {
+  t.equal((await request(gw.proxyPort, '/down')).status, 200);
+  const dropped = /gateway_log_entries_dropped_total\{plugin="opentelemetry",reason="retries exhausted"\} [1-9]/;
+  await waitFor('the spans counted as dropped', async () => (dropped.test((await request(gw.adminPort!, '/metrics')).body) ? true : undefined));
+});
+
+t.test('spans queued at SIGTERM are sent within the shutdown grace, as log entries are', async (t) => {
+  const traceId = hexId(16);
+  await request(gw.proxyPort, '/at-stop', { headers: { traceparent: `00-${traceId}-${hexId(8)}-01` } });
+  t.equal(spansOf(traceId).length, 0, 'held by the coalescing delay');
+  t.equal(await gw.stop(), 0);
+  t.equal(new Set(spansOf(traceId).map((s) => s.from)).size, 1, 'sent in one export');
+  t.ok(spansOf(traceId).length >= 3, 'root, router and balancer spans at least');
 });

@@ -70,7 +70,9 @@ t.before(async () => {
             route('method-path', [zipkin({ http_span_name: 'method_path', phase_duration_flavor: 'tags' })]),
             route('batched', [zipkin({ queue: { max_batch_size: 3, max_coalescing_delay: 10 } })]),
             route('retried', [zipkin({ queue: { initial_retry_delay: 0.05, max_retry_delay: 0.1 } })]),
-            route('down', [{ name: 'zipkin', config: { http_endpoint: `http://127.0.0.1:${deadCollectorPort}`, sample_ratio: 1, connect_timeout: 100 } }]),
+            route('down', [{ name: 'zipkin', config: { http_endpoint: `http://127.0.0.1:${deadCollectorPort}`, sample_ratio: 1, connect_timeout: 100, queue: { max_retry_time: 0 } } }]),
+            route('at-stop', [zipkin({ queue: { max_batch_size: 100, max_coalescing_delay: 3600 } })]),
+            route('tiny-queue', [zipkin({ queue: { max_bytes: 10 } })]),
             route('no-endpoint', [{ name: 'zipkin', config: { sample_ratio: 1 } }]),
           ],
         },
@@ -79,7 +81,7 @@ t.before(async () => {
   );
 });
 t.teardown(async () => {
-  await gw.stop();
+  if (gw.proc.exitCode === null) await gw.stop();
   await upstream.close();
   await collector.close();
 });
@@ -258,6 +260,9 @@ t.test('spec/03-plugins/34-zipkin/zipkin_queue_spec.lua: spans go in batches of 
 
 t.test('spec/03-plugins/34-zipkin/zipkin_spec.lua: upstream zipkin failures — refused, failing, hanging collectors', async (t) => {
   t.equal((await get('down.test')).res.status, 200, 'connection refused: the request is served');
+  const dropped = /gateway_log_entries_dropped_total\{plugin="zipkin",reason="retries exhausted"\} 3/;
+  await waitFor('the 3 spans counted as dropped', async () => (dropped.test((await request(gw.adminPort!, '/metrics')).body) ? true : undefined));
+  t.match(gw.logs(), /queued entries dropped.*"plugin":"zipkin"/, 'and logged');
   collectorMode = 'fail';
   const traceId = hexId(16);
   t.equal((await get('retried.test', { 'x-b3-traceid': traceId, 'x-b3-sampled': '1' })).res.status, 200, 'a collector answering 500: served');
@@ -267,6 +272,14 @@ t.test('spec/03-plugins/34-zipkin/zipkin_spec.lua: upstream zipkin failures — 
   collectorMode = 'ok';
   const spans = await threeSpans(traceId);
   t.equal(spans.length, 3, 'retried until the collector accepts: delivered once');
+});
+
+t.test('queue.max_bytes bounds the JSON spans waiting: a span larger than it is dropped and counted, never sent', async (t) => {
+  const traceId = hexId(16);
+  t.equal((await get('tiny-queue.test', { 'x-b3-traceid': traceId, 'x-b3-sampled': '1' })).res.status, 200);
+  const dropped = /gateway_log_entries_dropped_total\{plugin="zipkin",reason="queue full"\} 3/;
+  await waitFor('the 3 spans counted as dropped', async () => (dropped.test((await request(gw.adminPort!, '/metrics')).body) ? true : undefined));
+  t.equal(spansOf(traceId).length, 0);
 });
 
 t.test('spec/03-plugins/34-zipkin/zipkin_no_endpoint_spec.lua: without http_endpoint, headers are still propagated', async (t) => {
@@ -289,4 +302,13 @@ t.test('spec/03-plugins/34-zipkin/schema_spec.lua: validation', async (t) => {
   t.match(errorsOf(file({ http_endpoint: 'zipkin.local' })).join('\n'), /config\.http_endpoint/);
   const warnings = checkConfigText(file({ propagation: { extract: ['b3', 'jaeger'], inject: ['preserve'] } }), 'kong.yml').warnings.map(formatIssue).join('\n');
   t.match(warnings, /config\.propagation\.extract\[1\]: ignored: 'jaeger' headers are not read here/);
+});
+
+t.test('spans queued at SIGTERM are sent within the shutdown grace, as log entries are', async (t) => {
+  const traceId = hexId(16);
+  await get('at-stop.test', { 'x-b3-traceid': traceId, 'x-b3-sampled': '1' });
+  t.equal(spansOf(traceId).length, 0, 'held by the coalescing delay');
+  t.equal(await gw.stop(), 0);
+  const batch = batches.find((b) => b.some((s) => s.traceId === traceId));
+  t.equal(batch?.length, 3, "the request's three spans, in one POST");
 });

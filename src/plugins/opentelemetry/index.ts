@@ -4,7 +4,8 @@ import type { RequestContext, RequestTrace } from '../../proxy/context';
 import type { ChainEntry } from '../../config/snapshot';
 import { NODE_ID } from '../../node-id';
 import { VERSION } from '../../version';
-import { BatchSender, type QueueConfig } from '../../tracing/batch-sender';
+import { BatchQueue, type QueueConfig } from '../../observe/queue';
+import { postBatch, type Collector } from '../../tracing/collector';
 import { checkPropagation, extract, inject, propagationOf, type ExtractFormat, type Propagation, type TraceContext } from '../../tracing/propagation';
 import { SPAN_KIND, encodeTraces, type Attributes, type AttributeValue, type OtlpSpan } from '../../tracing/otlp';
 import configSchema from './schema.json';
@@ -33,7 +34,7 @@ interface Compiled {
   readonly samplingRate: number;
   readonly responseHeader: string | undefined;
   /** Undefined without traces_endpoint, or offline. */
-  readonly sender: BatchSender | undefined;
+  readonly queue: BatchQueue<OtlpSpan> | undefined;
   readonly tracing: boolean;
 }
 
@@ -171,7 +172,7 @@ function check(plugin: { config: OpenTelemetryConfig }): PluginCheck[] {
     out.push({ path: ['config'], message: 'at least one of these fields must be non-empty: traces_endpoint, logs_endpoint' });
   }
   if (c.logs_endpoint !== undefined) out.push({ path: ['config', 'logs_endpoint'], message: 'ignored: logs are not exported over OTLP here', severity: 'warning' });
-  if (c.queue.max_bytes != null) out.push({ path: ['config', 'queue', 'max_bytes'], message: 'ignored: the queue is bounded by max_entries', severity: 'warning' });
+  if (c.queue.max_bytes != null) out.push({ path: ['config', 'queue', 'max_bytes'], message: 'ignored: spans are not text; the queue is bounded by max_entries', severity: 'warning' });
   return out;
 }
 
@@ -195,25 +196,23 @@ export const opentelemetry: PluginDefinition<OpenTelemetryConfig, Compiled> = {
       'service.version': VERSION,
       ...conf.resource_attributes,
     });
-    const sender =
-      endpoint === undefined || build.offline
-        ? undefined
-        : new BatchSender({
-            name: 'opentelemetry',
-            endpoint: new URL(endpoint),
-            contentType: 'application/x-protobuf',
-            headers: conf.headers,
-            connectTimeout: conf.connect_timeout,
-            sendTimeout: conf.send_timeout,
-            readTimeout: conf.read_timeout,
-            queue,
-            encode: (spans) => encodeTraces(spans as OtlpSpan[], resource, SCOPE),
-          });
+    let spanQueue: BatchQueue<OtlpSpan> | undefined;
+    if (endpoint !== undefined && !build.offline) {
+      const collector: Collector = {
+        endpoint: new URL(endpoint),
+        contentType: 'application/x-protobuf',
+        headers: conf.headers,
+        connectTimeout: conf.connect_timeout,
+        sendTimeout: conf.send_timeout,
+        readTimeout: conf.read_timeout,
+      };
+      spanQueue = new BatchQueue<OtlpSpan>('opentelemetry', queue, (spans) => postBatch(collector, encodeTraces(spans, resource, SCOPE)));
+    }
     return {
       propagation: propagationOf(conf.header_type, undefined, conf.propagation),
       samplingRate: conf.sampling_rate ?? DEFAULT_SAMPLING_RATE,
       responseHeader: conf.http_response_header_for_traceid,
-      sender,
+      queue: spanQueue,
       tracing: endpoint !== undefined,
     };
   },
@@ -236,13 +235,13 @@ export const opentelemetry: PluginDefinition<OpenTelemetryConfig, Compiled> = {
     head.append(c.responseHeader, t.traceId);
   },
   log(ctx, c) {
-    if (ctx === undefined || c.sender === undefined) return; // no route matched: nothing was traced
+    if (ctx === undefined || c.queue === undefined) return; // no route matched: nothing was traced
     const t = traceOf(ctx);
     decide(ctx, c, t);
     if (!t.sampled) return;
-    for (const span of spansOf(ctx, t)) c.sender.add(span);
+    for (const span of spansOf(ctx, t)) c.queue.add(span);
   },
   dispose(c) {
-    void c.sender?.close();
+    c.queue?.close();
   },
 };

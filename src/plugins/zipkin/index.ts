@@ -3,7 +3,8 @@ import { isIP } from 'node:net';
 import type { PluginCheck, PluginDefinition } from '../types';
 import type { RequestContext } from '../../proxy/context';
 import { NODE_ID } from '../../node-id';
-import { BatchSender, type QueueConfig } from '../../tracing/batch-sender';
+import { BatchQueue, type QueueConfig } from '../../observe/queue';
+import { postBatch, type Collector } from '../../tracing/collector';
 import { checkPropagation, extract, inject, propagationOf, type Propagation, type TraceContext, type ExtractFormat } from '../../tracing/propagation';
 import { parseTagsHeader } from './tags';
 import configSchema from './schema.json';
@@ -34,8 +35,8 @@ interface Compiled {
   readonly propagation: Propagation;
   /** Lower-cased, as the request's header table is. */
   readonly tagsHeader: string;
-  /** Undefined without http_endpoint (headers are still propagated) or offline. */
-  readonly sender: BatchSender | undefined;
+  /** The spans, as JSON texts; undefined without http_endpoint (headers are still propagated) or offline. */
+  readonly queue: BatchQueue | undefined;
 }
 
 /** Tags the plugin sets itself: a static tag cannot name them (kong/plugins/zipkin/schema.lua). */
@@ -92,7 +93,6 @@ function check(plugin: { config: ZipkinConfig }): PluginCheck[] {
     else if (seen.has(tag.name)) out.push({ path: ['config', 'static_tags', i, 'name'], message: `repeated tags are not allowed: ${tag.name}` });
     seen.add(tag.name);
   });
-  if (c.queue.max_bytes != null) out.push({ path: ['config', 'queue', 'max_bytes'], message: 'ignored: the queue is bounded by max_entries', severity: 'warning' });
   if (c.http_endpoint === undefined) out.push({ path: ['config', 'http_endpoint'], message: 'no http_endpoint: trace headers are propagated, no span is sent', severity: 'warning' });
   return out;
 }
@@ -251,24 +251,22 @@ export const zipkin: PluginDefinition<ZipkinConfig, Compiled> = {
   check,
   compile(conf, build) {
     if (build.previous !== undefined) return build.previous as Compiled;
-    const sender =
-      conf.http_endpoint === undefined || build.offline
-        ? undefined
-        : new BatchSender({
-            name: 'zipkin',
-            endpoint: new URL(conf.http_endpoint),
-            contentType: 'application/json',
-            connectTimeout: conf.connect_timeout,
-            sendTimeout: conf.send_timeout,
-            readTimeout: conf.read_timeout,
-            queue: conf.queue,
-            encode: (spans) => Buffer.from(JSON.stringify(spans)),
-          });
+    let queue: BatchQueue | undefined;
+    if (conf.http_endpoint !== undefined && !build.offline) {
+      const collector: Collector = {
+        endpoint: new URL(conf.http_endpoint),
+        contentType: 'application/json',
+        connectTimeout: conf.connect_timeout,
+        sendTimeout: conf.send_timeout,
+        readTimeout: conf.read_timeout,
+      };
+      queue = new BatchQueue('zipkin', conf.queue, (spans) => postBatch(collector, Buffer.from(`[${spans.join(',')}]`)));
+    }
     return {
       conf,
       propagation: propagationOf(conf.header_type, conf.default_header_type, conf.propagation),
       tagsHeader: conf.tags_header.toLowerCase(),
-      sender,
+      queue,
     };
   },
   access(ctx, c) {
@@ -288,10 +286,10 @@ export const zipkin: PluginDefinition<ZipkinConfig, Compiled> = {
   log(ctx, c) {
     if (ctx === undefined) return; // no route matched: nothing was traced
     const t = begin(ctx, c);
-    if (!t.sampled || c.sender === undefined) return;
-    for (const span of spansOf(ctx, c, t)) c.sender.add(span);
+    if (!t.sampled || c.queue === undefined) return;
+    for (const span of spansOf(ctx, c, t)) c.queue.add(JSON.stringify(span));
   },
   dispose(c) {
-    void c.sender?.close();
+    c.queue?.close();
   },
 };
