@@ -19,7 +19,7 @@ import {
 import { hasResponsePhase } from './response-head';
 
 /*
- * The upstream forwarder on undici (GATEWAY_FORWARDER=undici): one Pool per upstream origin, a request dispatched
+ * The upstream forwarder on undici (the default; GATEWAY_FORWARDER=http for node:http): one Pool per upstream origin, a request dispatched
  * with a handler (no ClientRequest/IncomingMessage per request). What undici does not say by itself is learnt here:
  * whether a request went out on a reused connection and whether anything came back on it (the one retry of a dead
  * pooled connection depends on both) from the socket its headers were written to, which sockets from this
