@@ -19,11 +19,15 @@ import {
 import { hasResponsePhase } from './response-head';
 
 /*
- * The upstream forwarder on undici (the default; GATEWAY_FORWARDER=http for node:http): one Pool per upstream origin, a request dispatched
- * with a handler (no ClientRequest/IncomingMessage per request). What undici does not say by itself is learnt here:
- * whether a request went out on a reused connection and whether anything came back on it (the one retry of a dead
- * pooled connection depends on both) from the socket its headers were written to, which sockets from this
- * module's connector carry a tag for.
+ * The upstream forwarder on undici (the default; GATEWAY_FORWARDER=http for node:http): one Pool per upstream
+ * origin, a request dispatched with a handler (no ClientRequest/IncomingMessage per request). What undici does
+ * not say by itself is learnt here: whether a request went out on a reused connection and whether anything came
+ * back on it (the one retry of a dead pooled connection depends on both), from the socket its headers were written
+ * to, which sockets from this module's connector carry a tag for.
+ *
+ * Where it differs from node:http's forwarder: undici's headers timeout counts from the request's last byte
+ * written, not between reads (an answer whose headers trickle in slower than read_timeout in total is a 504);
+ * an Upgrade header is dropped on both (hop-by-hop; the WebSocket path is not built yet).
  */
 
 const USES = Symbol('gateway.uses');
