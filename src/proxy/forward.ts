@@ -1,12 +1,21 @@
 import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 import type { RequestContext } from './context';
 import { MESSAGES } from './respond';
 import { hasResponsePhase, ResponseHead } from './response-head';
 import { hasBody, lingerIfBodyPending } from './linger';
 import { log } from '../log';
 import { VIA_TOKEN } from '../version';
+import { closeUndiciPools, sendUndici } from './forward-undici';
+
+/**
+ * Which client forwards: undici (the default: about a quarter fewer instructions per request, bench/NOTES.md) or
+ * node:http (GATEWAY_FORWARDER=http), read once at start. A body-less DELETE/OPTIONS always goes through
+ * node:http: undici will not send its `Content-Length: 0`.
+ */
+const FORWARDER: 'http' | 'undici' = process.env.GATEWAY_FORWARDER === 'http' ? 'http' : 'undici';
 
 // Shared by every snapshot, so a reload keeps upstream connections warm.
 const agentOptions = { keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' as const };
@@ -14,7 +23,7 @@ const httpAgent = new http.Agent(agentOptions);
 const httpsAgent = new https.Agent(agentOptions);
 
 /** One request's way to its upstream, across attempts. */
-interface ForwardState {
+export interface ForwardState {
   ctx: RequestContext;
   /** The request line's target sent upstream. */
   path: string;
@@ -23,6 +32,8 @@ interface ForwardState {
   servername: string | undefined;
   /** The client's request body is streamed upstream (so it cannot be sent twice). */
   streamsBody: boolean;
+  /** A body-less DELETE/OPTIONS sent with `Content-Length: 0`. */
+  framedEmpty: boolean;
   /** Attempts made so far; the current one is number `attempts`. */
   attempts: number;
   /** Failed attempts counted against the service's `retries`. */
@@ -32,10 +43,14 @@ interface ForwardState {
   current: Attempt | undefined;
 }
 
-interface Attempt {
+export interface Attempt {
   state: ForwardState;
   n: number;
-  proxyReq: ClientRequest;
+  /** node:http's request; undefined on undici, which gives `abort` once the request is on a connection. */
+  proxyReq: ClientRequest | undefined;
+  abort: (() => void) | undefined;
+  /** Dropped before undici handed out `abort`: aborted as soon as it does. */
+  dropped: boolean;
   socket: Socket | undefined;
   /** The connection was established (or came from the pool). */
   connected: boolean;
@@ -52,8 +67,8 @@ const ATTEMPT = Symbol('gateway.attempt');
 interface UpstreamRequest extends ClientRequest {
   [ATTEMPT]: Attempt;
 }
-const RESPONSE = Symbol('gateway.response');
-interface UpstreamResponse extends IncomingMessage {
+export const RESPONSE = Symbol('gateway.response');
+export interface UpstreamResponse extends IncomingMessage {
   [RESPONSE]?: ServerResponse;
 }
 const STATE = Symbol('gateway.forward');
@@ -80,7 +95,17 @@ function onUpstreamSocket(this: UpstreamRequest, socket: Socket): void {
 
 function onConnectTimeout(attempt: Attempt): void {
   attempt.timedOut = 'connect timeout';
-  attempt.proxyReq.destroy(new Error('upstream connect timed out'));
+  attempt.proxyReq!.destroy(new Error('upstream connect timed out'));
+}
+
+/** Stops an attempt: its upstream request is dropped (and its connection with it). */
+function dropAttempt(attempt: Attempt): void {
+  if (attempt.proxyReq !== undefined) return void attempt.proxyReq.destroy();
+  attempt.dropped = true;
+  // undici's own abort would put the request back in its queue and open a new connection for it: the socket is
+  // closed instead, which fails the request and nothing else.
+  if (attempt.socket !== undefined) attempt.socket.destroy();
+  else attempt.abort?.();
 }
 
 /**
@@ -109,21 +134,21 @@ function onUpstreamResponse(this: UpstreamRequest, upRes: UpstreamResponse): voi
   // stream too: left alone, the client would wait for the rest forever.
   upRes[RESPONSE] = res;
   upRes.once('close', cutIfIncomplete);
-  const list = clientHeaders(ctx, upRes);
-  if (!ctx.req.complete && this[ATTEMPT].state.streamsBody) answeredBeforeBody(ctx.req, res, this);
+  const list = clientHeaders(ctx, upRes.headers);
+  if (!ctx.req.complete && this[ATTEMPT].state.streamsBody) answeredBeforeBody(ctx.req, res, this[ATTEMPT]);
   if (hasResponsePhase(ctx.chain)) return filterResponse(ctx, upRes, list);
   if (upRes.statusMessage) res.writeHead(upRes.statusCode!, upRes.statusMessage, list);
   else res.writeHead(upRes.statusCode!, list);
   relayBody(upRes);
 }
 
-function relayBody(upRes: UpstreamResponse): void {
+export function relayBody(upRes: UpstreamResponse): void {
   upRes.on('data', relayChunk);
   upRes.once('end', relayEnd);
 }
 
 /** Runs the response-phase plugins on the upstream's answer; the body too, when one asked for it whole. */
-function filterResponse(ctx: RequestContext, upRes: UpstreamResponse, list: Array<string | string[]>): void {
+export function filterResponse(ctx: RequestContext, upRes: UpstreamResponse, list: Array<string | string[]>): void {
   const res = ctx.res;
   const head = new ResponseHead(upRes.statusCode!, list, true);
   head.runHeaderFilters(ctx, ctx.chain);
@@ -173,15 +198,15 @@ function mayHaveBody(method: string | undefined, status: number): boolean {
  * The upstream answered before the whole body reached it: its answer must still reach the client (see linger.ts),
  * and once it has, the rest of the body is no longer sent upstream.
  */
-function answeredBeforeBody(req: IncomingMessage, res: ServerResponse, proxyReq: ClientRequest): void {
+export function answeredBeforeBody(req: IncomingMessage, res: ServerResponse, attempt: Attempt): void {
   lingerIfBodyPending(req, res);
   res.once('finish', () => {
-    if (!req.complete) proxyReq.destroy();
+    if (!req.complete) dropAttempt(attempt);
   });
 }
 
 // The body is relayed by hand rather than with pipe(), which adds and removes half a dozen listeners per response.
-function relayChunk(this: UpstreamResponse, chunk: Buffer): void {
+export function relayChunk(this: UpstreamResponse, chunk: Buffer): void {
   const res = this[RESPONSE]!;
   if (!res.write(chunk)) {
     this.pause();
@@ -193,13 +218,14 @@ function relayEnd(this: UpstreamResponse): void {
   this[RESPONSE]!.end();
 }
 
-function cutIfIncomplete(this: UpstreamResponse): void {
+export function cutIfIncomplete(this: UpstreamResponse): void {
   if (!this.complete) this[RESPONSE]?.destroy();
 }
 
 /** A client that leaves before its answer is complete: the upstream request is dropped rather than left to run. */
 function dropUpstreamIfUnfinished(this: ClientResponse): void {
-  if (!this.writableFinished) this[STATE]?.current?.proxyReq.destroy();
+  const attempt = this[STATE]?.current;
+  if (!this.writableFinished && attempt !== undefined) dropAttempt(attempt);
 }
 
 // Methods a client may expect to be sent twice without harm (RFC 9110 9.2.2).
@@ -220,14 +246,15 @@ function shouldRetry(state: ForwardState, attempt: Attempt, err: NodeJS.ErrnoExc
     attempt.reused &&
     attempt.timedOut === undefined &&
     attempt.socket!.bytesRead === attempt.bytesReadBefore &&
-    (err.code === 'ECONNRESET' || err.code === 'EPIPE') &&
+    // UND_ERR_SOCKET: undici's word for a connection the upstream closed
+    (err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code === 'UND_ERR_SOCKET') &&
     IDEMPOTENT.has(ctx.req.method ?? 'GET');
   if (!stale) return false;
   if (!state.staleRetried) return 'stale';
   return state.retried < ctx.runtime.upstream!.retries ? 'retry' : false;
 }
 
-function onAttemptFailed(attempt: Attempt, err: NodeJS.ErrnoException): void {
+export function onAttemptFailed(attempt: Attempt, err: NodeJS.ErrnoException): void {
   const state = attempt.state;
   if (attempt.failed || attempt.n !== state.attempts) return; // a late error from an attempt already given up on
   attempt.failed = true;
@@ -259,6 +286,7 @@ function onAttemptFailed(attempt: Attempt, err: NodeJS.ErrnoException): void {
 
 /** Tries the upstream once more (or for the first time). */
 function send(state: ForwardState): void {
+  if (FORWARDER === 'undici' && !state.framedEmpty) return sendUndici(state);
   const ctx = state.ctx;
   const req = ctx.req;
   const upstream = ctx.runtime.upstream!;
@@ -279,6 +307,8 @@ function send(state: ForwardState): void {
     state,
     n: ++state.attempts,
     proxyReq,
+    abort: undefined,
+    dropped: false,
     socket: undefined,
     connected: false,
     reused: false,
@@ -293,7 +323,7 @@ function send(state: ForwardState): void {
   proxyReq.on('error', onUpstreamError);
   proxyReq.once('response', onUpstreamResponse);
   if (ctx.body !== undefined) proxyReq.end(ctx.body);
-  else if (state.streamsBody && ctx.bodyLimit !== undefined) relayCounted(attempt, ctx.bodyLimit);
+  else if (state.streamsBody && ctx.bodyLimit !== undefined) relayCounted(attempt, ctx.bodyLimit, proxyReq);
   else if (state.streamsBody) req.pipe(proxyReq);
   else proxyReq.end();
 }
@@ -302,17 +332,16 @@ function send(state: ForwardState): void {
  * Streams a body of unknown length upstream while counting it (request-size-limiting): once it passes `limit`,
  * the upstream request is dropped and the client is refused, without the body ever being held whole.
  */
-function relayCounted(attempt: Attempt, limit: number): void {
+export function relayCounted(attempt: Attempt, limit: number, upstreamBody: Writable): void {
   const ctx = attempt.state.ctx;
   const req = ctx.req;
-  const proxyReq = attempt.proxyReq;
   let size = 0;
   const onData = (chunk: Buffer) => {
     size += chunk.length;
     if (size <= limit) {
-      if (!proxyReq.write(chunk)) {
+      if (!upstreamBody.write(chunk)) {
         req.pause();
-        proxyReq.once('drain', () => req.resume());
+        upstreamBody.once('drain', () => req.resume());
       }
       return;
     }
@@ -321,12 +350,12 @@ function relayCounted(attempt: Attempt, limit: number): void {
     // The upstream already answered: its answer stands (the rest of the body is dropped once it is sent).
     if (ctx.res.headersSent) return;
     attempt.failed = true; // the upstream error that follows is this refusal's, not a failure to report
-    proxyReq.destroy();
+    dropAttempt(attempt);
     ctx.refusal = 'body too large';
     ctx.refusedBy = 'request-size-limiting';
     ctx.error(ctx.bodyLimitStatus, MESSAGES.sizeLimit);
   };
-  const onEnd = () => proxyReq.end();
+  const onEnd = () => upstreamBody.end();
   req.on('data', onData);
   req.once('end', onEnd);
 }
@@ -445,9 +474,8 @@ function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<string 
 }
 
 /** The headers the client gets: the upstream's end-to-end ones and Kong's. */
-function clientHeaders(ctx: RequestContext, upRes: IncomingMessage): Array<string | string[]> {
+export function clientHeaders(ctx: RequestContext, h: IncomingHttpHeaders): Array<string | string[]> {
   const res = ctx.res;
-  const h = upRes.headers;
   const named = namedHopByHop(h['connection']);
   const list: Array<string | string[]> = [];
   const skipped = ctx.req.httpVersionMinor === 0 ? NOT_COPIED_TO_HTTP10 : NOT_COPIED_DOWNSTREAM;
@@ -524,6 +552,7 @@ export function forward(ctx: RequestContext): void {
     headers: upstreamHeaders(ctx, emptyBody),
     servername: ctx.runtime.upstream!.protocol === 'https:' ? serverName(upstreamHost(ctx)) : undefined,
     streamsBody: ctx.body === undefined && !emptyBody && hasBody(ctx.req.headers),
+    framedEmpty: emptyBody,
     attempts: 0,
     retried: 0,
     staleRetried: false,
@@ -540,4 +569,5 @@ export function forward(ctx: RequestContext): void {
 export function closeUpstreamConnections(): void {
   httpAgent.destroy();
   httpsAgent.destroy();
+  closeUndiciPools();
 }
