@@ -27,6 +27,15 @@ export function authenticatedCredential(credential: AcceptedCredential, identifi
 }
 
 /**
+ * Accepts a username/secret credential (basic-auth, hmac-auth): its consumer is identified, and
+ * X-Credential-Identifier is the credential's username, as Kong sets it for both. Returns no failure.
+ */
+export function acceptByUsername(ctx: RequestContext, credential: AcceptedCredential & { readonly username: string }): undefined {
+  identify(ctx, ctx.snapshot.consumersById.get(credential.consumer)!, authenticatedCredential(credential, credential.username));
+  return undefined;
+}
+
+/**
  * Identifies the request's consumer and tells the upstream, as Kong's auth plugins do: every header is set or
  * cleared, so what a previous auth plugin said (AND mode) never leaks through. Without a credential the consumer
  * is the anonymous fallback.

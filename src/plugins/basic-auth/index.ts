@@ -1,7 +1,6 @@
 import type { PluginDefinition } from '../types';
 import type { Refusal, RequestContext } from '../../proxy/context';
-import type { BasicAuthCredentialEntity } from '../../config/entities';
-import { authenticatedCredential, identify } from '../auth/consumer';
+import { acceptByUsername } from '../auth/consumer';
 import { checkAnonymous, finish, resolveAnonymous, skipAuth, type Attempt, type AuthFailure, type AuthMode } from '../auth/flow';
 import { BUSY, verifyPassword } from './verifier';
 import configSchema from './schema.json';
@@ -55,10 +54,10 @@ function attempt(ctx: RequestContext, c: Compiled): Attempt {
   if (credential === undefined) return tried === undefined ? c.missing : refuseUnknown(ctx, c, tried);
   const verification = verifyPassword(credential, given![1]);
   if (verification === BUSY) return c.busy;
-  if (verification === true) return accept(ctx, credential);
+  if (verification === true) return acceptByUsername(ctx, credential);
   if (verification === false) return c.unauthorized;
   const found = credential;
-  return verification.then((ok) => (ok ? accept(ctx, found) : c.unauthorized));
+  return verification.then((ok) => (ok ? acceptByUsername(ctx, found) : c.unauthorized));
 }
 
 /**
@@ -72,12 +71,6 @@ function refuseUnknown(ctx: RequestContext, c: Compiled, [username, password]: [
   if (verification === BUSY) return c.busy;
   if (typeof verification === 'boolean') return c.unauthorized;
   return verification.then(() => c.unauthorized);
-}
-
-function accept(ctx: RequestContext, credential: BasicAuthCredentialEntity): undefined {
-  // Kong's X-Credential-Identifier for basic-auth is the credential's username.
-  identify(ctx, ctx.snapshot.consumersById.get(credential.consumer)!, authenticatedCredential(credential, credential.username));
-  return undefined;
 }
 
 export const basicAuth: PluginDefinition<BasicAuthConfig, Compiled> = {

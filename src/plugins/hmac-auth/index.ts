@@ -1,9 +1,8 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { PluginDefinition } from '../types';
-import type { HmacAuthCredentialEntity } from '../../config/entities';
 import { BodyTooLargeError, type Refusal, type RequestContext } from '../../proxy/context';
 import { hasBody } from '../../proxy/linger';
-import { authenticatedCredential, identify } from '../auth/consumer';
+import { acceptByUsername } from '../auth/consumer';
 import { checkAnonymous, finish, resolveAnonymous, skipAuth, type Attempt, type AuthFailure, type AuthMode } from '../auth/flow';
 import { parseHttpDate } from './http-date';
 import { parseHmacParams, type HmacParams } from './params';
@@ -114,22 +113,16 @@ function attempt(ctx: RequestContext, c: Compiled): Attempt {
   const credential = ctx.snapshot.hmacAuthByUsername.get(params.username);
   if (credential === undefined) return c.cannotVerify;
   if (!signatureMatches(ctx, params, hash, credential.secret)) return c.mismatch;
-  if (!c.validateBody) return accept(ctx, credential);
-  if (!hasBody(ctx.req.headers)) return digestMatches(ctx, EMPTY) ? accept(ctx, credential) : c.mismatch;
+  if (!c.validateBody) return acceptByUsername(ctx, credential);
+  if (!hasBody(ctx.req.headers)) return digestMatches(ctx, EMPTY) ? acceptByUsername(ctx, credential) : c.mismatch;
   const found = credential;
   return ctx.readBody(HMAC_BODY_LIMIT).then(
-    (body) => (digestMatches(ctx, body) ? accept(ctx, found) : c.mismatch),
+    (body) => (digestMatches(ctx, body) ? acceptByUsername(ctx, found) : c.mismatch),
     (err) => {
       if (err instanceof BodyTooLargeError) return c.tooLarge;
       throw err;
     },
   );
-}
-
-function accept(ctx: RequestContext, credential: HmacAuthCredentialEntity): undefined {
-  // Kong's X-Credential-Identifier for hmac-auth is the credential's username.
-  identify(ctx, ctx.snapshot.consumersById.get(credential.consumer)!, authenticatedCredential(credential, credential.username));
-  return undefined;
 }
 
 export const hmacAuth: PluginDefinition<HmacAuthConfig, Compiled> = {
