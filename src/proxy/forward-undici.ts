@@ -144,6 +144,7 @@ class UndiciAttempt implements Attempt, Dispatcher.DispatchHandlers {
     const ctx = state.ctx;
     const res = this.res;
     const headers = mergeHeaders(rawHeaders as Buffer[]);
+    ctx.upstreamStatus = statusCode;
     const list = clientHeaders(ctx, headers);
     if (!ctx.req.complete && state.streamsBody) answeredBeforeBody(ctx.req, res, this);
     if (hasResponsePhase(ctx.chain)) {

@@ -134,6 +134,7 @@ function onUpstreamResponse(this: UpstreamRequest, upRes: UpstreamResponse): voi
   // stream too: left alone, the client would wait for the rest forever.
   upRes[RESPONSE] = res;
   upRes.once('close', cutIfIncomplete);
+  ctx.upstreamStatus = upRes.statusCode!;
   const list = clientHeaders(ctx, upRes.headers);
   if (!ctx.req.complete && this[ATTEMPT].state.streamsBody) answeredBeforeBody(ctx.req, res, this[ATTEMPT]);
   if (hasResponsePhase(ctx.chain)) return filterResponse(ctx, upRes, list);

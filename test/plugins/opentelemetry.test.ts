@@ -6,102 +6,13 @@ import { errorsOf } from '../helpers/config';
 import { deadPort } from '../helpers/raw';
 import { checkConfigText } from '../../src/config/load';
 import { waitFor } from '../helpers/wait';
+import { decodeExport, type DecodedExport } from '../helpers/otlp';
 
 // Cases after Kong's spec/03-plugins/37-opentelemetry/ (01-otlp_spec.lua, 03-propagation_spec.lua,
 // 04-exporter_spec.lua, 02-schema_spec.lua), with a real OTLP/HTTP receiver on loopback that decodes the
-// protobuf it gets.
+// protobuf it gets with the OpenTelemetry project's generated classes (test/helpers/otlp.ts).
 const EXPORTER = 'spec/03-plugins/37-opentelemetry/04-exporter_spec.lua';
 const PROPAGATION = 'spec/03-plugins/37-opentelemetry/03-propagation_spec.lua';
-
-// --- A protobuf wire-format reader and the OTLP message layouts (opentelemetry-proto, field numbers as there).
-type Field = { no: number; wire: number; value: Buffer | bigint };
-
-function varint(b: Buffer, pos: { i: number }): bigint {
-  let out = 0n;
-  let shift = 0n;
-  for (;;) {
-    const byte = b[pos.i++];
-    out |= BigInt(byte & 0x7f) << shift;
-    if ((byte & 0x80) === 0) return out;
-    shift += 7n;
-  }
-}
-
-function fields(b: Buffer): Field[] {
-  const out: Field[] = [];
-  const pos = { i: 0 };
-  while (pos.i < b.length) {
-    const key = Number(varint(b, pos));
-    const no = key >> 3;
-    const wire = key & 7;
-    if (wire === 0) out.push({ no, wire, value: varint(b, pos) });
-    else if (wire === 1) {
-      out.push({ no, wire, value: b.subarray(pos.i, pos.i + 8) });
-      pos.i += 8;
-    } else if (wire === 2) {
-      const len = Number(varint(b, pos));
-      out.push({ no, wire, value: b.subarray(pos.i, pos.i + len) });
-      pos.i += len;
-    } else if (wire === 5) {
-      out.push({ no, wire, value: b.subarray(pos.i, pos.i + 4) });
-      pos.i += 4;
-    } else throw new Error(`wire type ${wire}`);
-  }
-  return out;
-}
-const all = (b: Buffer, no: number) => fields(b).filter((f) => f.no === no).map((f) => f.value as Buffer);
-const one = (b: Buffer, no: number) => fields(b).find((f) => f.no === no)?.value;
-
-/** common.v1.AnyValue: string 1, bool 2, int 3, double 4. */
-function anyValue(b: Buffer): unknown {
-  const [f] = fields(b);
-  if (f.no === 1) return (f.value as Buffer).toString('utf8');
-  if (f.no === 2) return f.value === 1n;
-  if (f.no === 3) return { int: Number(BigInt.asIntN(64, f.value as bigint)) };
-  if (f.no === 4) return (f.value as Buffer).readDoubleLE(0);
-  throw new Error(`AnyValue field ${f.no}`);
-}
-/** repeated common.v1.KeyValue (key 1, value 2) as an object. */
-const keyValues = (list: Buffer[]) => Object.fromEntries(list.map((kv) => [(one(kv, 1) as Buffer).toString('utf8'), anyValue(one(kv, 2) as Buffer)]));
-
-interface DecodedSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  name: string;
-  kind: number;
-  start: bigint;
-  end: bigint;
-  attributes: Record<string, unknown>;
-  status: number;
-}
-interface DecodedExport {
-  resource: Record<string, unknown>;
-  scope: { name: string; version: string };
-  spans: DecodedSpan[];
-  headers: Record<string, string | string[] | undefined>;
-}
-
-/** collector.trace.v1.ExportTraceServiceRequest → ResourceSpans 1 → (Resource 1, ScopeSpans 2 → (scope 1, Span 2)). */
-function decodeExport(body: Buffer, headers: DecodedExport['headers']): DecodedExport[] {
-  return all(body, 1).map((rs) => {
-    const resource = keyValues(all(one(rs, 1) as Buffer, 1));
-    const ss = all(rs, 2)[0];
-    const scope = one(ss, 1) as Buffer;
-    const spans = all(ss, 2).map((s) => ({
-      traceId: (one(s, 1) as Buffer).toString('hex'),
-      spanId: (one(s, 2) as Buffer).toString('hex'),
-      parentSpanId: ((one(s, 4) as Buffer | undefined) ?? Buffer.alloc(0)).toString('hex'),
-      name: (one(s, 5) as Buffer).toString('utf8'),
-      kind: Number(one(s, 6) ?? 0n),
-      start: (one(s, 7) as Buffer).readBigUInt64LE(0),
-      end: (one(s, 8) as Buffer).readBigUInt64LE(0),
-      attributes: keyValues(all(s, 9)),
-      status: Number(one((one(s, 15) as Buffer | undefined) ?? Buffer.alloc(0), 3) ?? 0n),
-    }));
-    return { resource, scope: { name: (one(scope, 1) as Buffer).toString(), version: (one(scope, 2) as Buffer).toString() }, spans, headers };
-  });
-}
 
 // --- The gateway, an upstream and the receiver.
 let received: DecodedExport[] = [];
@@ -248,7 +159,7 @@ t.test('spec/03-plugins/37-opentelemetry/02-schema_spec.lua: validation', async 
   t.match(errorsOf(file({})).join('\n'), /at least one of these fields must be non-empty: traces_endpoint, logs_endpoint/);
   t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', resource_attributes: { foo: '' } })).join('\n'), /resource_attributes\.foo/);
   t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', sampling_rate: 1.5 })).join('\n'), /config\.sampling_rate/);
-  t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', header_type: 'aws' })).join('\n'), /config\.header_type: 'aws' propagation is not supported/);
+  t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', header_type: 'datadog' })).join('\n'), /config\.header_type: 'datadog' propagation is not supported/);
   t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', headers: { 'bad header': 'x' } })).join('\n'), /config\.headers/);
 });
 

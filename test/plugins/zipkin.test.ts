@@ -295,13 +295,13 @@ t.test('spec/03-plugins/34-zipkin/schema_spec.lua: validation', async (t) => {
   t.match(errorsOf(file({ static_tags: [{ name: 'foo', value: 'bar' }, { name: 'foo', value: 'baz' }] })).join('\n'), /repeated tags are not allowed: foo/);
   t.match(errorsOf(file({ sample_ratio: 2 })).join('\n'), /config\.sample_ratio/);
   t.match(errorsOf(file({ traceid_byte_count: 12 })).join('\n'), /config\.traceid_byte_count/);
-  t.match(errorsOf(file({ header_type: 'jaeger' })).join('\n'), /config\.header_type: 'jaeger' propagation is not supported/);
+  t.match(errorsOf(file({ header_type: 'instana' })).join('\n'), /config\.header_type: 'instana' propagation is not supported/);
   t.match(errorsOf(file({ default_header_type: 'datadog' })).join('\n'), /config\.default_header_type: 'datadog' propagation is not supported/);
-  t.match(errorsOf(file({ propagation: { inject: ['ot'] } })).join('\n'), /config\.propagation\.inject\[0\]: 'ot' propagation is not supported/);
+  t.match(errorsOf(file({ propagation: { inject: ['datadog'] } })).join('\n'), /config\.propagation\.inject\[0\]: 'datadog' propagation is not supported/);
   t.match(errorsOf(file({ header_type: 'zipkin' })).join('\n'), /config\.header_type/);
   t.match(errorsOf(file({ http_endpoint: 'zipkin.local' })).join('\n'), /config\.http_endpoint/);
-  const warnings = checkConfigText(file({ propagation: { extract: ['b3', 'jaeger'], inject: ['preserve'] } }), 'kong.yml').warnings.map(formatIssue).join('\n');
-  t.match(warnings, /config\.propagation\.extract\[1\]: ignored: 'jaeger' headers are not read here/);
+  const warnings = checkConfigText(file({ propagation: { extract: ['b3', 'datadog'], inject: ['preserve'] } }), 'kong.yml').warnings.map(formatIssue).join('\n');
+  t.match(warnings, /config\.propagation\.extract\[1\]: ignored: 'datadog' headers are not read here/);
 });
 
 t.test('spans queued at SIGTERM are sent within the shutdown grace, as log entries are', async (t) => {
