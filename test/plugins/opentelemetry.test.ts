@@ -16,6 +16,7 @@ const PROPAGATION = 'spec/03-plugins/37-opentelemetry/03-propagation_spec.lua';
 
 // --- The gateway, an upstream and the receiver.
 let received: DecodedExport[] = [];
+let logged: Array<{ request: { headers: Record<string, string> }; trace_id?: Record<string, string> }> = [];
 let receiver: Upstream;
 let upstream: Upstream;
 let gw: RunningGateway;
@@ -25,6 +26,7 @@ const hexId = (bytes: number) => randomBytes(bytes).toString('hex');
 t.before(async () => {
   receiver = await startUpstream((req, res, body) => {
     if (req.url === '/v1/traces' && req.headers['content-type'] === 'application/x-protobuf') received.push(...decodeExport(body, req.headers));
+    if (req.url === '/log') logged.push(JSON.parse(body.toString('utf8')));
     res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
   });
   upstream = await startUpstream();
@@ -52,6 +54,7 @@ t.before(async () => {
             { name: 'unsampled', paths: ['/unsampled'], plugins: [otel({ sampling_rate: 0 })] },
             { name: 'b3', paths: ['/b3'], plugins: [otel({ header_type: 'b3' })] },
             { name: 'ignore', paths: ['/ignore'], plugins: [otel({ header_type: 'ignore' })] },
+            { name: 'preserve', paths: ['/preserve'], plugins: [otel({}), { name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/log`, queue: { max_coalescing_delay: 0.01 } } }] },
             { name: 'at-stop', paths: ['/at-stop'], plugins: [otel({ queue: { max_batch_size: 100, max_coalescing_delay: 3600 } })] },
             {
               name: 'down',
@@ -151,6 +154,40 @@ t.test(`${PROPAGATION}: b3 in, b3 and traceparent out; ignore starts a new trace
   t.match(ignored.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
   t.notMatch(ignored.traceparent, traceId, 'the incoming context is not read');
 });
+
+const dec = (hex: string) => BigInt(`0x${hex}`).toString(10);
+/** A trace the client starts in each format, and what upstream sees given the balancer span and the request span. */
+const FORMATS: Array<{ format: string; headers: (tr: string, sp: string) => Record<string, string>; upstream: (tr: string, balancer: string, root: string) => Record<string, string> }> = [
+  { format: 'jaeger', headers: (tr, sp) => ({ 'uber-trace-id': `${tr}:${sp}:0:1` }), upstream: (tr, b, r) => ({ 'uber-trace-id': `${tr}:${b}:${r}:01` }) },
+  { format: 'ot', headers: (tr, sp) => ({ 'ot-tracer-traceid': tr, 'ot-tracer-spanid': sp, 'ot-tracer-sampled': '1' }), upstream: (tr, b) => ({ 'ot-tracer-traceid': tr, 'ot-tracer-spanid': b, 'ot-tracer-sampled': '1' }) },
+  {
+    format: 'aws',
+    headers: (tr, sp) => ({ 'x-amzn-trace-id': `Root=1-${tr.slice(0, 8)}-${tr.slice(8)};Parent=${sp};Sampled=1` }),
+    upstream: (tr, b) => ({ 'x-amzn-trace-id': `Root=1-${tr.slice(0, 8)}-${tr.slice(8)};Parent=${b};Sampled=1` }),
+  },
+  { format: 'gcp', headers: (tr, sp) => ({ 'x-cloud-trace-context': `${tr}/${dec(sp)};o=1` }), upstream: (tr, b) => ({ 'x-cloud-trace-context': `${tr}/${dec(b)};o=1` }) },
+  { format: 'w3c', headers: (tr, sp) => ({ traceparent: `00-${tr}-${sp}-01` }), upstream: (tr, b) => ({ traceparent: `00-${tr}-${b}-01` }) },
+  { format: 'b3', headers: (tr, sp) => ({ b3: `${tr}-${sp}-1` }), upstream: (tr, b, r) => ({ b3: `${tr}-${b}-1-${r}` }) },
+];
+
+for (const f of FORMATS) {
+  t.test(`${PROPAGATION}: a trace the client started in ${f.format} is the spans' trace at the receiver and upstream's, in ${f.format}; the entry's trace_id names it`, async (t) => {
+    const traceId = hexId(16);
+    const spanId = hexId(8);
+    const res = await request(gw.proxyPort, '/preserve', { headers: f.headers(traceId, spanId) });
+    const seen = JSON.parse(res.body).headers;
+    const spans = await spansFor(traceId, 3);
+    const root = spans.find((s) => s.name === 'kong')!;
+    const balancer = spans.find((s) => s.name === 'kong.balancer')!;
+    t.equal(root.parentSpanId, spanId, "the caller's span is the request span's parent");
+    t.equal(balancer.parentSpanId, root.spanId);
+    t.equal(spans.find((s) => s.name === 'kong.router')!.parentSpanId, root.spanId);
+    t.match(root.attributes, { 'http.method': 'GET', 'http.route': '/preserve', 'http.status_code': { int: 200 } });
+    t.match(seen, f.upstream(traceId, balancer.spanId, root.spanId), 'upstream sees the balancer span, in the format it came in');
+    const entry = await waitFor('the log entry', () => logged.find((e) => JSON.stringify(e.trace_id ?? {}).includes(traceId)));
+    t.same(entry.trace_id, { [f.format]: traceId }, 'kong/pdk/log.lua: trace_id, by format written');
+  });
+}
 
 t.test('spec/03-plugins/37-opentelemetry/02-schema_spec.lua: validation', async (t) => {
   const file = (config: object) => JSON.stringify({ _format_version: '3.0', plugins: [{ name: 'opentelemetry', config }] });
