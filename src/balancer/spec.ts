@@ -42,3 +42,10 @@ export function compileUpstreams(entities: EntitySet): Map<string, UpstreamSpec>
   }
   return out;
 }
+
+/** Whether any check can change a target's health (Kong's "healthchecks off" otherwise). */
+export function checksOn(spec: UpstreamSpec): boolean {
+  const { active, passive } = spec.entity.healthchecks;
+  const u = passive.unhealthy;
+  return active.healthy.interval > 0 || active.unhealthy.interval > 0 || u.tcp_failures > 0 || u.timeouts > 0 || u.http_failures > 0;
+}
