@@ -246,8 +246,9 @@ export class GatewayMetrics {
           const off = !checksOn(b.spec);
           for (const t of b.targets) {
             const state = !t.healthy ? 'unhealthy' : off ? 'healthchecks_off' : 'healthy';
-            const labels = { upstream: b.spec.name, target: t.spec.address, address: t.spec.address, subsystem: 'http' };
-            for (const s of ['healthchecks_off', 'healthy', 'unhealthy', 'dns_error']) this.set({ ...labels, state: s }, s === state ? 1 : 0);
+            for (const s of ['healthchecks_off', 'healthy', 'unhealthy', 'dns_error']) {
+              this.set({ upstream: b.spec.name, target: t.spec.address, address: t.spec.address, state: s, subsystem: 'http' }, s === state ? 1 : 0);
+            }
           }
         }
       },
