@@ -31,7 +31,7 @@ function valueOf(ctx: RequestContext, u: UpstreamEntity, on: HashOn, fallback: b
     case 'cookie': {
       const name = u.hash_on_cookie!;
       const found = cookieValue(ctx.req.headers.cookie, name);
-      if (found !== undefined) return found;
+      if (found !== undefined && found !== '') return found;
       // Kong gives the client a cookie to come back with, and hashes this request on it already.
       const value = randomUUID();
       ctx.addResponseHeader('Set-Cookie', `${name}=${value}; Path=${u.hash_on_cookie_path}`);
@@ -41,7 +41,8 @@ function valueOf(ctx: RequestContext, u: UpstreamEntity, on: HashOn, fallback: b
       return ctx.match.path;
     case 'query_arg': {
       const values = ctx.query.getAll(fallback ? u.hash_fallback_query_arg! : u.hash_on_query_arg!);
-      return values.length === 0 ? undefined : values.join(',');
+      const joined = values.join(',');
+      return joined === '' ? undefined : joined;
     }
     case 'uri_capture': {
       const regex = ctx.match.regex;
