@@ -44,6 +44,17 @@ function plain({ upstreamPort }) {
   return { config: doc([service(upstreamPort, [])]), requests: fixedRequest(undefined) };
 }
 
+/**
+ * (lb) one route whose service names an upstream of three targets, round-robin: the same upstream server reached
+ * on three loopback addresses (127.0.0.1-3, one connection pool each), so the load it carries matches (a)'s.
+ */
+function balanced({ upstreamPort }) {
+  const targets = [1, 2, 3].map((n) => ({ target: `127.0.0.${n}:${upstreamPort}` }));
+  const upstreams = [{ name: 'bench-upstreams', algorithm: 'round-robin', targets }];
+  const services = [{ name: 'bench-upstream', host: 'bench-upstreams', routes: [{ name: 'bench', paths: [ROUTE_PATH] }] }];
+  return { config: { _format_version: '3.0', upstreams, services }, requests: fixedRequest(undefined) };
+}
+
 /** (b) key-auth, one consumer. */
 function keyAuth({ upstreamPort }) {
   const consumers = [{ username: consumerName(0), keyauth_credentials: [{ key: keyFor(0) }] }];
@@ -200,6 +211,6 @@ function configText(config, format = 'yaml') {
 }
 
 module.exports = {
-  ROUTE_PATH, UNREACHABLE_LIMIT, plain, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, jwtHs256, jwtRs256, jwtRs256New, hmacSha256, transforms, httpLog, prometheusHttpLog, openTelemetry,
+  ROUTE_PATH, UNREACHABLE_LIMIT, plain, balanced, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, jwtHs256, jwtRs256, jwtRs256New, hmacSha256, transforms, httpLog, prometheusHttpLog, openTelemetry,
   configText, keyFor,
 };
