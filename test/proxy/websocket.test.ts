@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { startGateway, type RunningGateway } from '../helpers/cli';
 import { yaml } from '../helpers/config';
-import { deadPort, eventually, startTcpServer, type TcpServer } from '../helpers/raw';
+import { deadPort, eventually, startBlackHole, startTcpServer, type TcpServer } from '../helpers/raw';
 import { roomInWindow } from '../helpers/windows';
 
 interface EchoServer {
@@ -146,6 +146,8 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
   const echo = await startEcho();
   const raw = await startRawTunnel();
   const dead = await deadPort();
+  const silent = await startTcpServer(() => {}); // accepts, never answers
+  const blackHole = await startBlackHole(); // never accepts: connecting hangs
   // An upstream without WebSocket support: a plain 200 for the handshake.
   const plain = http.createServer((req, res) => {
     res.setHeader('X-Plain', 'yes');
@@ -163,6 +165,8 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
       `  - {name: dead, url: "http://127.0.0.1:${dead}", retries: 1}`,
       `  - {name: plain, url: "http://127.0.0.1:${plainPort}"}`,
       `  - {name: raw, url: "http://127.0.0.1:${raw.port}"}`,
+      `  - {name: silent, url: "http://127.0.0.1:${silent.port}", read_timeout: 300}`,
+      `  - {name: black-hole, url: "http://127.0.0.1:${blackHole?.port ?? dead}", connect_timeout: 300, retries: 1}`,
       'routes:',
       '  - {name: echo, service: echo, paths: [/echo]}',
       '  - name: keyed',
@@ -183,6 +187,8 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
       '  - {name: dead, service: dead, paths: [/dead]}',
       '  - {name: plain, service: plain, paths: [/plain]}',
       '  - {name: raw, service: raw, paths: [/raw]}',
+      '  - {name: silent, service: silent, paths: [/silent]}',
+      '  - {name: black-hole, service: black-hole, paths: [/black-hole]}',
       'consumers:',
       '  - username: alice',
       '    custom_id: alice-1',
@@ -193,6 +199,11 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
     await gw.stop();
     await echo.close();
     await raw.close();
+    await silent.close();
+    if (blackHole) {
+      for (const s of blackHole.fillers) s.destroy();
+      blackHole.proc.kill('SIGKILL');
+    }
     await new Promise<void>((r) => plain.close(() => r()));
   });
 
@@ -354,6 +365,21 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
     t.match(r.headers['content-type'], /^text\/plain/);
     t.match(r.body, /^An invalid response was received from the upstream server\nrequest_id: [0-9a-f]{32}\n$/);
     t.match(gw.logs(), /"msg":"upstream request failed".*"websocket":true.*"retry":true/, 'retried once (retries: 1) before the 502');
+  });
+
+  t.test('an upstream that does not answer the handshake within read_timeout: 504 with Kong body', async (t) => {
+    const r = await connect(gw.proxyPort, '/silent');
+    if (!('status' in r)) throw new Error('handshake accepted');
+    t.equal(r.status, 504);
+    t.match(r.body, /^The upstream server is timing out\nrequest_id: [0-9a-f]{32}\n$/);
+  });
+
+  t.test('an upstream that cannot be connected to within connect_timeout: 504 with Kong body', async (t) => {
+    if (!blackHole) return t.plan(0, 'skipped: this kernel accepts past a full backlog, so no loopback connect timeout');
+    const r = await connect(gw.proxyPort, '/black-hole');
+    if (!('status' in r)) throw new Error('handshake accepted');
+    t.equal(r.status, 504);
+    t.match(r.body, /^The upstream server is timing out\nrequest_id: [0-9a-f]{32}\n$/);
   });
 
   t.test('an upstream answering 200 instead of 101: its answer passes through', async (t) => {
