@@ -3,7 +3,10 @@
 // access plugins, the upstream's 101 is relayed with Kong's headers, then frames flow both ways untouched.
 import t from 'tap';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import type tls from 'node:tls';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -437,4 +440,39 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
     t.equal(r.status, 404);
     t.match(JSON.parse(r.body), { message: 'no Route matched with those values' });
   });
+});
+
+t.test('an https upstream: the handshake goes over TLS with the server name the forwarder sends', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-wss-'));
+  const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-days', '1', '-keyout', key, '-out', cert], {
+    stdio: 'ignore',
+  });
+  const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) });
+  const wss = new WebSocketServer({ server, perMessageDeflate: false });
+  let servername: string | false | undefined;
+  wss.on('connection', (ws, req) => {
+    servername = (req.socket as tls.TLSSocket).servername;
+    ws.on('message', (data: RawData, binary: boolean) => ws.send(data, { binary }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  // The gateway trusts the test's certificate as it would a CA's.
+  const gw = await startGateway(
+    yaml('_format_version: "3.0"', 'services:', `  - {name: secure, url: "https://localhost:${port}", routes: [{name: secure, paths: [/secure]}]}`),
+    { env: { ...process.env, NODE_EXTRA_CA_CERTS: cert } },
+  );
+  t.teardown(async () => {
+    await gw.stop();
+    for (const c of wss.clients) c.terminate();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  const { ws } = await open(gw.proxyPort, '/secure');
+  t.equal(servername, 'localhost');
+  const echoed = new Promise<string>((resolve) => ws.once('message', (data: RawData) => resolve(data.toString())));
+  ws.send('over tls');
+  t.equal(await echoed, 'over tls');
+  const c = closed(ws);
+  ws.close(1000);
+  t.equal((await c).code, 1000);
 });
