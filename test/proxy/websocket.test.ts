@@ -427,6 +427,21 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
     t.equal(upTunnel, 'EARLY\x01LATER\x02\xfe');
   });
 
+  t.test("a client's end (half-close) is passed on, and what the upstream still sends reaches the client", async (t) => {
+    const got = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(gw.proxyPort, '127.0.0.1', () => socket.write('GET /raw HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'));
+      let text = '';
+      socket.on('data', (d) => {
+        text += d.toString('latin1');
+        if (text.endsWith('FROM-UPSTREAM\x00\xff')) socket.end('LAST WORDS', 'latin1');
+      });
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    t.match(got, /^HTTP\/1\.1 101 /);
+    t.ok(got.endsWith('FROM-UPSTREAM\x00\xffecho:LAST WORDS'), "the upstream's answer to the last bytes came back after the client's end");
+  });
+
   t.test('any other Upgrade is dropped and the request goes as plain HTTP (Kong passes only websocket)', async (t) => {
     const request = 'GET /plain HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n';
     const got = await rawUntil(gw.proxyPort, request, (text) => text.endsWith(')'));
