@@ -266,12 +266,15 @@ function openTunnel(hs: Handshake, upSocket: Socket, upHead: Buffer): void {
   const tunnels = hs.tunnels;
   tunnels.add(client);
   client.once('close', () => tunnels.delete(client));
-  const closeBoth = () => {
+  const requestId = hs.ctx.requestId;
+  const closeBoth = (why: 'read timeout' | 'write timeout') => {
+    if (client.destroyed && upSocket.destroyed) return;
+    log('info', 'websocket connection closed', { request_id: requestId, reason: why });
     client.destroy();
     upSocket.destroy();
   };
   // The upstream socket's idle timer runs on reads and writes alike: it measures silence in both directions.
-  upSocket.setTimeout(upstream.readTimeout, closeBoth);
+  upSocket.setTimeout(upstream.readTimeout, () => closeBoth('read timeout'));
   if (upHead.length > 0) client.write(upHead);
   if (hs.res.head.length > 0) upSocket.write(hs.res.head);
   relay(client, upSocket, upstream.writeTimeout, closeBoth);
@@ -281,11 +284,11 @@ function openTunnel(hs: Handshake, upSocket: Socket, upHead: Buffer): void {
 }
 
 /** Copies `from` to `to` with back-pressure; `from`'s end ends `to`. */
-function relay(from: Socket, to: Socket, stallLimit: number, closeBoth: () => void): void {
+function relay(from: Socket, to: Socket, stallLimit: number, closeBoth: (why: 'write timeout') => void): void {
   from.on('data', (chunk: Buffer) => {
     if (to.write(chunk)) return;
     from.pause();
-    const stalled = setTimeout(closeBoth, stallLimit);
+    const stalled = setTimeout(closeBoth, stallLimit, 'write timeout');
     stalled.unref();
     to.once('drain', () => {
       clearTimeout(stalled);

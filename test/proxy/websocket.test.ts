@@ -359,6 +359,7 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
     const { ws } = await open(gw.proxyPort, '/idle');
     const c = closed(ws);
     t.equal((await c).code, 1006, 'closed by the gateway, without a close frame');
+    t.ok(await eventually(() => /"msg":"websocket connection closed".*"reason":"read timeout"/.test(gw.logs())), 'and said why');
   });
 
   t.test('an upstream that refuses the connection: 502 with Kong body', async (t) => {
