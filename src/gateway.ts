@@ -352,6 +352,7 @@ export class Gateway {
     const graceOver = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
         for (const s of servers) s.closeAllConnections();
+        this.proxy.closeTunnels();
         resolve();
       }, graceMs);
       timer.unref();

@@ -26,6 +26,7 @@ import { log } from '../log';
 import type { Observer } from '../observe/observer';
 import { runOuterPhases } from './outer-phases';
 import { generateRequestId, requestIdOf } from '../observe/request-id';
+import { closeTunnels, ProxyRequest, proxyUpgrade, upgradeResponse, UpgradeResponse, type Tunnels } from './upgrade';
 
 const CLOSE = { Connection: 'close' };
 
@@ -89,6 +90,8 @@ export class ProxyServer {
   private readonly trace: RequestTrace | undefined;
   private readonly observer: Observer | undefined;
   private readonly clientAddresses: ClientAddresses;
+  /** Open WebSocket tunnels (their client sockets). */
+  private readonly tunnels: Tunnels = new Set();
 
   constructor(snapshot: Snapshot, options: ProxyServerOptions = {}) {
     this.snapshot = snapshot;
@@ -100,8 +103,11 @@ export class ProxyServer {
     this.observer = options.observer;
     this.clientAddresses = options.clientAddresses ?? PEER_ADDRESSES;
     // requireHostHeader off: a missing Host gets the gateway's JSON 400 (isBadlyFramed) rather than Node's bare one.
-    const serverOptions = { keepAliveTimeout: 60_000, requireHostHeader: false, ...serverTimeoutOptions(timeouts) };
+    // ProxyRequest: only WebSocket handshakes reach the 'upgrade' listener (see upgrade.ts).
+    const serverOptions = { keepAliveTimeout: 60_000, requireHostHeader: false, IncomingMessage: ProxyRequest, ...serverTimeoutOptions(timeouts) };
     this.server = http.createServer(serverOptions, (req, res) => this.handle(req, res));
+    // A handshake goes through the same pipeline, its response bound to the socket Node hands over.
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.handle(req, upgradeResponse(req, socket, head)));
     setLingerLimits(this.server, timeouts.lingering);
     serverHeaderLimits(this.server);
     const max = options.maxConnectionsPerIp === undefined ? DEFAULT_MAX_CONNECTIONS_PER_IP : options.maxConnectionsPerIp;
@@ -131,6 +137,11 @@ export class ProxyServer {
   setSnapshot(next: Snapshot): void {
     this.snapshot = next;
     activateUpstreams(next.upstreams);
+  }
+
+  /** Closes the open WebSocket tunnels (at the end of a stop's grace). */
+  closeTunnels(): void {
+    closeTunnels(this.tunnels);
   }
 
   /** Serves one request: route, plugins, then the upstream. */
@@ -209,6 +220,7 @@ export class ProxyServer {
       ctx.refusal = 'no service';
       return ctx.error(503, MESSAGES.noService);
     }
+    if (ctx.res instanceof UpgradeResponse) return proxyUpgrade(ctx, ctx.res, this.tunnels);
     this.forward(ctx);
   }
 
