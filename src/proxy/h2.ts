@@ -61,6 +61,8 @@ export class GatewayH2Request extends http2.Http2ServerRequest {
       for (const name of Object.keys(h2)) if (name.charCodeAt(0) !== 58 /* : */) h[name] = h2[name];
       const authority = h2[':authority'];
       if (h.host === undefined && typeof authority === 'string') h.host = authority;
+      // A body without a length (HTTP/2 frames it by itself) goes upstream chunked, as HTTP/1.1 frames it.
+      if (!this.stream.endAfterHeaders && h['content-length'] === undefined) h['transfer-encoding'] = 'chunked';
       this.http1Headers = h as IncomingHttpHeaders;
     }
     return this.http1Headers;
