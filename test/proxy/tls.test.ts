@@ -215,3 +215,24 @@ t.test('no private key in Admin API views, GET /config or the logs', async (t) =
   t.notMatch(exported, /PRIVATE KEY/);
   t.notMatch(gw.logs() + gw.output(), /PRIVATE KEY/);
 });
+
+t.test('a TLS session resumes after a reload: the ticket keys are kept', async (t) => {
+  const [ssl] = ports.ssl;
+  const { connect } = require('node:tls') as typeof import('node:tls');
+  const handshake = (session?: Buffer) =>
+    new Promise<{ session: Buffer; reused: boolean }>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port: ssl, servername: 'www.example.com', rejectUnauthorized: false, session, maxVersion: 'TLSv1.2' }, () => {
+        const reused = socket.isSessionReused();
+        const got = socket.getSession()!;
+        socket.end();
+        resolve({ session: got, reused });
+      });
+      socket.on('error', reject);
+    });
+  const first = await handshake();
+  t.notOk(first.reused);
+  const before = gw.logs().split('config reloaded').length;
+  gw.proc.kill('SIGHUP');
+  await waitFor('the reload', () => (gw.logs().split('config reloaded').length > before ? true : undefined));
+  t.ok((await handshake(first.session)).reused, 'resumed with the ticket issued before the reload');
+});
