@@ -97,43 +97,56 @@ function freePort() {
   });
 }
 
-async function h1KeepAlive(port) {
+async function h1KeepAlive(port, duration = DURATION) {
   const result = await new Promise((resolve, reject) => {
-    autocannon({ url: `https://127.0.0.1:${port}/`, connections: CONNECTIONS, duration: DURATION, tlsOptions: { rejectUnauthorized: false, servername: 'bench.test' } }, (err, r) => (err ? reject(err) : resolve(r)));
+    autocannon({ url: `https://127.0.0.1:${port}/`, connections: CONNECTIONS, duration, tlsOptions: { rejectUnauthorized: false, servername: 'bench.test' } }, (err, r) => (err ? reject(err) : resolve(r)));
   });
   return { rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx };
 }
 
-/** HTTP/2: `sessions` connections with `streams` requests in flight on each, for DURATION seconds. */
+/**
+ * HTTP/2: `sessions` connections with `streams` requests in flight on each, for DURATION seconds. A session the
+ * server ends (nginx's GOAWAY after http2_max_requests) is replaced; `goaways` counts them.
+ */
 async function h2KeepAlive(port, sessions = 4, streams = 16) {
   const until = Date.now() + DURATION * 1000;
   let done = 0;
   let errors = 0;
-  const clients = [];
+  let goaways = 0;
+  const open = () => {
+    const client = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername: 'bench.test' });
+    client.on('error', () => {});
+    client.on('goaway', () => goaways++);
+    return client;
+  };
+  const clients = Array.from({ length: sessions }, open);
   const loops = [];
   for (let s = 0; s < sessions; s++) {
-    const client = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername: 'bench.test' });
-    client.on('error', () => errors++);
-    clients.push(client);
     for (let i = 0; i < streams; i++) {
       loops.push((async () => {
         while (Date.now() < until) {
+          if (clients[s].closed || clients[s].destroyed || clients[s].goawayCode !== undefined) clients[s] = open();
           await new Promise((resolve) => {
-            const req = client.request({ ':path': '/' });
-            req.on('response', (h) => { if (h[':status'] !== 200) errors++; });
+            let req;
+            try {
+              req = clients[s].request({ ':path': '/' });
+            } catch {
+              clients[s] = open();
+              return resolve();
+            }
+            req.on('response', (h) => { if (h[':status'] !== 200) errors++; else done++; });
             req.on('data', () => {});
             req.on('end', resolve);
-            req.on('error', () => { errors++; resolve(); });
+            req.on('error', () => resolve());
             req.end();
           });
-          done++;
         }
       })());
     }
   }
   await Promise.all(loops);
   for (const c of clients) c.close();
-  return { rps: done / DURATION, errors };
+  return { rps: done / DURATION, errors, goaways };
 }
 
 /** New TLS 1.3 handshakes a second, `parallel` at a time, no session resumption. */
@@ -157,16 +170,16 @@ async function main() {
   const upstream = await proc.startServer('upstream', proc.PINNING ? '1' : undefined);
   const configFile = join(dir, 'kong.yml');
   writeFileSync(configFile, `_format_version: "3.0"\nservices: [{name: up, url: "http://127.0.0.1:${upstream.port}", routes: [{name: r, paths: [/]}]}]\n`);
+  const gateway = { h1: await freePort(), h2: await freePort() };
   const gw = await proc.startGateway(configFile, proc.PINNING ? '0' : undefined, 'tls', {
-    args: ['--proxy-listen', '127.0.0.1:0, 127.0.0.1:0 ssl, 127.0.0.1:0 ssl http2', '--ssl-cert', cert.certFile, '--ssl-cert-key', cert.keyFile],
+    args: ['--proxy-listen', `127.0.0.1:0, 127.0.0.1:${gateway.h1} ssl, 127.0.0.1:${gateway.h2} ssl http2`, '--ssl-cert', cert.certFile, '--ssl-cert-key', cert.keyFile],
   });
-  const ports = JSON.parse(`[${/"proxy_listeners":\[([^\]]*)\]/.exec(gw.logs)[1]}]`).map((e) => Number(/:(\d+)/.exec(e)[1]));
-  const gateway = { h1: ports[1], h2: ports[2] };
   const baseline = await startBaseline(upstream.port, cert);
   const nginx = await startNginx(upstream.port, cert);
   const servers = [['gateway', gateway], ['node baseline', baseline], ...(nginx ? [['nginx', nginx]] : [])];
   const rows = [];
   for (const [name, s] of servers) {
+    await h1KeepAlive(s.h1, 2); // warm-up: the JIT, the upstream pool
     const h1 = await h1KeepAlive(s.h1);
     const h2 = await h2KeepAlive(s.h2);
     const hs = await handshakes(s.h1);
