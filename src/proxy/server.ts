@@ -33,6 +33,8 @@ import { runOuterPhases } from './outer-phases';
 import { generateRequestId, requestIdOf } from '../observe/request-id';
 
 const CLOSE = { Connection: 'close' };
+/** How long an idle client connection stays open (nginx's keepalive_timeout, Kong's 60 s). */
+const KEEP_ALIVE_MS = 60_000;
 
 // Client-sent copies of what only the gateway may assert about a caller.
 const GATEWAY_ASSERTED_HEADERS = new Set([
@@ -123,7 +125,7 @@ export class ProxyServer {
     this.observer = options.observer;
     this.clientAddresses = options.clientAddresses ?? PEER_ADDRESSES;
     // requireHostHeader off: a missing Host gets the gateway's JSON 400 (isBadlyFramed) rather than Node's bare one.
-    this.serverOptions = { keepAliveTimeout: 60_000, requireHostHeader: false, ...serverTimeoutOptions(timeouts) };
+    this.serverOptions = { keepAliveTimeout: KEEP_ALIVE_MS, requireHostHeader: false, ...serverTimeoutOptions(timeouts) };
     const max = options.maxConnectionsPerIp === undefined ? DEFAULT_MAX_CONNECTIONS_PER_IP : options.maxConnectionsPerIp;
     this.maxConnectionsPerIp = max;
     this.perIp = max === null ? undefined : new ConnectionsPerIp(max);
@@ -176,7 +178,8 @@ export class ProxyServer {
     if (!listen.ssl) server = http.createServer(this.serverOptions, handler);
     else {
       if (this.tls === undefined) throw new Error(`${listen.host}:${listen.port} ssl: no TLS settings`);
-      const tlsOptions = tlsServerOptions(this.tls, (name) => this.sniContexts?.select(name));
+      // A handshake gets the time the request headers get (nginx: client_header_timeout bounds the handshake too).
+      const tlsOptions = { ...tlsServerOptions(this.tls, (name) => this.sniContexts?.select(name)), handshakeTimeout: this.timeouts.header };
       if (listen.http2) {
         server = http2.createSecureServer(
           {
@@ -194,6 +197,8 @@ export class ProxyServer {
     if (listen.http2) {
       server.on('session', (session: http2.ServerHttp2Session) => {
         this.h2Sessions.add(session);
+        // An HTTP/2 connection silent for the keep-alive timeout is asked to close (GOAWAY: streams in flight finish).
+        session.setTimeout(KEEP_ALIVE_MS, () => session.close());
         session.once('close', () => this.h2Sessions.delete(session));
       });
       server.on('secureConnection', (socket: Socket) => {
