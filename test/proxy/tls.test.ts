@@ -43,9 +43,28 @@ function config(apiCert: Pem, upstreamPort: number): string {
     '          - {name: rate-limiting, config: {minute: 100, policy: local}}',
     '          - {name: request-transformer, config: {add: {headers: ["x-added:yes"]}}}',
     '          - {name: cors, config: {origins: ["https://app.example.com"]}}',
+    '      - name: more-basic',
+    '        paths: [/more/basic]',
+    '        plugins: [{name: basic-auth}, {name: acl, config: {allow: [admins]}}]',
+    '      - name: more-cache',
+    '        paths: [/more/cache]',
+    '        plugins: [{name: proxy-cache, config: {strategy: memory, content_type: [application/json]}}]',
+    '      - name: more-size',
+    '        paths: [/more/size]',
+    '        plugins: [{name: request-size-limiting, config: {allowed_payload_size: 10, size_unit: bytes}}]',
+    '      - name: more-deny',
+    '        paths: [/more/deny]',
+    '        plugins: [{name: ip-restriction, config: {deny: [127.0.0.1]}}]',
+    '      - name: more-transform',
+    '        paths: [/more/transform]',
+    '        plugins:',
+    '          - {name: response-transformer, config: {add: {headers: ["x-resp:1"]}}}',
+    '          - {name: correlation-id, config: {header_name: X-Trace, echo_downstream: true}}',
     'consumers:',
     '  - username: alice',
     '    keyauth_credentials: [{key: alice-key-0123456789}]',
+    '    basicauth_credentials: [{username: alice, password: wonderland}]',
+    '    acls: [{group: admins}]',
     '',
   ].join('\n');
 }
@@ -150,6 +169,28 @@ t.test('HTTP/2 through key-auth, rate-limiting, request-transformer and cors, to
   t.equal(termination.json().message, 'sni route', 'a response the gateway makes itself');
   const h1 = await httpsRequest(ports.h2[0], '/sni', { servername: 'api.example.com' });
   t.equal(h1.json().message, 'sni route', 'HTTP/1.1 on the same listener');
+});
+
+t.test('HTTP/2 through basic-auth + acl, proxy-cache, request-size-limiting, ip-restriction, response-transformer, correlation-id', async (t) => {
+  const session = h2Connect(ports.h2[0], 'api.example.com');
+  t.teardown(() => session.close());
+  const basic = `Basic ${Buffer.from('alice:wonderland').toString('base64')}`;
+  t.equal((await h2Request(session, '/more/basic', { authorization: basic })).status, 200);
+  t.equal((await h2Request(session, '/more/basic')).status, 401);
+  const miss = await h2Request(session, '/more/cache/a');
+  const hit = await h2Request(session, '/more/cache/a');
+  t.equal(miss.headers['x-cache-status'], 'Miss');
+  t.equal(hit.headers['x-cache-status'], 'Hit');
+  t.equal(hit.body, miss.body);
+  t.equal((await h2Request(session, '/more/size', { 'content-type': 'text/plain' }, 'short')).status, 200);
+  const large = await h2Request(session, '/more/size', { 'content-type': 'text/plain' }, 'far more than ten bytes');
+  t.equal(large.status, 413, 'a body without Content-Length is measured as it arrives');
+  const denied = await h2Request(session, '/more/deny');
+  t.equal(denied.status, 403);
+  const transformed = await h2Request(session, '/more/transform');
+  t.equal(transformed.headers['x-resp'], '1');
+  t.match(transformed.headers['x-trace'], /\S/);
+  t.equal(transformed.json().headers['x-trace'], transformed.headers['x-trace'], 'the same id upstream and downstream');
 });
 
 t.test('a certificate edited in the file is served to new connections; an open one keeps working', async (t) => {
