@@ -204,7 +204,7 @@ export class Gateway {
     log('info', 'gateway listening', {
       proxy: formatListen(proxy),
       admin: this.adminAddress ? formatListen(this.adminAddress) : 'off',
-      ...(this.proxyBound.length > 1 || this.proxyBound.some((l) => l.ssl) ? { proxy_listeners: this.proxyBound.map(describeListener) } : {}),
+      ...proxyListenersField(this.proxyBound.length > 0 ? this.proxyBound : (this.options.workers !== undefined ? (this.options.proxyListeners ?? []) : [])),
       ...(this.adminServers.length > 1 ? { admin_listeners: this.adminServers.map((s, i) => describeListener({ ...this.adminListeners[i], ...boundAddress(s) })) } : {}),
       config: this.options.configFile,
       configuration_hash: snapshot.hash,
@@ -449,6 +449,11 @@ interface Stopwatch {
 function stopwatch(): Stopwatch {
   const started = process.hrtime.bigint();
   return { at: new Date().toISOString(), ms: () => Number((process.hrtime.bigint() - started) / 1000n) / 1000 };
+}
+
+/** The start line's list of proxy listeners, when there is more than one plain one (a pool's: as configured). */
+function proxyListenersField(listeners: readonly ListenAddress[]): { proxy_listeners?: string[] } {
+  return listeners.length > 1 || listeners.some((l) => l.ssl) ? { proxy_listeners: listeners.map(describeListener) } : {};
 }
 
 function listen(server: Server, at: ListenAddress): Promise<void> {
