@@ -75,7 +75,7 @@ t.test('bad names', async (t) => {
 
 t.test('route must set a matching field', async (t) => {
   t.same(errorsOf(yaml(head, 'services:', '  - name: a', '    host: x', '    routes:', '      - name: r')), [
-    "kong.yml:6:9: services[0].routes[0]: must set one of 'methods', 'hosts', 'headers', 'paths'",
+    "kong.yml:6:9: services[0].routes[0]: must set one of 'methods', 'hosts', 'headers', 'paths', 'snis'",
   ]);
 });
 
