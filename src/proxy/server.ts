@@ -25,7 +25,7 @@ import { log } from '../log';
 import type { Observer } from '../observe/observer';
 import { runOuterPhases } from './outer-phases';
 import { generateRequestId, requestIdOf } from '../observe/request-id';
-import { closeTunnels, ProxyRequest, proxyUpgrade, upgradeResponse, UpgradeResponse, type Tunnels } from './upgrade';
+import { acceptUpgrade, closeTunnels, ProxyRequest, proxyUpgrade, UpgradeResponse, type Tunnels } from './upgrade';
 
 const CLOSE = { Connection: 'close' };
 
@@ -105,7 +105,7 @@ export class ProxyServer {
     const serverOptions = { keepAliveTimeout: 60_000, requireHostHeader: false, IncomingMessage: ProxyRequest, ...serverTimeoutOptions(timeouts) };
     this.server = http.createServer(serverOptions, (req, res) => this.handle(req, res));
     // A handshake goes through the same pipeline, its response bound to the socket Node hands over.
-    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.handle(req, upgradeResponse(req, socket, head)));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => acceptUpgrade(req, socket, head, (r, res) => this.handle(r, res)));
     setLingerLimits(this.server, timeouts.lingering);
     serverHeaderLimits(this.server);
     const max = options.maxConnectionsPerIp === undefined ? DEFAULT_MAX_CONNECTIONS_PER_IP : options.maxConnectionsPerIp;

@@ -77,10 +77,31 @@ function closeUnlessUpgraded(this: UpgradeResponse): void {
 
 function ignore(): void {}
 
-/** Takes over a socket Node handed to the 'upgrade' listener: its errors end in its 'close'. */
-export function upgradeResponse(req: IncomingMessage, socket: Socket, head: Buffer): UpgradeResponse {
+/**
+ * Takes over a socket Node handed to the 'upgrade' listener (its errors then end in its 'close') and hands the
+ * handshake with its response to `handle` once the answers to the requests pipelined before it are written: they
+ * go first, as nginx answers in order.
+ */
+export function acceptUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, handle: (req: IncomingMessage, res: UpgradeResponse) => void): void {
   socket.on('error', ignore);
-  return new UpgradeResponse(req, socket, head);
+  whenAnswered(socket, () => {
+    socket.setTimeout(0); // a keep-alive timer the previous answer may have left
+    handle(req, new UpgradeResponse(req, socket, head));
+  });
+}
+
+/** Node's response still being written on the socket, for a request before this one. */
+function pendingResponse(socket: Socket): ServerResponse | null | undefined {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+}
+
+function whenAnswered(socket: Socket, then: () => void): void {
+  const pending = pendingResponse(socket);
+  if (pending === null || pending === undefined) return then();
+  pending.once('finish', () => {
+    // The next queued answer, if any, has the socket now; an answer that closed the connection ends it all.
+    if (socket.writable) whenAnswered(socket, then);
+  });
 }
 
 /** Where a handshake connects. */

@@ -444,6 +444,14 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
     t.ok(got.endsWith('FROM-UPSTREAM\x00\xffecho:LAST WORDS'), "the upstream's answer to the last bytes came back after the client's end");
   });
 
+  t.test('a handshake pipelined behind a request is answered after it, in order', async (t) => {
+    const plainRequest = 'GET /plain HTTP/1.1\r\nHost: x\r\n\r\n';
+    const handshake = 'GET /raw HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n';
+    const got = await rawUntil(gw.proxyPort, plainRequest + handshake, (text) => text.endsWith('FROM-UPSTREAM\x00\xff'));
+    t.match(got, /^HTTP\/1\.1 200 OK\r\n[^]*plain answer to no upgrade \(connection: keep-alive\)HTTP\/1\.1 101 Switching Protocols\r\n/);
+    t.ok(await eventually(async () => (await connect(gw.proxyPort, '/nowhere').then((r) => 'status' in r && r.status === 404))), 'the gateway is still serving');
+  });
+
   t.test('any other Upgrade is dropped and the request goes as plain HTTP (Kong passes only websocket)', async (t) => {
     const request = 'GET /plain HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n';
     const got = await rawUntil(gw.proxyPort, request, (text) => text.endsWith(')'));
