@@ -173,33 +173,35 @@ function attempt(hs: Handshake): void {
   const target = upgradeTarget(ctx);
   let connected = false;
   let timedOut: 'connect timeout' | 'read timeout' | undefined;
-  let socket: Socket | undefined;
   const onReadTimeout = () => {
     timedOut = 'read timeout';
     request.destroy(new Error('upstream read timed out'));
   };
-  const request = http.request({
-    method: ctx.req.method,
-    path: hs.path,
-    headers: hs.headers as unknown as http.OutgoingHttpHeaders,
-    createConnection: () => {
-      socket = connectTo(target);
-      const connectedEvent = target.protocol === 'https:' ? 'secureConnect' : 'connect';
-      const timer = setTimeout(() => {
-        timedOut = 'connect timeout';
-        request.destroy(new Error('upstream connect timed out'));
-      }, upstream.connectTimeout);
-      socket.once(connectedEvent, () => {
-        connected = true;
-        clearTimeout(timer);
-        // Kong's read_timeout: the longest wait between two reads of the upstream's answer.
-        socket!.setTimeout(upstream.readTimeout);
-        socket!.on('timeout', onReadTimeout);
-      });
-      socket.once('close', () => clearTimeout(timer));
-      return socket;
-    },
-  });
+  const createConnection = () => {
+    const socket = connectTo(target);
+    const timer = setTimeout(() => {
+      timedOut = 'connect timeout';
+      request.destroy(new Error('upstream connect timed out'));
+    }, upstream.connectTimeout);
+    socket.once(target.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+      connected = true;
+      clearTimeout(timer);
+      // Kong's read_timeout: the longest wait between two reads of the upstream's answer.
+      socket.setTimeout(upstream.readTimeout);
+      socket.on('timeout', onReadTimeout);
+    });
+    socket.once('close', () => clearTimeout(timer));
+    return socket;
+  };
+  let request: http.ClientRequest;
+  try {
+    request = http.request({ method: ctx.req.method, path: hs.path, headers: hs.headers as unknown as http.OutgoingHttpHeaders, createConnection });
+  } catch (err) {
+    // A header value node:http will not write (one a plugin set): nothing was sent.
+    log('warn', 'upstream request failed', { request_id: ctx.requestId, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message, websocket: true });
+    ctx.refusal = 'upstream error';
+    return ctx.error(502, MESSAGES.badGateway, undefined, 'text');
+  }
   hs.request = request;
   request.on('error', (err: NodeJS.ErrnoException) => failed(hs, request, err, connected, timedOut));
   request.once('response', (upRes: UpstreamResponse) => relayResponse(hs, upRes));
