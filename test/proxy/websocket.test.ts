@@ -186,6 +186,11 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
       '    plugins:',
       '      - {name: response-transformer, config: {add: {headers: ["X-Added:on-101"]}}}',
       `      - {name: file-log, config: {path: ${JSON.stringify(logFile)}}}`,
+      '  - name: kept',
+      '    service: echo',
+      '    paths: [/kept]',
+      '    preserve_host: true',
+      '    plugins: [{name: request-transformer, config: {add: {headers: ["X-Added-Upstream:by-plugin"]}}}]',
       '  - {name: idle, service: idle, paths: [/idle]}',
       '  - {name: dead, service: dead, paths: [/dead]}',
       '  - {name: plain, service: plain, paths: [/plain]}',
@@ -313,6 +318,16 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
     t.equal(h['x-consumer-custom-id'], 'alice-1');
     t.ok(h['x-consumer-id'] !== undefined);
     t.equal(h['x-credential-identifier'] !== undefined, true);
+    const c = closed(ws);
+    ws.close();
+    await c;
+  });
+
+  t.test('preserve_host and headers a plugin adds apply to the handshake as to any request', async (t) => {
+    const { ws } = await open(gw.proxyPort, '/kept');
+    const h = echo.handshakes.at(-1)!.headers;
+    t.equal(h.host, `127.0.0.1:${gw.proxyPort}`, "the client's Host (preserve_host)");
+    t.equal(h['x-added-upstream'], 'by-plugin', "request-transformer's header");
     const c = closed(ws);
     ws.close();
     await c;
