@@ -9,6 +9,8 @@ import type {
   PluginEntity,
   RouteEntity,
   ServiceEntity,
+  TargetEntity,
+  UpstreamEntity,
 } from '../config/entities';
 import { maskConfig, maskSecret } from '../config/secrets';
 import { storedHash } from '../plugins/basic-auth/passwords';
@@ -96,6 +98,28 @@ export const views = {
     tags: orNull(h.tags),
   }),
   acls: (a: AclEntity) => ({ id: a.id, consumer: ref(a.consumer), group: a.group, tags: orNull(a.tags) }),
+  upstreams: (u: UpstreamEntity) => ({
+    id: u.id,
+    name: u.name,
+    algorithm: u.algorithm,
+    hash_on: u.hash_on,
+    hash_fallback: u.hash_fallback,
+    hash_on_header: orNull(u.hash_on_header),
+    hash_fallback_header: orNull(u.hash_fallback_header),
+    hash_on_cookie: orNull(u.hash_on_cookie),
+    hash_on_cookie_path: u.hash_on_cookie_path,
+    hash_on_query_arg: orNull(u.hash_on_query_arg),
+    hash_fallback_query_arg: orNull(u.hash_fallback_query_arg),
+    hash_on_uri_capture: orNull(u.hash_on_uri_capture),
+    hash_fallback_uri_capture: orNull(u.hash_fallback_uri_capture),
+    slots: u.slots,
+    healthchecks: u.healthchecks,
+    host_header: orNull(u.host_header),
+    client_certificate: null,
+    use_srv_name: u.use_srv_name,
+    tags: orNull(u.tags),
+  }),
+  targets: (t: TargetEntity) => ({ id: t.id, upstream: ref(t.upstream), target: t.target, weight: t.weight, tags: orNull(t.tags) }),
 } satisfies { [K in keyof EntitySet]: (e: EntitySet[K][number], reveal: boolean) => object };
 
 export type EntityName = keyof EntitySet;

@@ -100,6 +100,60 @@ export interface AclEntity {
   tags?: string[];
 }
 
+export type BalancerAlgorithm = 'round-robin' | 'consistent-hashing' | 'least-connections' | 'latency';
+export type HashOn = 'none' | 'consumer' | 'ip' | 'header' | 'cookie' | 'path' | 'query_arg' | 'uri_capture';
+
+/** Kong's upstream healthchecks record (kong/db/schema/entities/upstreams.lua), every default filled. */
+export interface Healthchecks {
+  active: {
+    type: 'tcp' | 'http' | 'https';
+    timeout: number;
+    concurrency: number;
+    http_path: string;
+    https_sni?: string;
+    https_verify_certificate: boolean;
+    headers?: Record<string, string[]>;
+    healthy: { interval: number; http_statuses: number[]; successes: number };
+    unhealthy: { interval: number; http_statuses: number[]; tcp_failures: number; timeouts: number; http_failures: number };
+  };
+  passive: {
+    type: 'tcp' | 'http' | 'https';
+    healthy: { http_statuses: number[]; successes: number };
+    unhealthy: { http_statuses: number[]; tcp_failures: number; timeouts: number; http_failures: number };
+  };
+  threshold: number;
+}
+
+export interface UpstreamEntity {
+  id: string;
+  name: string;
+  algorithm: BalancerAlgorithm;
+  hash_on: HashOn;
+  hash_fallback: HashOn;
+  hash_on_header?: string;
+  hash_fallback_header?: string;
+  hash_on_cookie?: string;
+  hash_on_cookie_path: string;
+  hash_on_query_arg?: string;
+  hash_fallback_query_arg?: string;
+  hash_on_uri_capture?: string;
+  hash_fallback_uri_capture?: string;
+  slots: number;
+  healthchecks: Healthchecks;
+  host_header?: string;
+  use_srv_name: boolean;
+  tags?: string[];
+}
+
+export interface TargetEntity {
+  id: string;
+  upstream: string; // upstream id
+  /** host:port, the port filled in (8000 when the file gives none, as in Kong). */
+  target: string;
+  weight: number;
+  tags?: string[];
+}
+
 /** Every entity of one config, flat, in file order. */
 export interface EntitySet {
   services: ServiceEntity[];
@@ -111,11 +165,13 @@ export interface EntitySet {
   jwt_secrets: JwtSecretEntity[];
   hmacauth_credentials: HmacAuthCredentialEntity[];
   acls: AclEntity[];
+  upstreams: UpstreamEntity[];
+  targets: TargetEntity[];
 }
 
 export function emptyEntitySet(): EntitySet {
   return {
     services: [], routes: [], consumers: [], plugins: [], keyauth_credentials: [], basicauth_credentials: [], jwt_secrets: [],
-    hmacauth_credentials: [], acls: [],
+    hmacauth_credentials: [], acls: [], upstreams: [], targets: [],
   };
 }

@@ -41,6 +41,7 @@ export const KONG_ENTITIES: Readonly<Record<string, readonly string[]>> = {
 const KONG_FIELDS: Readonly<Record<string, readonly string[]>> = {
   services: ['client_certificate', 'tls_verify', 'tls_verify_depth', 'ca_certificates'],
   routes: ['snis', 'sources', 'destinations', 'expression', 'priority'],
+  upstreams: ['client_certificate'],
 };
 
 /** Kong Enterprise's entities, as decK writes them at the top of a file or nested. */

@@ -15,6 +15,7 @@ import type { BuildContext, PluginDefinition } from '../plugins/types';
 import { Router } from '../proxy/router';
 import { indexCredentials } from '../plugins/basic-auth/passwords';
 import { compileJwtCredential, type JwtCredential } from '../plugins/jwt/credentials';
+import { compileUpstreams, type UpstreamSpec } from '../balancer/spec';
 
 export interface ChainEntry {
   readonly def: PluginDefinition;
@@ -29,6 +30,8 @@ export interface RouteRuntime {
   readonly route: RouteEntity;
   readonly service: ServiceEntity | undefined;
   readonly upstream: UpstreamTarget | undefined;
+  /** When the service's host names an upstream: its spec, and each of its targets as this service reaches it. */
+  readonly balanced: BalancedService | undefined;
   /** Plugins before any consumer is known, highest priority first. */
   readonly chain: Chain;
   /** For consumers with consumer-scoped plugins: the whole chain as it applies once that consumer is identified. */
@@ -46,6 +49,12 @@ export interface UpstreamTarget {
   readonly readTimeout: number;
   readonly writeTimeout: number;
   readonly retries: number;
+}
+
+export interface BalancedService {
+  readonly spec: UpstreamSpec;
+  /** Aligned with spec.targets. */
+  readonly targets: readonly UpstreamTarget[];
 }
 
 /** One loaded configuration. Immutable: a reload builds a new one and swaps it in one assignment. */
@@ -69,6 +78,8 @@ export interface Snapshot {
   readonly aclsByConsumer: ReadonlyMap<string, readonly AclEntity[]>;
   /** Compiled plugin state by plugin id, with the config it was compiled from (reused by the next reload when unchanged). */
   readonly compiledPlugins: ReadonlyMap<string, { readonly configKey: string; readonly conf: unknown }>;
+  /** Upstreams by name. */
+  readonly upstreams: ReadonlyMap<string, UpstreamSpec>;
 }
 
 function mapBy<T, K extends keyof T>(list: readonly T[], key: K, m = new Map<string, T>(), start = 0, end = list.length): Map<string, T> {
@@ -145,6 +156,30 @@ function upstreamOf(s: ServiceEntity): UpstreamTarget {
   });
 }
 
+/** A service's way to one target of its upstream: the service's protocol and timeouts, the target's address. */
+function targetOf(s: ServiceEntity, spec: UpstreamSpec, index: number): UpstreamTarget {
+  const t = spec.targets[index];
+  const defaultPort = s.protocol === 'https' ? 443 : 80;
+  const host = t.host.includes(':') ? `[${t.host}]` : t.host;
+  return Object.freeze({
+    protocol: s.protocol === 'https' ? 'https:' : 'http:',
+    host: t.host,
+    port: t.port,
+    // Kong: the upstream's host_header, else the target's host (and port unless the scheme's default).
+    hostHeader: spec.entity.host_header ?? (t.port === defaultPort ? host : `${host}:${t.port}`),
+    connectTimeout: s.connect_timeout,
+    readTimeout: s.read_timeout,
+    writeTimeout: s.write_timeout,
+    retries: s.retries,
+  });
+}
+
+function balancedOf(s: ServiceEntity, upstreams: ReadonlyMap<string, UpstreamSpec>): BalancedService | undefined {
+  const spec = upstreams.get(s.host);
+  if (spec === undefined) return undefined;
+  return Object.freeze({ spec, targets: Object.freeze(spec.targets.map((_, i) => targetOf(s, spec, i))) });
+}
+
 /** Builds the snapshot: every index and every route's plugin chain, so the request path only reads. */
 export interface BuildOptions {
   /** The snapshot serves no traffic (explain): plugins open no connection. */
@@ -179,6 +214,9 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
     entries.set(plugin, Object.freeze({ def, conf, plugin, priority: def.priority }));
   }
 
+  const upstreams = compileUpstreams(entities);
+  const balancedByService = new Map<string, BalancedService | undefined>();
+  for (const s of entities.services) balancedByService.set(s.id, balancedOf(s, upstreams));
   const routes = new Map<string, RouteRuntime>();
   const resolver = new ChainResolver([...entries.values()]);
   for (const route of entities.routes) {
@@ -189,6 +227,7 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
         route,
         service,
         upstream: service ? upstreamOf(service) : undefined,
+        balanced: service ? balancedByService.get(service.id) : undefined,
         chain: resolver.chainFor(route.id, route.service, undefined),
         consumerChains: resolver.consumerChainsFor(route.id, route.service),
       }),
@@ -212,6 +251,7 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
     hmacAuthByUsername,
     aclsByConsumer,
     compiledPlugins,
+    upstreams,
   };
   return Object.freeze(snapshot);
 }

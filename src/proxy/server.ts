@@ -1,4 +1,5 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { activateUpstreams } from '../balancer/registry';
 import type { Socket } from 'node:net';
 import type { Snapshot } from '../config/snapshot';
 import { RequestContext, type RequestTrace } from './context';
@@ -94,6 +95,7 @@ export class ProxyServer {
 
   constructor(snapshot: Snapshot, options: ProxyServerOptions = {}) {
     this.snapshot = snapshot;
+    activateUpstreams(snapshot.upstreams);
     const timeouts = options.clientTimeouts ?? DEFAULT_CLIENT_TIMEOUTS;
     this.timeouts = timeouts;
     this.forward = options.forward ?? forward;
@@ -134,6 +136,7 @@ export class ProxyServer {
 
   setSnapshot(next: Snapshot): void {
     this.snapshot = next;
+    activateUpstreams(next.upstreams);
   }
 
   /** Closes the open WebSocket tunnels (at the end of a stop's grace). */
