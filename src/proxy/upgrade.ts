@@ -2,6 +2,8 @@ import http, { IncomingMessage, ServerResponse, type IncomingHttpHeaders } from 
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import type { RequestContext } from './context';
+import type { UpstreamTarget } from '../config/snapshot';
+import { leaseTarget, NO_PEER_MESSAGE, type TargetLease } from '../balancer';
 import {
   clientHeaders,
   cutIfIncomplete,
@@ -113,14 +115,13 @@ export interface UpgradeTarget {
   readonly servername: string | undefined;
 }
 
-/** The target of one attempt: the service's host and port (a balancer chooses here, per attempt). */
-export function upgradeTarget(ctx: RequestContext): UpgradeTarget {
-  const upstream = ctx.runtime.upstream!;
+/** Where an attempt connects, for the target the balancer leased it (the service's host when it names no upstream). */
+export function upgradeTarget(ctx: RequestContext, target: UpstreamTarget): UpgradeTarget {
   return {
-    protocol: upstream.protocol,
-    host: upstream.host,
-    port: upstream.port,
-    servername: upstream.protocol === 'https:' ? serverName(upstreamHost(ctx)) : undefined,
+    protocol: target.protocol,
+    host: target.host,
+    port: target.port,
+    servername: target.protocol === 'https:' ? serverName(upstreamHost(ctx, target)) : undefined,
   };
 }
 
@@ -137,14 +138,19 @@ interface Handshake {
   retried: number;
   /** The current attempt, until the upstream's answer is over (or the tunnel open). */
   request: http.ClientRequest | undefined;
+  /** The current attempt's target, held until the client's connection closes (least-connections counts tunnels). */
+  lease: TargetLease | undefined;
+  /** Targets that failed for this handshake: the next attempt goes elsewhere when it can. */
+  failedTargets: Set<number> | undefined;
   tunnels: Tunnels;
 }
 
 /** Sends the handshake upstream and relays its answer: a tunnel for a 101, the response otherwise. */
 export function proxyUpgrade(ctx: RequestContext, res: UpgradeResponse, tunnels: Tunnels): void {
   const headers = upstreamHeaders(ctx, false);
-  // nginx_kong.lua's $upstream_connection and $upstream_upgrade for a WebSocket handshake.
-  headers.push('connection', 'keep-alive, Upgrade', 'upgrade', 'websocket');
+  // nginx_kong.lua's $upstream_connection and $upstream_upgrade for a WebSocket handshake; Host stays last, set
+  // for each attempt's target.
+  headers.splice(headers.length - 2, 0, 'connection', 'keep-alive, Upgrade', 'upgrade', 'websocket');
   const hs: Handshake = {
     ctx,
     res,
@@ -152,10 +158,15 @@ export function proxyUpgrade(ctx: RequestContext, res: UpgradeResponse, tunnels:
     headers,
     retried: 0,
     request: undefined,
+    lease: undefined,
+    failedTargets: undefined,
     tunnels,
   };
   // A client that leaves before the upstream's answer is over: the upstream request goes too.
-  res.clientSocket.once('close', () => hs.request?.destroy());
+  res.clientSocket.once('close', () => {
+    hs.request?.destroy();
+    hs.lease?.release();
+  });
   ctx.forwardedAt = Date.now();
   attempt(hs);
 }
@@ -169,8 +180,15 @@ function connectTo(target: UpgradeTarget): Socket {
 
 function attempt(hs: Handshake): void {
   const ctx = hs.ctx;
-  const upstream = ctx.runtime.upstream!;
-  const target = upgradeTarget(ctx);
+  const lease = leaseTarget(ctx, hs.failedTargets);
+  if (lease === undefined) {
+    ctx.refusal = 'upstream error';
+    return ctx.error(503, NO_PEER_MESSAGE);
+  }
+  hs.lease = lease;
+  const upstream = lease.target;
+  hs.headers[hs.headers.length - 1] = upstreamHost(ctx, upstream);
+  const target = upgradeTarget(ctx, upstream);
   let connected = false;
   let timedOut: 'connect timeout' | 'read timeout' | undefined;
   const onReadTimeout = () => {
@@ -222,7 +240,11 @@ function failed(hs: Handshake, request: http.ClientRequest, err: NodeJS.ErrnoExc
     return;
   }
   if (res.clientSocket.destroyed) return;
-  const upstream = ctx.runtime.upstream!;
+  const lease = hs.lease!;
+  const upstream = lease.target;
+  // Passive health, as for any request.
+  lease.failed(timedOut !== undefined || err.code === 'ETIMEDOUT' ? 'timeout' : 'tcp');
+  if (lease.index !== -1) (hs.failedTargets ??= new Set()).add(lease.index);
   const retry = !connected && hs.retried < upstream.retries;
   log('warn', 'upstream request failed', {
     request_id: ctx.requestId,
@@ -244,6 +266,7 @@ function failed(hs: Handshake, request: http.ClientRequest, err: NodeJS.ErrnoExc
 /** The upstream answered the handshake with something else than a 101: relayed as any response. */
 function relayResponse(hs: Handshake, upRes: UpstreamResponse): void {
   const { ctx, res } = hs;
+  hs.lease?.responded(upRes.statusCode!);
   upRes[RESPONSE] = res;
   upRes.once('close', cutIfIncomplete);
   const list = clientHeaders(ctx, upRes.headers);
@@ -260,6 +283,7 @@ function relayResponse(hs: Handshake, upRes: UpstreamResponse): void {
 function switched(hs: Handshake, upRes: IncomingMessage, upSocket: Socket, upHead: Buffer): void {
   hs.request = undefined;
   const { ctx, res } = hs;
+  hs.lease?.responded(101);
   upSocket.on('error', ignore); // its end is the socket's 'close', which closes the tunnel
   if (res.clientSocket.destroyed) {
     upSocket.destroy();
@@ -285,7 +309,7 @@ function switched(hs: Handshake, upRes: IncomingMessage, upSocket: Socket, upHea
  */
 function openTunnel(hs: Handshake, upSocket: Socket, upHead: Buffer): void {
   const client = hs.res.clientSocket;
-  const upstream = hs.ctx.runtime.upstream!;
+  const upstream = hs.lease!.target;
   const tunnels = hs.tunnels;
   tunnels.add(client);
   client.once('close', () => tunnels.delete(client));

@@ -147,6 +147,7 @@ async function startRawTunnel(): Promise<RawTunnelUpstream> {
 
 t.test('WebSocket upgrades through the gateway', async (t) => {
   const echo = await startEcho();
+  const echo2 = await startEcho(); // the balanced upstream's second target
   const raw = await startRawTunnel();
   const dead = await deadPort();
   const silent = await startTcpServer(() => {}); // accepts, never answers
@@ -162,7 +163,11 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
   const gw: RunningGateway = await startGateway(
     yaml(
       '_format_version: "3.0"',
+      'upstreams:',
+      '  - name: ws-backend',
+      `    targets: [{target: "127.0.0.1:${echo.port}"}, {target: "127.0.0.1:${echo2.port}"}, {target: "127.0.0.1:${dead}"}]`,
       'services:',
+      '  - {name: balanced, host: ws-backend}',
       `  - {name: echo, url: "http://127.0.0.1:${echo.port}"}`,
       `  - {name: idle, url: "http://127.0.0.1:${echo.port}", read_timeout: 300}`,
       `  - {name: dead, url: "http://127.0.0.1:${dead}", retries: 1}`,
@@ -172,6 +177,7 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
       `  - {name: black-hole, url: "http://127.0.0.1:${blackHole?.port ?? dead}", connect_timeout: 300, retries: 1}`,
       'routes:',
       '  - {name: echo, service: echo, paths: [/echo]}',
+      '  - {name: balanced, service: balanced, paths: [/balanced]}',
       '  - name: keyed',
       '    service: echo',
       '    paths: [/keyed]',
@@ -206,6 +212,7 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
   t.teardown(async () => {
     await gw.stop();
     await echo.close();
+    await echo2.close();
     await raw.close();
     await silent.close();
     if (blackHole) {
@@ -258,6 +265,22 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
     const c = closed(ws);
     ws.close(1000, 'done');
     t.same(await c, { code: 1000, reason: 'done' });
+  });
+
+  t.test('a balanced service: handshakes are spread over its targets, and one that refuses is tried elsewhere', async (t) => {
+    const [before1, before2] = [echo.handshakes.length, echo2.handshakes.length];
+    for (let i = 0; i < 6; i++) {
+      const { ws, upgrade } = await open(gw.proxyPort, '/balanced');
+      t.equal(upgrade.statusCode, 101);
+      const c = closed(ws);
+      ws.close();
+      await c;
+    }
+    const [got1, got2] = [echo.handshakes.length - before1, echo2.handshakes.length - before2];
+    t.equal(got1 + got2, 6, 'every handshake reached a live target');
+    t.ok(got1 > 0 && got2 > 0, `both live targets got handshakes (${got1} and ${got2})`);
+    const toDead = new RegExp(`"msg":"upstream request failed","request_id":"[0-9a-f]+","upstream":"127\\.0\\.0\\.1:${dead}".*"websocket":true.*"retry":true`);
+    t.ok(await eventually(() => toDead.test(gw.logs())), 'the refusing target was tried, then another');
   });
 
   t.test('the close handshake started by the client closes both connections', async (t) => {
