@@ -230,7 +230,7 @@ function attempt(hs: Handshake): void {
   request.end();
 }
 
-/** An attempt failed: tried again when it never connected (nothing reached the upstream), else Kong's 502 or 504. */
+/** An attempt failed before the upstream's answer: tried again (see below), else Kong's 502 or 504. */
 function failed(hs: Handshake, request: http.ClientRequest, err: NodeJS.ErrnoException, connected: boolean, timedOut: string | undefined): void {
   if (hs.request !== request) return; // a late error from an attempt given up on, or from an open tunnel
   hs.request = undefined;
@@ -245,7 +245,9 @@ function failed(hs: Handshake, request: http.ClientRequest, err: NodeJS.ErrnoExc
   // Passive health, as for any request.
   lease.failed(timedOut !== undefined || err.code === 'ETIMEDOUT' ? 'timeout' : 'tcp');
   if (lease.index !== -1) (hs.failedTargets ??= new Set()).add(lease.index);
-  const retry = !connected && hs.retried < upstream.retries;
+  // As for any GET without a body: a connection that never opened is tried again; for a balanced service, also one
+  // that failed or timed out before the answer (docs/load-balancing.md, Retries).
+  const retry = (!connected || lease.index !== -1) && hs.retried < upstream.retries;
   log('warn', 'upstream request failed', {
     request_id: ctx.requestId,
     upstream: `${upstream.host}:${upstream.port}`,
