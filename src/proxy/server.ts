@@ -32,7 +32,7 @@ import { log } from '../log';
 import type { Observer } from '../observe/observer';
 import { runOuterPhases } from './outer-phases';
 import { generateRequestId, requestIdOf } from '../observe/request-id';
-import { closeTunnels, ProxyRequest, proxyUpgrade, upgradeResponse, UpgradeResponse, type Tunnels } from './upgrade';
+import { acceptUpgrade, closeTunnels, ProxyRequest, proxyUpgrade, UpgradeResponse, type Tunnels } from './upgrade';
 
 const CLOSE = { Connection: 'close' };
 /** How long an idle client connection stays open (nginx's keepalive_timeout, Kong's 60 s). */
@@ -149,7 +149,7 @@ export class ProxyServer {
       setLingerLimits(server as http.Server, this.timeouts.lingering);
       serverHeaderLimits(server as http.Server);
       // A WebSocket handshake goes through the same pipeline, its response bound to the socket Node hands over.
-      server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.handle(req, upgradeResponse(req, socket, head), info));
+      server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => acceptUpgrade(req, socket, head, (r, res) => this.handle(r, res, info)));
     }
     const perIp = this.perIp;
     server.on('connection', (socket: Socket) => {

@@ -2,6 +2,8 @@ import http, { IncomingMessage, ServerResponse, type IncomingHttpHeaders } from 
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import type { RequestContext } from './context';
+import type { UpstreamTarget } from '../config/snapshot';
+import { leaseTarget, NO_PEER_MESSAGE, type TargetLease } from '../balancer';
 import {
   clientHeaders,
   cutIfIncomplete,
@@ -77,10 +79,31 @@ function closeUnlessUpgraded(this: UpgradeResponse): void {
 
 function ignore(): void {}
 
-/** Takes over a socket Node handed to the 'upgrade' listener: its errors end in its 'close'. */
-export function upgradeResponse(req: IncomingMessage, socket: Socket, head: Buffer): UpgradeResponse {
+/**
+ * Takes over a socket Node handed to the 'upgrade' listener (its errors then end in its 'close') and hands the
+ * handshake with its response to `handle` once the answers to the requests pipelined before it are written: they
+ * go first, as nginx answers in order.
+ */
+export function acceptUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, handle: (req: IncomingMessage, res: UpgradeResponse) => void): void {
   socket.on('error', ignore);
-  return new UpgradeResponse(req, socket, head);
+  whenAnswered(socket, () => {
+    socket.setTimeout(0); // a keep-alive timer the previous answer may have left
+    handle(req, new UpgradeResponse(req, socket, head));
+  });
+}
+
+/** Node's response still being written on the socket, for a request before this one. */
+function pendingResponse(socket: Socket): ServerResponse | null | undefined {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+}
+
+function whenAnswered(socket: Socket, then: () => void): void {
+  const pending = pendingResponse(socket);
+  if (pending === null || pending === undefined) return then();
+  pending.once('finish', () => {
+    // The next queued answer, if any, has the socket now; an answer that closed the connection ends it all.
+    if (socket.writable) whenAnswered(socket, then);
+  });
 }
 
 /** Where a handshake connects. */
@@ -92,14 +115,13 @@ export interface UpgradeTarget {
   readonly servername: string | undefined;
 }
 
-/** The target of one attempt: the service's host and port (a balancer chooses here, per attempt). */
-export function upgradeTarget(ctx: RequestContext): UpgradeTarget {
-  const upstream = ctx.runtime.upstream!;
+/** Where an attempt connects, for the target the balancer leased it (the service's host when it names no upstream). */
+export function upgradeTarget(ctx: RequestContext, target: UpstreamTarget): UpgradeTarget {
   return {
-    protocol: upstream.protocol,
-    host: upstream.host,
-    port: upstream.port,
-    servername: upstream.protocol === 'https:' ? serverName(upstreamHost(ctx)) : undefined,
+    protocol: target.protocol,
+    host: target.host,
+    port: target.port,
+    servername: target.protocol === 'https:' ? serverName(upstreamHost(ctx, target)) : undefined,
   };
 }
 
@@ -116,14 +138,19 @@ interface Handshake {
   retried: number;
   /** The current attempt, until the upstream's answer is over (or the tunnel open). */
   request: http.ClientRequest | undefined;
+  /** The current attempt's target, held until the client's connection closes (least-connections counts tunnels). */
+  lease: TargetLease | undefined;
+  /** Targets that failed for this handshake: the next attempt goes elsewhere when it can. */
+  failedTargets: Set<number> | undefined;
   tunnels: Tunnels;
 }
 
 /** Sends the handshake upstream and relays its answer: a tunnel for a 101, the response otherwise. */
 export function proxyUpgrade(ctx: RequestContext, res: UpgradeResponse, tunnels: Tunnels): void {
   const headers = upstreamHeaders(ctx, false);
-  // nginx_kong.lua's $upstream_connection and $upstream_upgrade for a WebSocket handshake.
-  headers.push('connection', 'keep-alive, Upgrade', 'upgrade', 'websocket');
+  // nginx_kong.lua's $upstream_connection and $upstream_upgrade for a WebSocket handshake; Host stays last, set
+  // for each attempt's target.
+  headers.splice(headers.length - 2, 0, 'connection', 'keep-alive, Upgrade', 'upgrade', 'websocket');
   const hs: Handshake = {
     ctx,
     res,
@@ -131,10 +158,15 @@ export function proxyUpgrade(ctx: RequestContext, res: UpgradeResponse, tunnels:
     headers,
     retried: 0,
     request: undefined,
+    lease: undefined,
+    failedTargets: undefined,
     tunnels,
   };
   // A client that leaves before the upstream's answer is over: the upstream request goes too.
-  res.clientSocket.once('close', () => hs.request?.destroy());
+  res.clientSocket.once('close', () => {
+    hs.request?.destroy();
+    hs.lease?.release();
+  });
   ctx.forwardedAt = Date.now();
   attempt(hs);
 }
@@ -148,37 +180,46 @@ function connectTo(target: UpgradeTarget): Socket {
 
 function attempt(hs: Handshake): void {
   const ctx = hs.ctx;
-  const upstream = ctx.runtime.upstream!;
-  const target = upgradeTarget(ctx);
+  const lease = leaseTarget(ctx, hs.failedTargets);
+  if (lease === undefined) {
+    ctx.refusal = 'upstream error';
+    return ctx.error(503, NO_PEER_MESSAGE);
+  }
+  hs.lease = lease;
+  const upstream = lease.target;
+  hs.headers[hs.headers.length - 1] = upstreamHost(ctx, upstream);
+  const target = upgradeTarget(ctx, upstream);
   let connected = false;
   let timedOut: 'connect timeout' | 'read timeout' | undefined;
-  let socket: Socket | undefined;
   const onReadTimeout = () => {
     timedOut = 'read timeout';
     request.destroy(new Error('upstream read timed out'));
   };
-  const request = http.request({
-    method: ctx.req.method,
-    path: hs.path,
-    headers: hs.headers as unknown as http.OutgoingHttpHeaders,
-    createConnection: () => {
-      socket = connectTo(target);
-      const connectedEvent = target.protocol === 'https:' ? 'secureConnect' : 'connect';
-      const timer = setTimeout(() => {
-        timedOut = 'connect timeout';
-        request.destroy(new Error('upstream connect timed out'));
-      }, upstream.connectTimeout);
-      socket.once(connectedEvent, () => {
-        connected = true;
-        clearTimeout(timer);
-        // Kong's read_timeout: the longest wait between two reads of the upstream's answer.
-        socket!.setTimeout(upstream.readTimeout);
-        socket!.on('timeout', onReadTimeout);
-      });
-      socket.once('close', () => clearTimeout(timer));
-      return socket;
-    },
-  });
+  const createConnection = () => {
+    const socket = connectTo(target);
+    const timer = setTimeout(() => {
+      timedOut = 'connect timeout';
+      request.destroy(new Error('upstream connect timed out'));
+    }, upstream.connectTimeout);
+    socket.once(target.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+      connected = true;
+      clearTimeout(timer);
+      // Kong's read_timeout: the longest wait between two reads of the upstream's answer.
+      socket.setTimeout(upstream.readTimeout);
+      socket.on('timeout', onReadTimeout);
+    });
+    socket.once('close', () => clearTimeout(timer));
+    return socket;
+  };
+  let request: http.ClientRequest;
+  try {
+    request = http.request({ method: ctx.req.method, path: hs.path, headers: hs.headers as unknown as http.OutgoingHttpHeaders, createConnection });
+  } catch (err) {
+    // A header value node:http will not write (one a plugin set): nothing was sent.
+    log('warn', 'upstream request failed', { request_id: ctx.requestId, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message, websocket: true });
+    ctx.refusal = 'upstream error';
+    return ctx.error(502, MESSAGES.badGateway, undefined, 'text');
+  }
   hs.request = request;
   request.on('error', (err: NodeJS.ErrnoException) => failed(hs, request, err, connected, timedOut));
   request.once('response', (upRes: UpstreamResponse) => relayResponse(hs, upRes));
@@ -189,7 +230,7 @@ function attempt(hs: Handshake): void {
   request.end();
 }
 
-/** An attempt failed: tried again when it never connected (nothing reached the upstream), else Kong's 502 or 504. */
+/** An attempt failed before the upstream's answer: tried again (see below), else Kong's 502 or 504. */
 function failed(hs: Handshake, request: http.ClientRequest, err: NodeJS.ErrnoException, connected: boolean, timedOut: string | undefined): void {
   if (hs.request !== request) return; // a late error from an attempt given up on, or from an open tunnel
   hs.request = undefined;
@@ -199,8 +240,14 @@ function failed(hs: Handshake, request: http.ClientRequest, err: NodeJS.ErrnoExc
     return;
   }
   if (res.clientSocket.destroyed) return;
-  const upstream = ctx.runtime.upstream!;
-  const retry = !connected && hs.retried < upstream.retries;
+  const lease = hs.lease!;
+  const upstream = lease.target;
+  // Passive health, as for any request.
+  lease.failed(timedOut !== undefined || err.code === 'ETIMEDOUT' ? 'timeout' : 'tcp');
+  if (lease.index !== -1) (hs.failedTargets ??= new Set()).add(lease.index);
+  // As for any GET without a body: a connection that never opened is tried again; for a balanced service, also one
+  // that failed or timed out before the answer (docs/load-balancing.md, Retries).
+  const retry = (!connected || lease.index !== -1) && hs.retried < upstream.retries;
   log('warn', 'upstream request failed', {
     request_id: ctx.requestId,
     upstream: `${upstream.host}:${upstream.port}`,
@@ -221,6 +268,7 @@ function failed(hs: Handshake, request: http.ClientRequest, err: NodeJS.ErrnoExc
 /** The upstream answered the handshake with something else than a 101: relayed as any response. */
 function relayResponse(hs: Handshake, upRes: UpstreamResponse): void {
   const { ctx, res } = hs;
+  hs.lease?.responded(upRes.statusCode!);
   upRes[RESPONSE] = res;
   upRes.once('close', cutIfIncomplete);
   const list = clientHeaders(ctx, upRes.headers);
@@ -237,6 +285,7 @@ function relayResponse(hs: Handshake, upRes: UpstreamResponse): void {
 function switched(hs: Handshake, upRes: IncomingMessage, upSocket: Socket, upHead: Buffer): void {
   hs.request = undefined;
   const { ctx, res } = hs;
+  hs.lease?.responded(101);
   upSocket.on('error', ignore); // its end is the socket's 'close', which closes the tunnel
   if (res.clientSocket.destroyed) {
     upSocket.destroy();
@@ -262,7 +311,7 @@ function switched(hs: Handshake, upRes: IncomingMessage, upSocket: Socket, upHea
  */
 function openTunnel(hs: Handshake, upSocket: Socket, upHead: Buffer): void {
   const client = hs.res.clientSocket;
-  const upstream = hs.ctx.runtime.upstream!;
+  const upstream = hs.lease!.target;
   const tunnels = hs.tunnels;
   tunnels.add(client);
   client.once('close', () => tunnels.delete(client));

@@ -147,6 +147,7 @@ async function startRawTunnel(): Promise<RawTunnelUpstream> {
 
 t.test('WebSocket upgrades through the gateway', async (t) => {
   const echo = await startEcho();
+  const echo2 = await startEcho(); // the balanced upstream's second target
   const raw = await startRawTunnel();
   const dead = await deadPort();
   const silent = await startTcpServer(() => {}); // accepts, never answers
@@ -162,7 +163,11 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
   const gw: RunningGateway = await startGateway(
     yaml(
       '_format_version: "3.0"',
+      'upstreams:',
+      '  - name: ws-backend',
+      `    targets: [{target: "127.0.0.1:${echo.port}"}, {target: "127.0.0.1:${echo2.port}"}, {target: "127.0.0.1:${dead}"}]`,
       'services:',
+      '  - {name: balanced, host: ws-backend}',
       `  - {name: echo, url: "http://127.0.0.1:${echo.port}"}`,
       `  - {name: idle, url: "http://127.0.0.1:${echo.port}", read_timeout: 300}`,
       `  - {name: dead, url: "http://127.0.0.1:${dead}", retries: 1}`,
@@ -172,6 +177,7 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
       `  - {name: black-hole, url: "http://127.0.0.1:${blackHole?.port ?? dead}", connect_timeout: 300, retries: 1}`,
       'routes:',
       '  - {name: echo, service: echo, paths: [/echo]}',
+      '  - {name: balanced, service: balanced, paths: [/balanced]}',
       '  - name: keyed',
       '    service: echo',
       '    paths: [/keyed]',
@@ -186,6 +192,11 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
       '    plugins:',
       '      - {name: response-transformer, config: {add: {headers: ["X-Added:on-101"]}}}',
       `      - {name: file-log, config: {path: ${JSON.stringify(logFile)}}}`,
+      '  - name: kept',
+      '    service: echo',
+      '    paths: [/kept]',
+      '    preserve_host: true',
+      '    plugins: [{name: request-transformer, config: {add: {headers: ["X-Added-Upstream:by-plugin"]}}}]',
       '  - {name: idle, service: idle, paths: [/idle]}',
       '  - {name: dead, service: dead, paths: [/dead]}',
       '  - {name: plain, service: plain, paths: [/plain]}',
@@ -201,6 +212,7 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
   t.teardown(async () => {
     await gw.stop();
     await echo.close();
+    await echo2.close();
     await raw.close();
     await silent.close();
     if (blackHole) {
@@ -253,6 +265,22 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
     const c = closed(ws);
     ws.close(1000, 'done');
     t.same(await c, { code: 1000, reason: 'done' });
+  });
+
+  t.test('a balanced service: handshakes are spread over its targets, and one that refuses is tried elsewhere', async (t) => {
+    const [before1, before2] = [echo.handshakes.length, echo2.handshakes.length];
+    for (let i = 0; i < 6; i++) {
+      const { ws, upgrade } = await open(gw.proxyPort, '/balanced');
+      t.equal(upgrade.statusCode, 101);
+      const c = closed(ws);
+      ws.close();
+      await c;
+    }
+    const [got1, got2] = [echo.handshakes.length - before1, echo2.handshakes.length - before2];
+    t.equal(got1 + got2, 6, 'every handshake reached a live target');
+    t.ok(got1 > 0 && got2 > 0, `both live targets got handshakes (${got1} and ${got2})`);
+    const toDead = new RegExp(`"msg":"upstream request failed","request_id":"[0-9a-f]+","upstream":"127\\.0\\.0\\.1:${dead}".*"websocket":true.*"retry":true`);
+    t.ok(await eventually(() => toDead.test(gw.logs())), 'the refusing target was tried, then another');
   });
 
   t.test('the close handshake started by the client closes both connections', async (t) => {
@@ -313,6 +341,16 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
     t.equal(h['x-consumer-custom-id'], 'alice-1');
     t.ok(h['x-consumer-id'] !== undefined);
     t.equal(h['x-credential-identifier'] !== undefined, true);
+    const c = closed(ws);
+    ws.close();
+    await c;
+  });
+
+  t.test('preserve_host and headers a plugin adds apply to the handshake as to any request', async (t) => {
+    const { ws } = await open(gw.proxyPort, '/kept');
+    const h = echo.handshakes.at(-1)!.headers;
+    t.equal(h.host, `127.0.0.1:${gw.proxyPort}`, "the client's Host (preserve_host)");
+    t.equal(h['x-added-upstream'], 'by-plugin', "request-transformer's header");
     const c = closed(ws);
     ws.close();
     await c;
@@ -442,6 +480,14 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
     });
     t.match(got, /^HTTP\/1\.1 101 /);
     t.ok(got.endsWith('FROM-UPSTREAM\x00\xffecho:LAST WORDS'), "the upstream's answer to the last bytes came back after the client's end");
+  });
+
+  t.test('a handshake pipelined behind a request is answered after it, in order', async (t) => {
+    const plainRequest = 'GET /plain HTTP/1.1\r\nHost: x\r\n\r\n';
+    const handshake = 'GET /raw HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n';
+    const got = await rawUntil(gw.proxyPort, plainRequest + handshake, (text) => text.endsWith('FROM-UPSTREAM\x00\xff'));
+    t.match(got, /^HTTP\/1\.1 200 OK\r\n[^]*plain answer to no upgrade \(connection: keep-alive\)HTTP\/1\.1 101 Switching Protocols\r\n/);
+    t.ok(await eventually(async () => (await connect(gw.proxyPort, '/nowhere').then((r) => 'status' in r && r.status === 404))), 'the gateway is still serving');
   });
 
   t.test('any other Upgrade is dropped and the request goes as plain HTTP (Kong passes only websocket)', async (t) => {
