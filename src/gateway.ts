@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { activateUpstreams } from './balancer/registry';
 import { configHashInSlices, loadConfigText } from './config/load';
 import { loadConfigBytesOffThread, readCheckedConfig, type LoadedOffThread, type LoadedWithBatches } from './config/load-off-thread';
 import { ConfigError, formatIssue } from './config/errors';
@@ -128,6 +129,8 @@ export class Gateway {
       observer: this.observer,
       clientAddresses,
     });
+    // Health checks run for the config that serves (explain builds a proxy too, and probes nothing).
+    activateUpstreams(loaded.snapshot.upstreams);
     this.fileState = loaded.hash;
   }
 
@@ -313,6 +316,7 @@ export class Gateway {
   private accept(loaded: LoadedWithBatches, source: ReloadSource, name: string, started: Stopwatch, content?: Uint8Array | string): ApplyOutcome {
     const old = this.proxy.current;
     this.proxy.setSnapshot(loaded.snapshot);
+    activateUpstreams(loaded.snapshot.upstreams);
     const record: ReloadRecord = { at: started.at, source, accepted: true, ms: started.ms(), configuration_hash: loaded.hash };
     this.lastReload = record;
     this.metrics?.configApplied(source, true);

@@ -1,5 +1,4 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { activateUpstreams } from '../balancer/registry';
 import type { Socket } from 'node:net';
 import type { Snapshot } from '../config/snapshot';
 import { RequestContext, type RequestTrace } from './context';
@@ -92,7 +91,6 @@ export class ProxyServer {
 
   constructor(snapshot: Snapshot, options: ProxyServerOptions = {}) {
     this.snapshot = snapshot;
-    activateUpstreams(snapshot.upstreams);
     const timeouts = options.clientTimeouts ?? DEFAULT_CLIENT_TIMEOUTS;
     this.timeouts = timeouts;
     this.forward = options.forward ?? forward;
@@ -130,7 +128,6 @@ export class ProxyServer {
 
   setSnapshot(next: Snapshot): void {
     this.snapshot = next;
-    activateUpstreams(next.upstreams);
   }
 
   /** Serves one request: route, plugins, then the upstream. */
