@@ -64,7 +64,7 @@ export function leaseTarget(ctx: RequestContext, excluded?: ReadonlySet<number>)
   if (balanced === undefined) return { target: ctx.runtime.upstream!, index: -1, responded: NO_OP, failed: NO_OP, release: NO_OP };
   const balancer = balancerFor(balanced.spec);
   let key = hashKeys.get(ctx);
-  if (key === undefined && !hashKeys.has(ctx)) {
+  if (key === undefined && balanced.spec.entity.hash_on !== 'none' && !hashKeys.has(ctx)) {
     key = hashKeyOf(ctx, balanced.spec.entity);
     hashKeys.set(ctx, key);
   }
