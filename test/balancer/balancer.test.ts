@@ -71,3 +71,23 @@ t.test('a new config keeps the state of targets whose address stays', async (t) 
   t.equal(b.targets[2].requests, requestsOfA, 'counters kept');
   t.equal(b.targets[1].spec.weight, 50, 'the new weight taken');
 });
+
+t.test('active tcp probes: a closed port is a tcp failure, a listening one a success', async (t) => {
+  const net = await import('node:net');
+  const server = net.createServer((s) => s.destroy());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  const { Prober } = await import('../../src/balancer/probes');
+  const b = new Balancer(
+    specOf({ healthchecks: { active: { type: 'tcp', timeout: 1, healthy: { successes: 1 }, unhealthy: { tcp_failures: 1 } } } }, [[`127.0.0.1:${port}`, 100]]),
+  );
+  const prober = new Prober(b);
+  await prober.round(true);
+  t.equal(b.targets[0].healthy, false, 'nothing listening: unhealthy after one tcp failure');
+  const back = net.createServer((s) => s.destroy());
+  await new Promise<void>((r) => back.listen(port, '127.0.0.1', r));
+  t.teardown(() => back.close());
+  await prober.round(false);
+  t.equal(b.targets[0].healthy, true, 'listening again: healthy after one success');
+});
