@@ -70,5 +70,28 @@ export function leaseTarget(ctx: RequestContext, excluded?: ReadonlySet<number>)
   }
   let i = balancer.pick(key, excluded);
   if (i === -1 && excluded !== undefined && excluded.size > 0) i = balancer.pick(key, undefined);
-  return i === -1 ? undefined : new BalancedLease(balancer, i, balanced.targets[i]);
+  if (i === -1) return undefined;
+  if (balancer.spec === balanced.spec) return new BalancedLease(balancer, i, balanced.targets[i]);
+  return leaseAcrossConfigs(balancer, balanced, i, key, excluded);
+}
+
+/**
+ * A request that started on an older config than the balancer's (a reload in between): the target picked is found
+ * in the request's config by address; one that config does not have is passed over.
+ */
+function leaseAcrossConfigs(
+  balancer: Balancer,
+  balanced: NonNullable<RequestContext['runtime']['balanced']>,
+  first: number,
+  key: string | undefined,
+  excluded: ReadonlySet<number> | undefined,
+): TargetLease | undefined {
+  const skipped = new Set(excluded);
+  for (let i = first; i !== -1; i = balancer.pick(key, skipped)) {
+    const j = balanced.spec.targets.findIndex((t) => t.address === balancer.targets[i].spec.address);
+    if (j !== -1) return new BalancedLease(balancer, i, balanced.targets[j]);
+    balancer.release(i);
+    skipped.add(i);
+  }
+  return undefined;
 }

@@ -91,3 +91,34 @@ t.test('active tcp probes: a closed port is a tcp failure, a listening one a suc
   await prober.round(false);
   t.equal(b.targets[0].healthy, true, 'listening again: healthy after one success');
 });
+
+t.test('a request still on the previous config never takes the balancer back, and only gets targets it knows', async (t) => {
+  const { balancerFor } = await import('../../src/balancer/registry');
+  const { leaseTarget } = await import('../../src/balancer');
+  const config = (targets: string[]) =>
+    snapshotOf(
+      JSON.stringify({
+        _format_version: '3.0',
+        upstreams: [{ name: 'moving', targets: targets.map((target) => ({ target })) }],
+        services: [{ name: 's', host: 'moving', routes: [{ name: 'r', paths: ['/'] }] }],
+      }),
+    );
+  const old = [...config(['a:1', 'b:1']).routes.values()][0];
+  const next = [...config(['b:1', 'c:1']).routes.values()][0];
+  const b = balancerFor(next.balanced!.spec);
+  t.equal(balancerFor(old.balanced!.spec), b);
+  t.equal(b.spec, next.balanced!.spec, 'the older spec did not replace the newer');
+  const ctxOf = (runtime: unknown) => ({ runtime }) as unknown as Parameters<typeof leaseTarget>[0];
+  for (let i = 0; i < 6; i++) {
+    const lease = leaseTarget(ctxOf(old))!;
+    t.equal(lease.target.host, 'b', 'only b is in both configs');
+    lease.release();
+  }
+  const seen = new Set<string>();
+  for (let i = 0; i < 6; i++) {
+    const lease = leaseTarget(ctxOf(next))!;
+    seen.add(lease.target.host);
+    lease.release();
+  }
+  t.same([...seen].sort(), ['b', 'c']);
+});
