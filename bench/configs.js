@@ -185,6 +185,25 @@ function httpLog({ upstreamPort }) {
   return { config: doc([service(upstreamPort, plugins)]), requests: fixedRequest({}) };
 }
 
+/**
+ * prometheus (global, Kong's default metrics) and http-log on every request, to the local collector: what a file
+ * shipping logs and exposing metrics carries.
+ */
+function prometheusHttpLog({ upstreamPort }) {
+  const { config, requests } = httpLog({ upstreamPort });
+  config.plugins = [...(config.plugins ?? []), { name: 'prometheus', config: { status_code_metrics: true, latency_metrics: true, bandwidth_metrics: true } }];
+  return { config, requests };
+}
+
+/**
+ * opentelemetry sampling every request (sampling_rate 1.0): spans built, OTLP-encoded and POSTed in batches of 200
+ * to the local collector (the bench upstream, which takes any POST).
+ */
+function openTelemetry({ upstreamPort }) {
+  const plugins = [{ name: 'opentelemetry', config: { traces_endpoint: `http://127.0.0.1:${upstreamPort}/v1/traces`, sampling_rate: 1 } }];
+  return { config: doc([service(upstreamPort, plugins)]), requests: fixedRequest({}) };
+}
+
 /** The text of a generated config: YAML, as people write kong.yml, or JSON. */
 function configText(config, format = 'yaml') {
   if (format === 'json') return JSON.stringify(config, null, 1);
@@ -192,6 +211,6 @@ function configText(config, format = 'yaml') {
 }
 
 module.exports = {
-  ROUTE_PATH, UNREACHABLE_LIMIT, plain, balanced, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, jwtHs256, jwtRs256, jwtRs256New, hmacSha256, transforms, httpLog,
+  ROUTE_PATH, UNREACHABLE_LIMIT, plain, balanced, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, jwtHs256, jwtRs256, jwtRs256New, hmacSha256, transforms, httpLog, prometheusHttpLog, openTelemetry,
   configText, keyFor,
 };

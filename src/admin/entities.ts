@@ -27,6 +27,9 @@ const KINDS: Record<EntityName, Kind> = {
   acls: { entity: 'acls', path: 'acls' },
   upstreams: { entity: 'upstreams', path: 'upstreams', endpointKey: 'name' },
   targets: { entity: 'targets', path: 'targets', endpointKey: 'target' },
+  certificates: { entity: 'certificates', path: 'certificates' },
+  snis: { entity: 'snis', path: 'snis', endpointKey: 'name' },
+  ca_certificates: { entity: 'ca_certificates', path: 'ca_certificates' },
 };
 
 /** A foreign key: `child[field]` holds a `parent` id; `nested` is the child collection's segment under the parent. */
@@ -50,6 +53,7 @@ const RELATIONS: Relation[] = [
   { child: 'hmacauth_credentials', field: 'consumer', parent: 'consumers', nested: 'hmac-auth' },
   { child: 'acls', field: 'consumer', parent: 'consumers', nested: 'acls', nestedKey: 'group' },
   { child: 'targets', field: 'upstream', parent: 'upstreams', nested: 'targets', nestedKey: 'target' },
+  { child: 'snis', field: 'certificate', parent: 'certificates', nested: 'snis', nestedKey: 'name' },
 ];
 
 /** Per-snapshot lookup tables, built on first use: the Admin API never scans a list to find one entity. */

@@ -1,6 +1,8 @@
 import type {
   AclEntity,
   BasicAuthCredentialEntity,
+  CaCertificateEntity,
+  CertificateEntity,
   ConsumerEntity,
   EntitySet,
   HmacAuthCredentialEntity,
@@ -11,6 +13,7 @@ import type {
   ServiceEntity,
   TargetEntity,
   UpstreamEntity,
+  SniEntity,
 } from '../config/entities';
 import { maskConfig, maskSecret } from '../config/secrets';
 import { storedHash } from '../plugins/basic-auth/passwords';
@@ -120,6 +123,17 @@ export const views = {
     tags: orNull(u.tags),
   }),
   targets: (t: TargetEntity) => ({ id: t.id, upstream: ref(t.upstream), target: t.target, weight: t.weight, tags: orNull(t.tags) }),
+  certificates: (c: CertificateEntity, reveal: boolean) => ({
+    id: c.id,
+    cert: c.cert,
+    key: reveal ? c.key : maskSecret(c.key),
+    cert_alt: orNull(c.cert_alt),
+    key_alt: c.key_alt === undefined ? null : reveal ? c.key_alt : maskSecret(c.key_alt),
+    snis: c.snis,
+    tags: orNull(c.tags),
+  }),
+  snis: (s: SniEntity) => ({ id: s.id, name: s.name, certificate: ref(s.certificate), tags: orNull(s.tags) }),
+  ca_certificates: (c: CaCertificateEntity) => ({ id: c.id, cert: c.cert, cert_digest: c.cert_digest, tags: orNull(c.tags) }),
 } satisfies { [K in keyof EntitySet]: (e: EntitySet[K][number], reveal: boolean) => object };
 
 export type EntityName = keyof EntitySet;

@@ -22,6 +22,8 @@ export interface RouteEntity {
   protocols: string[];
   methods?: string[];
   hosts?: string[];
+  /** TLS server names this https route matches (exact, `*.x` or `x.*`), lower-case. */
+  snis?: string[];
   paths?: string[];
   headers?: Record<string, string[]>;
   strip_path: boolean;
@@ -154,6 +156,35 @@ export interface TargetEntity {
   tags?: string[];
 }
 
+/** A server certificate with its private key (PEM), and optionally a second pair of the other key type. */
+export interface CertificateEntity {
+  id: string;
+  /** The certificate, possibly followed by its intermediates. */
+  cert: string;
+  key: string;
+  cert_alt?: string;
+  key_alt?: string;
+  /** The names of the snis that point here, as Kong's Admin API shows them. */
+  snis: string[];
+  tags?: string[];
+}
+
+export interface SniEntity {
+  id: string;
+  /** Lower-case; exact (`api.example.com`), prefix wildcard (`*.example.com`), suffix wildcard (`example.*`) or `*`. */
+  name: string;
+  certificate: string; // certificate id
+  tags?: string[];
+}
+
+export interface CaCertificateEntity {
+  id: string;
+  cert: string;
+  /** Hex SHA-256 of the certificate's DER, computed at load as Kong does. */
+  cert_digest: string;
+  tags?: string[];
+}
+
 /** Every entity of one config, flat, in file order. */
 export interface EntitySet {
   services: ServiceEntity[];
@@ -167,11 +198,14 @@ export interface EntitySet {
   acls: AclEntity[];
   upstreams: UpstreamEntity[];
   targets: TargetEntity[];
+  certificates: CertificateEntity[];
+  snis: SniEntity[];
+  ca_certificates: CaCertificateEntity[];
 }
 
 export function emptyEntitySet(): EntitySet {
   return {
     services: [], routes: [], consumers: [], plugins: [], keyauth_credentials: [], basicauth_credentials: [], jwt_secrets: [],
-    hmacauth_credentials: [], acls: [], upstreams: [], targets: [],
+    hmacauth_credentials: [], acls: [], upstreams: [], targets: [], certificates: [], snis: [], ca_certificates: [],
   };
 }

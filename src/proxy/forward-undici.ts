@@ -27,7 +27,7 @@ import { hasResponsePhase } from './response-head';
  *
  * Where it differs from node:http's forwarder: undici's headers timeout counts from the request's last byte
  * written, not between reads (an answer whose headers trickle in slower than read_timeout in total is a 504);
- * an Upgrade header is dropped on both (hop-by-hop; the WebSocket path is not built yet).
+ * an Upgrade header is dropped on both (hop-by-hop: a WebSocket handshake never reaches either, see upgrade.ts).
  */
 
 const USES = Symbol('gateway.uses');
@@ -145,6 +145,7 @@ class UndiciAttempt implements Attempt, Dispatcher.DispatchHandlers {
     const ctx = state.ctx;
     const res = this.res;
     const headers = mergeHeaders(rawHeaders as Buffer[]);
+    ctx.upstreamStatus = statusCode;
     const list = clientHeaders(ctx, headers);
     if (!ctx.req.complete && state.streamsBody) answeredBeforeBody(ctx.req, res, this);
     if (hasResponsePhase(ctx.chain)) {

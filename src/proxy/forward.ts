@@ -144,6 +144,7 @@ function onUpstreamResponse(this: UpstreamRequest, upRes: UpstreamResponse): voi
   // stream too: left alone, the client would wait for the rest forever.
   upRes[RESPONSE] = res;
   upRes.once('close', cutIfIncomplete);
+  ctx.upstreamStatus = upRes.statusCode!;
   const list = clientHeaders(ctx, upRes.headers);
   if (!ctx.req.complete && this[ATTEMPT].state.streamsBody) answeredBeforeBody(ctx.req, res, this[ATTEMPT]);
   if (hasResponsePhase(ctx.chain)) return filterResponse(ctx, upRes, list);
@@ -492,7 +493,7 @@ function framedEmpty(req: IncomingMessage): boolean {
  * The headers the upstream gets, as Kong sends them. What the client's Connection header named is already gone
  * (dropConnectionNamed, on arrival).
  */
-function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<string | string[]> {
+export function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<string | string[]> {
   const req = ctx.req;
   const h = req.headers;
   const list: Array<string | string[]> = [];
@@ -511,7 +512,7 @@ function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<string 
   // Kong: a trusted proxy's X-Forwarded-Proto/Host/Port/Path/Prefix are passed on; anyone else's are replaced.
   const trusted = ctx.clientAddresses.trustsPeer(req) ? h : undefined;
   const hostSent = trusted?.['x-forwarded-host'] ?? (host === undefined ? undefined : stripPort(host));
-  list.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${peer}`, 'x-forwarded-proto', trusted?.['x-forwarded-proto'] ?? 'http');
+  list.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${peer}`, 'x-forwarded-proto', trusted?.['x-forwarded-proto'] ?? ctx.scheme);
   if (hostSent !== undefined) list.push('x-forwarded-host', hostSent);
   list.push('x-forwarded-port', trusted?.['x-forwarded-port'] ?? String(req.socket.localPort));
   list.push('x-forwarded-path', trusted?.['x-forwarded-path'] ?? ctx.rawPath);
@@ -523,8 +524,11 @@ function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<string 
   return list;
 }
 
-/** The headers the client gets: the upstream's end-to-end ones and Kong's. */
-export function clientHeaders(ctx: RequestContext, h: IncomingHttpHeaders): Array<string | string[]> {
+/**
+ * The headers the client gets: the upstream's end-to-end ones and Kong's. `connection` replaces the gateway's own
+ * Connection value (a WebSocket's 101 says `upgrade`).
+ */
+export function clientHeaders(ctx: RequestContext, h: IncomingHttpHeaders, connection?: string): Array<string | string[]> {
   const res = ctx.res;
   const named = namedHopByHop(h['connection']);
   const list: Array<string | string[]> = [];
@@ -537,7 +541,7 @@ export function clientHeaders(ctx: RequestContext, h: IncomingHttpHeaders): Arra
   list.push(
     // The client connection's fate is the client's and the gateway's business, not the upstream's.
     'connection',
-    res.shouldKeepAlive ? 'keep-alive' : 'close',
+    connection ?? (res.shouldKeepAlive ? 'keep-alive' : 'close'),
     'via',
     via === undefined ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`,
     'x-kong-upstream-latency',
@@ -580,14 +584,14 @@ function stripPort(host: string): string {
 }
 
 /** The Host header sent upstream. */
-function upstreamHost(ctx: RequestContext, target: UpstreamTarget = ctx.runtime.upstream!): string {
+export function upstreamHost(ctx: RequestContext, target: UpstreamTarget = ctx.runtime.upstream!): string {
   if (ctx.upstreamHost !== undefined) return ctx.upstreamHost;
   const host = ctx.req.headers.host;
   return ctx.match.route.preserve_host && host !== undefined ? host : target.hostHeader;
 }
 
 /** The TLS server name: the Host header sent upstream, port removed; none for an IP address (as node:https). */
-function serverName(hostHeader: string): string {
+export function serverName(hostHeader: string): string {
   const host = stripPort(hostHeader);
   const name = host.startsWith('[') ? host.slice(1, -1) : host;
   return isIP(name) === 0 ? name : '';
