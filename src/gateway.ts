@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Server } from 'node:net';
+import { activateUpstreams } from './balancer/registry';
 import { configHashInSlices, loadConfigText } from './config/load';
 import { loadConfigBytesOffThread, readCheckedConfig, type LoadedOffThread, type LoadedWithBatches } from './config/load-off-thread';
 import { ConfigError, formatIssue } from './config/errors';
@@ -142,6 +143,8 @@ export class Gateway {
       clientAddresses,
       tls: options.tls,
     });
+    // Health checks run for the config that serves (explain builds a proxy too, and probes nothing).
+    activateUpstreams(loaded.snapshot.upstreams);
     this.fileState = loaded.hash;
   }
 
@@ -352,6 +355,7 @@ export class Gateway {
   private accept(loaded: LoadedWithBatches, source: ReloadSource, name: string, started: Stopwatch, content?: Uint8Array | string): ApplyOutcome {
     const old = this.proxy.current;
     this.proxy.setSnapshot(loaded.snapshot);
+    activateUpstreams(loaded.snapshot.upstreams);
     const record: ReloadRecord = { at: started.at, source, accepted: true, ms: started.ms(), configuration_hash: loaded.hash };
     this.lastReload = record;
     this.metrics?.configApplied(source, true);

@@ -6,6 +6,7 @@ import { balancerFor } from '../balancer/registry';
 import { checksOn, type UpstreamSpec } from '../balancer/spec';
 import { NODE_ID } from '../node-id';
 import { notFound, sendJson, type AdminRequest } from './http';
+import { viewOf } from './views';
 import type { AdminRouter } from './router';
 
 type Health = 'HEALTHY' | 'UNHEALTHY' | 'HEALTHCHECKS_OFF';
@@ -62,6 +63,15 @@ export function addUpstreamRoutes(router: AdminRouter): void {
       const b = balancerFor(spec);
       if (r.query.get('balancer_health') === '1') return sendJson(r.res, 200, { data: balancerHealth(spec, b), next: null, node_id: NODE_ID });
       sendJson(r.res, 200, { data: b.targets.map((t) => targetView(spec, t)), next: null, node_id: NODE_ID });
+    },
+  });
+  // Kong's every-target listing (its targets/all once also showed weight-0 history; here it is the same list).
+  router.add('/upstreams/:upstream/targets/all', {
+    GET: (r, p) => {
+      const spec = upstreamOf(r, p.upstream);
+      if (spec === undefined) return notFound(r);
+      const targets = r.snapshot.entities.targets.filter((t) => t.upstream === spec.entity.id);
+      sendJson(r.res, 200, { data: targets.map((t) => viewOf('targets', t, false)), next: null });
     },
   });
   for (const healthy of [true, false]) {

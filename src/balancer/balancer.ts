@@ -132,6 +132,8 @@ export class Balancer {
     if (t === undefined) return;
     t.latency = nextAverage(t.latency, ms);
     const passive = this.healthchecks.passive;
+    // A tcp-type check reads connections only: any answer is a success.
+    if (passive.type === 'tcp') return this.report(i, 'success', 'passive', 'answered');
     if (passive.unhealthy.http_statuses.includes(status)) this.report(i, 'http_failure', 'passive', `status ${status}`);
     else if (passive.healthy.http_statuses.includes(status)) this.report(i, 'success', 'passive', `status ${status}`);
   }

@@ -64,11 +64,34 @@ export function leaseTarget(ctx: RequestContext, excluded?: ReadonlySet<number>)
   if (balanced === undefined) return { target: ctx.runtime.upstream!, index: -1, responded: NO_OP, failed: NO_OP, release: NO_OP };
   const balancer = balancerFor(balanced.spec);
   let key = hashKeys.get(ctx);
-  if (key === undefined && !hashKeys.has(ctx)) {
+  if (key === undefined && balanced.spec.entity.hash_on !== 'none' && !hashKeys.has(ctx)) {
     key = hashKeyOf(ctx, balanced.spec.entity);
     hashKeys.set(ctx, key);
   }
   let i = balancer.pick(key, excluded);
   if (i === -1 && excluded !== undefined && excluded.size > 0) i = balancer.pick(key, undefined);
-  return i === -1 ? undefined : new BalancedLease(balancer, i, balanced.targets[i]);
+  if (i === -1) return undefined;
+  if (balancer.spec === balanced.spec) return new BalancedLease(balancer, i, balanced.targets[i]);
+  return leaseAcrossConfigs(balancer, balanced, i, key, excluded);
+}
+
+/**
+ * A request that started on an older config than the balancer's (a reload in between): the target picked is found
+ * in the request's config by address; one that config does not have is passed over.
+ */
+function leaseAcrossConfigs(
+  balancer: Balancer,
+  balanced: NonNullable<RequestContext['runtime']['balanced']>,
+  first: number,
+  key: string | undefined,
+  excluded: ReadonlySet<number> | undefined,
+): TargetLease | undefined {
+  const skipped = new Set(excluded);
+  for (let i = first; i !== -1; i = balancer.pick(key, skipped)) {
+    const j = balanced.spec.targets.findIndex((t) => t.address === balancer.targets[i].spec.address);
+    if (j !== -1) return new BalancedLease(balancer, i, balanced.targets[j]);
+    balancer.release(i);
+    skipped.add(i);
+  }
+  return undefined;
 }

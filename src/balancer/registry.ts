@@ -13,7 +13,11 @@ interface Entry {
 
 const entries = new Map<string, Entry>();
 
-/** The balancer of an upstream, brought to this spec (created on first use). Does not start probes. */
+/**
+ * The balancer of an upstream, brought to this spec when it is newer than the one it has (created on first use).
+ * A request still running on an older config gets the balancer as it is: its targets may differ from that spec's.
+ * Does not start probes.
+ */
 export function balancerFor(spec: UpstreamSpec): Balancer {
   const entry = entries.get(spec.name);
   if (entry === undefined) {
@@ -21,7 +25,7 @@ export function balancerFor(spec: UpstreamSpec): Balancer {
     entries.set(spec.name, { balancer, prober: undefined, probing: '' });
     return balancer;
   }
-  if (entry.balancer.spec !== spec) entry.balancer.update(spec);
+  if (entry.balancer.spec.generation < spec.generation) entry.balancer.update(spec);
   return entry.balancer;
 }
 

@@ -19,7 +19,11 @@ export interface UpstreamSpec {
   readonly targets: readonly TargetSpec[];
   /** Equal for two configs that balance the same way: a reload with the same key keeps the algorithm's state. */
   readonly key: string;
+  /** Which config compiled it: a later config's spec has a higher number (a request still on an older one never takes the balancer back). */
+  readonly generation: number;
 }
+
+let compiled = 0;
 
 function targetSpec(t: TargetEntity): TargetSpec {
   const p = parseHostPort(t.target)!;
@@ -35,10 +39,11 @@ export function compileUpstreams(entities: EntitySet): Map<string, UpstreamSpec>
     else byId.set(t.upstream, [t]);
   }
   const out = new Map<string, UpstreamSpec>();
+  const generation = ++compiled;
   for (const u of entities.upstreams) {
     const targets = (byId.get(u.id) ?? []).map(targetSpec);
     const key = JSON.stringify([u, targets.map((t) => [t.address, t.weight])]);
-    out.set(u.name, Object.freeze({ entity: u, name: u.name, targets: Object.freeze(targets), key }));
+    out.set(u.name, Object.freeze({ entity: u, name: u.name, targets: Object.freeze(targets), key, generation }));
   }
   return out;
 }

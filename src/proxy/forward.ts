@@ -287,11 +287,13 @@ export function onAttemptFailed(attempt: Attempt, err: NodeJS.ErrnoException): v
   const upstream = state.target;
   const lease = state.lease;
   if (lease !== undefined) {
-    // Passive health: a timeout, or a connection that failed (a stale pooled connection is the pool's, not the target's).
-    if (attempt.timedOut !== undefined || err.code === 'ETIMEDOUT') lease.failed('timeout');
-    else if (retry !== 'stale') lease.failed('tcp');
-    else lease.release();
-    (state.failedTargets ??= new Set()).add(lease.index);
+    // Passive health: a timeout, or a connection that failed; a stale pooled connection is the pool's fault, not
+    // the target's, and its retry may go to the same target.
+    if (retry === 'stale') lease.release();
+    else {
+      lease.failed(attempt.timedOut !== undefined || err.code === 'ETIMEDOUT' ? 'timeout' : 'tcp');
+      (state.failedTargets ??= new Set()).add(lease.index);
+    }
   }
   log('warn', 'upstream request failed', {
     request_id: ctx.requestId,

@@ -1,5 +1,4 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { activateUpstreams } from '../balancer/registry';
 import https from 'node:https';
 import http2 from 'node:http2';
 import type { Server, Socket } from 'node:net';
@@ -122,7 +121,6 @@ export class ProxyServer {
 
   constructor(snapshot: Snapshot, options: ProxyServerOptions = {}) {
     this.snapshot = snapshot;
-    activateUpstreams(snapshot.upstreams);
     const timeouts = options.clientTimeouts ?? DEFAULT_CLIENT_TIMEOUTS;
     this.timeouts = timeouts;
     this.forward = options.forward ?? forward;
@@ -249,7 +247,6 @@ export class ProxyServer {
     // The contexts first: a handshake that starts after the swap finds the new certificates.
     if (this.tls !== undefined) this.sniContexts = new SniContexts(next, this.sniContexts);
     this.snapshot = next;
-    activateUpstreams(next.upstreams);
   }
 
   /** Closes the open WebSocket tunnels (at the end of a stop's grace). */

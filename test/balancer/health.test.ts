@@ -137,3 +137,45 @@ t.test('hot reload keeps the health of targets still present; a new target start
   t.same(Object.values(health), ['UNHEALTHY', 'HEALTHY', 'HEALTHY']);
   t.same(countBy(await fire(gw.proxyPort, 100, 5)), { b: 50, c: 50 });
 });
+
+t.test('retries: an idempotent request whose target never answers goes to another target; a POST does not', async (t) => {
+  const live = await namedServer('live');
+  const silent = http.createServer(() => {}); // accepts and never answers
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const silentPort = (silent.address() as { port: number }).port;
+  t.teardown(async () => {
+    await live.close();
+    silent.closeAllConnections();
+    silent.close();
+  });
+  const gw = await startGateway(
+    JSON.stringify({
+      _format_version: '3.0',
+      upstreams: [{ name: 'backend', targets: [{ target: `127.0.0.1:${silentPort}` }, { target: `127.0.0.1:${live.port}` }] }],
+      services: [{ name: 'svc', host: 'backend', read_timeout: 300, routes: [{ name: 'lb', paths: ['/lb'] }] }],
+    }),
+  );
+  t.teardown(() => gw.stop());
+  for (let i = 0; i < 4; i++) t.equal((await request(gw.proxyPort, '/lb')).body, 'live', 'GET answered by the live target');
+  const posts: number[] = [];
+  for (let i = 0; i < 4; i++) posts.push((await request(gw.proxyPort, '/lb', { method: 'POST' })).status);
+  t.ok(posts.includes(504), `a POST sent to the silent target is not replayed: ${posts}`);
+});
+
+t.test('consistent-hashing on a cookie: a client without it gets one, and sticks to a target with it', async (t) => {
+  const servers = await Promise.all(['a', 'b', 'c'].map((n) => namedServer(n)));
+  t.teardown(() => Promise.all(servers.map((s) => s.close())));
+  const gw = await startGateway(file(servers, { hash_on: 'cookie', hash_on_cookie: 'lb', hash_on_cookie_path: '/lb' }));
+  t.teardown(() => gw.stop());
+  const first = await request(gw.proxyPort, '/lb');
+  const cookie = String(first.headers['set-cookie']);
+  t.match(cookie, /^lb=[0-9a-f-]{36}; Path=\/lb$/);
+  const value = cookie.split(';')[0];
+  const seen = new Set<string>();
+  for (let i = 0; i < 20; i++) {
+    const r = await request(gw.proxyPort, '/lb', { headers: { Cookie: value } });
+    seen.add(r.body);
+    t.equal(r.headers['set-cookie'], undefined);
+  }
+  t.same([...seen], [first.body], 'every request with the cookie on the target of the first');
+});

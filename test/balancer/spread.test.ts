@@ -1,9 +1,9 @@
 // 3,000 requests through the real gateway to three real upstream servers, per algorithm: how they spread
 // (kong/runloop/balancer/*.lua; spec/02-integration/05-proxy/10-balancer/).
 import t from 'tap';
-import type { Upstream } from '../helpers/http';
+import { request, type Upstream } from '../helpers/http';
 import { startGateway } from '../helpers/cli';
-import { config, countBy, fire, startServers } from '../helpers/balancer';
+import { config, countBy, fire, namedServer, startServers } from '../helpers/balancer';
 
 let servers: Upstream[];
 t.before(async () => {
@@ -73,4 +73,29 @@ t.test('latency.lua: 3,000 requests, the slow target gets the fewest', async (t)
   const got = countBy(await fire(gw.proxyPort, 3000, 10));
   t.same(Object.keys(got).filter((k) => !['a', 'b', 'c'].includes(k)), [], 'every request answered');
   t.ok((got.a ?? 0) < 300, `slow a: ${got.a ?? 0} of 3000`);
+});
+
+t.test('consistent_hashing.lua: a fourth target added by a reload moves only the keys it takes', async (t) => {
+  const d = await namedServer('d');
+  t.teardown(() => d.close());
+  const upstream = { hash_on: 'header', hash_on_header: 'X-User' };
+  const gw = await startGateway(config(servers, upstream));
+  t.teardown(() => gw.stop());
+  const keys = (i: number) => ({ 'X-User': `user-${i}` });
+  const before = await fire(gw.proxyPort, 3000, 20, keys);
+  const reload = async (weight: number) => {
+    const text = JSON.stringify({ ...JSON.parse(config(servers, upstream)), targets: [{ target: `127.0.0.1:${d.port}`, upstream: 'backend', weight }] });
+    const r = await request(gw.adminPort!, '/config', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: text });
+    t.equal(r.status, 201);
+  };
+  await reload(25);
+  const light = await fire(gw.proxyPort, 3000, 20, keys);
+  const keptLight = light.filter((x, i) => x === before[i]).length / 3000;
+  t.ok(keptLight >= 0.9, `a fourth target of weight 25 (7.7% of the weight): ${(keptLight * 100).toFixed(1)}% of keys stay (≥ 90%)`);
+  t.ok(light.filter((x, i) => x !== before[i]).every((x) => x === 'd'), 'the keys that moved went to d');
+  await reload(100);
+  const equal = await fire(gw.proxyPort, 3000, 20, keys);
+  const moved = equal.filter((x, i) => x !== before[i]);
+  t.ok(moved.every((x) => x === 'd'), 'every key that moved went to the new target');
+  t.ok(moved.length / 3000 < 0.3, `a fourth of equal weight takes ${((moved.length / 3000) * 100).toFixed(1)}% of keys (its share is 25%)`);
 });
