@@ -39,7 +39,6 @@ export const KONG_ENTITIES: Readonly<Record<string, readonly string[]>> = {
 
 /** Kong (open-source) entity fields this gateway does not implement, by entity (kong/db/schema/entities/). */
 const KONG_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  services: ['client_certificate', 'tls_verify', 'tls_verify_depth', 'ca_certificates'],
   routes: ['snis', 'sources', 'destinations', 'expression', 'priority'],
 };
 

@@ -15,6 +15,7 @@ import type { BuildContext, PluginDefinition } from '../plugins/types';
 import { Router } from '../proxy/router';
 import { indexCredentials } from '../plugins/basic-auth/passwords';
 import { compileJwtCredential, type JwtCredential } from '../plugins/jwt/credentials';
+import { upstreamTlsOf, type CertificateLookup, type UpstreamTls } from './upstream-tls';
 
 export interface ChainEntry {
   readonly def: PluginDefinition;
@@ -46,6 +47,8 @@ export interface UpstreamTarget {
   readonly readTimeout: number;
   readonly writeTimeout: number;
   readonly retries: number;
+  /** How to talk TLS to an https upstream; undefined for http. */
+  readonly tls: UpstreamTls | undefined;
 }
 
 /** One loaded configuration. Immutable: a reload builds a new one and swaps it in one assignment. */
@@ -130,7 +133,7 @@ export class EntityIndexes {
   }
 }
 
-function upstreamOf(s: ServiceEntity): UpstreamTarget {
+function upstreamOf(s: ServiceEntity, tls: UpstreamTls | undefined): UpstreamTarget {
   const defaultPort = s.protocol === 'https' ? 443 : 80;
   const host = s.host.includes(':') && !s.host.startsWith('[') ? `[${s.host}]` : s.host;
   return Object.freeze({
@@ -142,8 +145,12 @@ function upstreamOf(s: ServiceEntity): UpstreamTarget {
     readTimeout: s.read_timeout,
     writeTimeout: s.write_timeout,
     retries: s.retries,
+    tls,
   });
 }
+
+/** No certificates entities are loaded yet: services name none (the config checks refuse any reference). */
+const NO_CERTIFICATES: CertificateLookup = { certificate: () => undefined, caCertificate: () => undefined };
 
 /** Builds the snapshot: every index and every route's plugin chain, so the request path only reads. */
 export interface BuildOptions {
@@ -179,6 +186,10 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
     entries.set(plugin, Object.freeze({ def, conf, plugin, priority: def.priority }));
   }
 
+  // Once per service: routes of the same service share its TLS settings.
+  const tlsByService = new Map<ServiceEntity, UpstreamTls | undefined>();
+  for (const service of entities.services) tlsByService.set(service, upstreamTlsOf(service, NO_CERTIFICATES));
+
   const routes = new Map<string, RouteRuntime>();
   const resolver = new ChainResolver([...entries.values()]);
   for (const route of entities.routes) {
@@ -188,7 +199,7 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
       Object.freeze({
         route,
         service,
-        upstream: service ? upstreamOf(service) : undefined,
+        upstream: service ? upstreamOf(service, tlsByService.get(service)) : undefined,
         chain: resolver.chainFor(route.id, route.service, undefined),
         consumerChains: resolver.consumerChainsFor(route.id, route.service),
       }),

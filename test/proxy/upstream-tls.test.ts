@@ -1,0 +1,103 @@
+// TLS to https upstreams: verification (Kong's tls_verify, tls_verify_depth, ca_certificates), the client
+// certificate (mTLS), and the SNI sent. Kong: kong/runloop/upstream_ssl.lua, spec/02-integration/05-proxy/18-upstream_tls_spec.lua.
+// upstream-tls-http.test.ts runs it again on the node:http forwarder.
+import t from 'tap';
+import { request, type Reply } from '../helpers/http';
+import { startGateway, tempFile, type RunningGateway } from '../helpers/cli';
+import { yaml } from '../helpers/config';
+import { intermediateCa, issue, rootCa, selfSigned, startTlsUpstream, type TlsUpstream } from '../helpers/tls-certs';
+
+const root = rootCa('upstream root CA');
+const intermediateOne = intermediateCa(root, 'intermediate one');
+const intermediateTwo = intermediateCa(intermediateOne, 'intermediate two');
+
+const upstreams: TlsUpstream[] = [];
+let gw: RunningGateway;
+let selfSignedUp: TlsUpstream;
+let rootSignedUp: TlsUpstream;
+let twoIntermediatesUp: TlsUpstream;
+
+/** A service with one route `/<name>`, its fields given as YAML lines. */
+function service(name: string, url: string, fields: string[] = [], route: string[] = []): string[] {
+  return [`  - name: ${name}`, `    url: ${url}`, ...fields.map((f) => `    ${f}`), '    routes:', `      - paths: [/${name}]`, ...route.map((f) => `        ${f}`)];
+}
+
+t.before(async () => {
+  upstreams.push((selfSignedUp = await startTlsUpstream(selfSigned(['localhost']), { name: 'self-signed' })));
+  upstreams.push((rootSignedUp = await startTlsUpstream(issue(root, 'localhost', { names: ['localhost', 'api.example.test'] }), { name: 'root-signed' })));
+  upstreams.push((twoIntermediatesUp = await startTlsUpstream(issue(intermediateTwo, 'localhost', { names: ['localhost'] }), { name: 'two-intermediates' })));
+  const config = yaml(
+    '_format_version: "3.0"',
+    'services:',
+    ...service('off-self-signed', `https://localhost:${selfSignedUp.port}`),
+    ...service('on-self-signed', `https://localhost:${selfSignedUp.port}`, ['tls_verify: true', 'retries: 0']),
+    ...service('on-system-store', `https://localhost:${rootSignedUp.port}`, ['tls_verify: true']),
+    ...service('depth-default', `https://localhost:${twoIntermediatesUp.port}`, ['tls_verify: true', 'retries: 0']),
+    ...service('depth-one', `https://localhost:${twoIntermediatesUp.port}`, ['tls_verify: true', 'tls_verify_depth: 1', 'retries: 0']),
+    ...service('depth-zero', `https://localhost:${rootSignedUp.port}`, ['tls_verify: true', 'tls_verify_depth: 0']),
+    ...service('depth-two', `https://localhost:${twoIntermediatesUp.port}`, ['tls_verify: true', 'tls_verify_depth: 2']),
+    ...service('sni', `https://localhost:${rootSignedUp.port}`),
+    ...service('sni-preserved', `https://localhost:${rootSignedUp.port}`, [], ['preserve_host: true']),
+    ...service('name-checked', `https://localhost:${rootSignedUp.port}`, ['tls_verify: true', 'retries: 0'], ['preserve_host: true']),
+  );
+  // The gateway's system store trusts `root` (NODE_EXTRA_CA_CERTS adds to Node's bundled CAs).
+  gw = await startGateway(config, { env: { ...process.env, NODE_EXTRA_CA_CERTS: tempFile('root.pem', root.cert) } });
+});
+
+t.teardown(async () => {
+  await gw?.stop();
+  for (const u of upstreams) await u.close();
+});
+
+/** Kong's 502, as text (no Accept header). */
+function isBadGateway(t: Tap.Test, r: Reply, what?: string): void {
+  t.equal(r.status, 502, what);
+  t.match(r.body, /^An invalid response was received from the upstream server\nrequest_id: [0-9a-f]{32}\n$/, what);
+}
+
+t.test('tls_verify is off by default: a self-signed upstream is accepted (Kong: 18-upstream_tls_spec "default is off")', async (t) => {
+  const r = await request(gw.proxyPort, '/off-self-signed');
+  t.equal(r.status, 200);
+  t.equal(r.body, 'self-signed');
+});
+
+t.test("tls_verify on refuses a certificate nobody trusted with Kong's 502, and says why in the log", async (t) => {
+  const r = await request(gw.proxyPort, '/on-self-signed');
+  isBadGateway(t, r);
+  t.match(gw.logs(), /"msg":"upstream request failed".*"error":"DEPTH_ZERO_SELF_SIGNED_CERT"/);
+  t.notMatch(gw.logs(), /PRIVATE KEY/);
+});
+
+t.test('tls_verify on without ca_certificates trusts the system store', async (t) => {
+  const r = await request(gw.proxyPort, '/on-system-store');
+  t.equal(r.status, 200);
+  t.equal(r.body, 'root-signed');
+});
+
+t.test("tls_verify_depth: nginx's default of 1 refuses two intermediates, 2 accepts them (Kong: 18-upstream_tls_spec tls_verify_depth)", async (t) => {
+  for (const name of ['depth-default', 'depth-one']) {
+    const r = await request(gw.proxyPort, `/${name}`);
+    isBadGateway(t, r, name);
+  }
+  t.match(gw.logs(), /"error":"CERT_CHAIN_TOO_LONG"/);
+  const r = await request(gw.proxyPort, '/depth-two');
+  t.equal(r.status, 200);
+  t.equal(r.body, 'two-intermediates');
+  // 0: a certificate the trusted CA signed itself
+  t.equal((await request(gw.proxyPort, '/depth-zero')).status, 200);
+});
+
+t.test("the SNI sent upstream is the service's host; with preserve_host, the client's host (nginx's proxy_ssl_name $upstream_host)", async (t) => {
+  const before = rootSignedUp.servernames.length;
+  t.equal((await request(gw.proxyPort, '/sni', { headers: { Host: 'client.example.test' } })).status, 200);
+  t.equal((await request(gw.proxyPort, '/sni-preserved', { headers: { Host: 'client.example.test:8443' } })).status, 200);
+  t.same(rootSignedUp.servernames.slice(before), ['localhost', 'client.example.test']);
+});
+
+t.test('with tls_verify and preserve_host, the certificate must be for the client\'s host', async (t) => {
+  const ok = await request(gw.proxyPort, '/name-checked', { headers: { Host: 'api.example.test' } });
+  t.equal(ok.status, 200);
+  const other = await request(gw.proxyPort, '/name-checked', { headers: { Host: 'other.example.test' } });
+  isBadGateway(t, other);
+  t.match(gw.logs(), /"error":"ERR_TLS_CERT_ALTNAME_INVALID"/);
+});
