@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { stringify } from 'yaml';
-import type { EntitySet } from '../config/entities';
+import type { CertificateEntity, EntitySet } from '../config/entities';
 import { configHashInSlices } from '../config/load';
 import { MAX_CONFIG_BYTES } from '../config/source';
 import { declarativeConfigError } from './config-errors';
@@ -23,11 +23,18 @@ export function exportConfig(entities: EntitySet, reveal: boolean): string {
     doc[name] = entities[name];
   }
   doc.basicauth_credentials &&= entities.basicauth_credentials.map((b) => ({ ...b, password: storedHash(b) }));
+  // A certificate's snis are the top-level snis' names, which the export lists already.
+  doc.certificates &&= entities.certificates.map(({ snis, ...c }) => c);
   if (!reveal) {
     doc.keyauth_credentials &&= entities.keyauth_credentials.map((k) => ({ ...k, key: maskSecret(k.key) }));
     doc.jwt_secrets &&= entities.jwt_secrets.map((j) => (j.secret === undefined ? j : { ...j, secret: maskSecret(j.secret) }));
     doc.hmacauth_credentials &&= entities.hmacauth_credentials.map((h) => ({ ...h, secret: maskSecret(h.secret) }));
     doc.plugins &&= entities.plugins.map((p) => ({ ...p, config: maskConfig(p.config) }));
+    doc.certificates &&= (doc.certificates as CertificateEntity[]).map((c) => ({
+      ...c,
+      key: maskSecret(c.key),
+      ...(c.key_alt === undefined ? {} : { key_alt: maskSecret(c.key_alt) }),
+    }));
   }
   // YAML 1.1 output quotes strings such as "yes" or "0123" so the file reads back the same.
   return stringify(doc, { version: '1.1' });

@@ -25,6 +25,9 @@ const KINDS: Record<EntityName, Kind> = {
   jwt_secrets: { entity: 'jwt_secrets', path: 'jwts', endpointKey: 'key' },
   hmacauth_credentials: { entity: 'hmacauth_credentials', path: 'hmac-auths', endpointKey: 'username' },
   acls: { entity: 'acls', path: 'acls' },
+  certificates: { entity: 'certificates', path: 'certificates' },
+  snis: { entity: 'snis', path: 'snis', endpointKey: 'name' },
+  ca_certificates: { entity: 'ca_certificates', path: 'ca_certificates' },
 };
 
 /** A foreign key: `child[field]` holds a `parent` id; `nested` is the child collection's segment under the parent. */
@@ -47,6 +50,7 @@ const RELATIONS: Relation[] = [
   { child: 'jwt_secrets', field: 'consumer', parent: 'consumers', nested: 'jwt' },
   { child: 'hmacauth_credentials', field: 'consumer', parent: 'consumers', nested: 'hmac-auth' },
   { child: 'acls', field: 'consumer', parent: 'consumers', nested: 'acls', nestedKey: 'group' },
+  { child: 'snis', field: 'certificate', parent: 'certificates', nested: 'snis', nestedKey: 'name' },
 ];
 
 /** Per-snapshot lookup tables, built on first use: the Admin API never scans a list to find one entity. */

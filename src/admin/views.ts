@@ -1,6 +1,8 @@
 import type {
   AclEntity,
   BasicAuthCredentialEntity,
+  CaCertificateEntity,
+  CertificateEntity,
   ConsumerEntity,
   EntitySet,
   HmacAuthCredentialEntity,
@@ -9,6 +11,7 @@ import type {
   PluginEntity,
   RouteEntity,
   ServiceEntity,
+  SniEntity,
 } from '../config/entities';
 import { maskConfig, maskSecret } from '../config/secrets';
 import { storedHash } from '../plugins/basic-auth/passwords';
@@ -100,6 +103,17 @@ export const views = {
     tags: orNull(h.tags),
   }),
   acls: (a: AclEntity) => ({ id: a.id, consumer: ref(a.consumer), group: a.group, tags: orNull(a.tags) }),
+  certificates: (c: CertificateEntity, reveal: boolean) => ({
+    id: c.id,
+    cert: c.cert,
+    key: reveal ? c.key : maskSecret(c.key),
+    cert_alt: orNull(c.cert_alt),
+    key_alt: c.key_alt === undefined ? null : reveal ? c.key_alt : maskSecret(c.key_alt),
+    snis: c.snis,
+    tags: orNull(c.tags),
+  }),
+  snis: (s: SniEntity) => ({ id: s.id, name: s.name, certificate: ref(s.certificate), tags: orNull(s.tags) }),
+  ca_certificates: (c: CaCertificateEntity) => ({ id: c.id, cert: c.cert, cert_digest: c.cert_digest, tags: orNull(c.tags) }),
 } satisfies { [K in keyof EntitySet]: (e: EntitySet[K][number], reveal: boolean) => object };
 
 export type EntityName = keyof EntitySet;

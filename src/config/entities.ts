@@ -30,6 +30,8 @@ export interface RouteEntity {
   protocols: string[];
   methods?: string[];
   hosts?: string[];
+  /** TLS server names this https route matches (exact, `*.x` or `x.*`), lower-case. */
+  snis?: string[];
   paths?: string[];
   headers?: Record<string, string[]>;
   strip_path: boolean;
@@ -108,6 +110,35 @@ export interface AclEntity {
   tags?: string[];
 }
 
+/** A server certificate with its private key (PEM), and optionally a second pair of the other key type. */
+export interface CertificateEntity {
+  id: string;
+  /** The certificate, possibly followed by its intermediates. */
+  cert: string;
+  key: string;
+  cert_alt?: string;
+  key_alt?: string;
+  /** The names of the snis that point here, as Kong's Admin API shows them. */
+  snis: string[];
+  tags?: string[];
+}
+
+export interface SniEntity {
+  id: string;
+  /** Lower-case; exact (`api.example.com`), prefix wildcard (`*.example.com`), suffix wildcard (`example.*`) or `*`. */
+  name: string;
+  certificate: string; // certificate id
+  tags?: string[];
+}
+
+export interface CaCertificateEntity {
+  id: string;
+  cert: string;
+  /** Hex SHA-256 of the certificate's DER, computed at load as Kong does. */
+  cert_digest: string;
+  tags?: string[];
+}
+
 /** Every entity of one config, flat, in file order. */
 export interface EntitySet {
   services: ServiceEntity[];
@@ -119,11 +150,14 @@ export interface EntitySet {
   jwt_secrets: JwtSecretEntity[];
   hmacauth_credentials: HmacAuthCredentialEntity[];
   acls: AclEntity[];
+  certificates: CertificateEntity[];
+  snis: SniEntity[];
+  ca_certificates: CaCertificateEntity[];
 }
 
 export function emptyEntitySet(): EntitySet {
   return {
     services: [], routes: [], consumers: [], plugins: [], keyauth_credentials: [], basicauth_credentials: [], jwt_secrets: [],
-    hmacauth_credentials: [], acls: [],
+    hmacauth_credentials: [], acls: [], certificates: [], snis: [], ca_certificates: [],
   };
 }

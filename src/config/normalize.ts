@@ -13,9 +13,13 @@ import { isBcryptHash, looksLikeBcryptHash } from '../plugins/basic-auth/passwor
 import { isSymmetric, parsePublicKey } from '../plugins/jwt/algorithms';
 import { ChainResolver } from './snapshot';
 import { isMasked, maskedSecretFields } from './secrets';
+import { certDigest, checkSniName, countCertificates, expiresAt, isExpired, keyType, parseCertificate, parsePrivateKey } from './certificates';
 import type {
   AclEntity,
   BasicAuthCredentialEntity,
+  CaCertificateEntity,
+  CertificateEntity,
+  SniEntity,
   ConsumerEntity,
   EntitySet,
   HmacAuthCredentialEntity,
@@ -92,6 +96,7 @@ class Normalizer {
   run() {
     const d = this.doc;
     // Pass 1: entities that others refer to.
+    this.tlsEntities();
     entries(d, 'services').forEach((s: Raw, i: number) => this.service(s, ['services', i]));
     entries(d, 'consumers').forEach((c: Raw, i: number) => this.consumer(c, ['consumers', i]));
     this.checkUnique('services', 'id', this.entities.services);
@@ -186,8 +191,10 @@ class Normalizer {
     this.checkUnique('hmacauth_credentials', 'username', this.entities.hmacauth_credentials);
     this.checkUnique('acls', 'id', this.entities.acls);
 
-    // No certificates entities yet: every certificate a service names is missing.
-    this.checkServiceTlsReferences(new Set(), new Set());
+    this.checkServiceTlsReferences(
+      new Set(this.entities.certificates.map((c) => c.id)),
+      new Set(this.entities.ca_certificates.map((c) => c.id)),
+    );
     this.pluginChecks();
     this.authModeChecks();
     return { entities: this.entities, issues: this.issues, locations: this.locations };
@@ -385,8 +392,9 @@ class Normalizer {
     if (path[0] === 'services' && r.service !== undefined) this.report([...path, 'service'], 'value must be null (a nested route belongs to its service)');
     const has = (k: string) => r[k] !== undefined && (Array.isArray(r[k]) ? r[k].length > 0 : Object.keys(r[k]).length > 0);
     // A stream route matches on other fields, and is refused for its protocol already.
-    if (served && !has('methods') && !has('hosts') && !has('headers') && !has('paths')) {
-      this.report(path, "must set one of 'methods', 'hosts', 'headers', 'paths'");
+    const tlsRoute = r.protocols.includes('https');
+    if (served && !has('methods') && !has('hosts') && !has('headers') && !has('paths') && !(tlsRoute && has('snis'))) {
+      this.report(path, tlsRoute ? "must set one of 'methods', 'hosts', 'headers', 'paths', 'snis'" : "must set one of 'methods', 'hosts', 'headers', 'paths'");
     }
     const paths: string[] | undefined = r.paths?.map((p: string, i: number) => {
       const migrated = this.legacyPaths ? this.migratePath(p, [...path, 'paths', i]) : p;
@@ -426,11 +434,148 @@ class Normalizer {
     if (serviceId !== undefined) route.service = serviceId;
     if (r.methods !== undefined) route.methods = r.methods;
     if (r.hosts !== undefined) route.hosts = r.hosts;
+    if (r.snis !== undefined && r.snis.length > 0) route.snis = this.routeSnis(r, path);
     if (paths !== undefined) route.paths = paths;
     if (headers !== undefined) route.headers = headers;
     if (r.tags !== undefined) route.tags = r.tags;
     this.entities.routes.push(this.place(route, path, r));
     this.routeAt.set(formatPath(path), route);
+  }
+
+  /** A route's snis, lower-case: only an https route has a TLS server name to match (kong/db/schema/entities/routes.lua). */
+  private routeSnis(r: Raw, path: PathSegment[]): string[] {
+    if (!r.protocols.includes('https')) {
+      this.report([...path, 'snis'], "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'");
+    }
+    return (r.snis as string[]).map((name, i) => {
+      const err = name === '*' ? 'invalid value: *' : checkSniName(name);
+      if (err) this.report([...path, 'snis', i], err);
+      return name.toLowerCase();
+    });
+  }
+
+  /**
+   * certificates (each with its nested snis), top-level snis, ca_certificates. Every PEM is parsed here, so that a
+   * bad certificate, a key that does not belong to its certificate or an expired certificate is reported at its
+   * place; the snapshot parses them again into what the TLS listeners serve.
+   */
+  private tlsEntities(): void {
+    const d = this.doc;
+    const sound = (e: unknown): e is Raw => isEntity(e) && !this.broken.has(e);
+    const digestCount = new Map<string, number>();
+    entries(d, 'certificates').forEach((c: Raw, i: number) => {
+      if (!isEntity(c)) return;
+      const path: PathSegment[] = ['certificates', i];
+      const digest = sound(c) ? this.checkCertificate(c, path) : undefined;
+      // A certificate has no name: its id derives from its content (and its rank among copies of the same).
+      const seed = digest ?? formatPath(path);
+      const n = digestCount.get(seed) ?? 0;
+      digestCount.set(seed, n + 1);
+      const cert: CertificateEntity = {
+        id: textOr(c.id, stableId('certificates', n === 0 ? seed : `${seed}:${n}`)),
+        cert: textOr(c.cert, ''),
+        key: textOr(c.key, ''),
+        snis: [],
+      };
+      if (typeof c.cert_alt === 'string') cert.cert_alt = c.cert_alt;
+      if (typeof c.key_alt === 'string') cert.key_alt = c.key_alt;
+      if (Array.isArray(c.tags)) cert.tags = c.tags;
+      this.entities.certificates.push(this.place(cert, path, c));
+    });
+    this.checkUnique('certificates', 'id', this.entities.certificates);
+    const certificates = this.index(this.entities.certificates, 'id');
+
+    entries(d, 'certificates').forEach((c: Raw, i: number) => {
+      if (!isEntity(c)) return;
+      const owner = this.entities.certificates[i].id;
+      entries(c, 'snis').forEach((s: Raw, j: number) => {
+        const path: PathSegment[] = ['certificates', i, 'snis', j];
+        if (!sound(s)) return;
+        if (s.certificate !== undefined) this.report([...path, 'certificate'], 'value must be null (a nested sni belongs to its certificate)');
+        this.sni(s, path, owner);
+      });
+    });
+    entries(d, 'snis').forEach((s: Raw, i: number) => {
+      const path: PathSegment[] = ['snis', i];
+      if (!sound(s)) return;
+      if (s.certificate === undefined) return this.report([...path, 'certificate'], 'required field missing');
+      const id = this.resolve(s.certificate, certificates, 'certificate', 'certificates', [...path, 'certificate']);
+      if (id !== undefined) this.sni(s, path, id);
+    });
+    this.checkUnique('snis', 'id', this.entities.snis);
+    this.checkUnique('snis', 'name', this.entities.snis);
+    const byId = new Map(this.entities.certificates.map((c) => [c.id, c]));
+    for (const sni of this.entities.snis) byId.get(sni.certificate)?.snis.push(sni.name);
+
+    entries(d, 'ca_certificates').forEach((c: Raw, i: number) => {
+      if (!sound(c)) return;
+      const path: PathSegment[] = ['ca_certificates', i];
+      const digest = this.checkCaCertificate(c, path) ?? '';
+      const ca: CaCertificateEntity = { id: c.id ?? stableId('ca_certificates', digest || formatPath(path)), cert: c.cert, cert_digest: digest };
+      if (c.tags !== undefined) ca.tags = c.tags;
+      this.entities.ca_certificates.push(this.place(ca, path, c));
+    });
+    this.checkUnique('ca_certificates', 'id', this.entities.ca_certificates);
+    this.checkUnique('ca_certificates', 'cert_digest', this.entities.ca_certificates);
+  }
+
+  private sni(s: Raw, path: PathSegment[], certificate: string): void {
+    const err = checkSniName(s.name);
+    if (err) this.report([...path, 'name'], err);
+    const name = String(s.name).toLowerCase();
+    const sni: SniEntity = { id: s.id ?? stableId('snis', name), name, certificate };
+    if (s.tags !== undefined) sni.tags = s.tags;
+    this.entities.snis.push(this.place(sni, path, s));
+  }
+
+  /** Checks one certificate's pair(s); returns the main certificate's digest when it parses. */
+  private checkCertificate(c: Raw, path: PathSegment[]): string | undefined {
+    const main = this.checkPair(c.cert, c.key, path, 'cert', 'key', 'certificate does not match key');
+    if ((c.cert_alt === undefined) !== (c.key_alt === undefined)) {
+      this.report([...path, c.cert_alt === undefined ? 'cert_alt' : 'key_alt'], "all or none of these fields must be set: 'cert_alt', 'key_alt'");
+    } else if (c.cert_alt !== undefined) {
+      const alt = this.checkPair(c.cert_alt, c.key_alt, path, 'cert_alt', 'key_alt', 'alternative certificate does not match key');
+      if (main !== undefined && alt !== undefined && keyType(main) === keyType(alt)) {
+        this.report(
+          [...path, 'cert_alt'],
+          'certificate and alternative certificate need to have different type (e.g. RSA and ECDSA), the provided certificates were both of the same type',
+        );
+      }
+    }
+    return main === undefined ? undefined : certDigest(main);
+  }
+
+  private checkPair(certPem: string, keyPem: string, path: PathSegment[], certField: string, keyField: string, mismatch: string) {
+    const cert = parseCertificate(certPem);
+    const key = isMasked(keyPem)
+      ? { error: 'a masked key (as the Admin API shows private keys unless --admin-show-secrets): give the real key' as const }
+      : parsePrivateKey(keyPem);
+    if (cert.error !== undefined) this.report([...path, certField], cert.error);
+    if (key.error !== undefined) this.report([...path, keyField], key.error);
+    if (cert.error !== undefined) return undefined;
+    if (key.error === undefined && !cert.x509.checkPrivateKey(key.key)) this.report([...path, keyField], mismatch);
+    const now = Date.now();
+    if (isExpired(cert.x509, now)) {
+      this.report([...path, certField], `certificate expired on ${expiresAt(cert.x509).toISOString()} ("Not After" is in the past): clients will refuse it`, 'warning');
+    } else if (new Date(cert.x509.validFrom).getTime() > now) {
+      this.report([...path, certField], `certificate not valid before ${new Date(cert.x509.validFrom).toISOString()}: clients will refuse it until then`, 'warning');
+    }
+    return cert.x509;
+  }
+
+  /** kong/db/schema/entities/ca_certificates.lua: one certificate, a CA, not expired. Returns its digest. */
+  private checkCaCertificate(c: Raw, path: PathSegment[]): string | undefined {
+    const at = [...path, 'cert'];
+    const parsed = parseCertificate(c.cert);
+    if (parsed.error !== undefined) return void this.report(at, parsed.error);
+    if (countCertificates(c.cert) > 1) this.report(at, 'please submit only one certificate at a time');
+    else if (isExpired(parsed.x509)) this.report(at, 'certificate expired, "Not After" time is in the past');
+    else if (!parsed.x509.ca) this.report(at, 'certificate does not appear to be a CA because it is missing the "CA" basic constraint');
+    const digest = certDigest(parsed.x509);
+    if (c.cert_digest !== undefined && c.cert_digest.toLowerCase() !== digest) {
+      this.report([...path, 'cert_digest'], `does not match the certificate (its SHA-256 is ${digest}): ignored, as Kong computes it from 'cert'`, 'warning');
+    }
+    return digest;
   }
 
   private consumer(c: Raw, path: PathSegment[]): void {

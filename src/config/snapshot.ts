@@ -16,6 +16,7 @@ import { Router } from '../proxy/router';
 import { indexCredentials } from '../plugins/basic-auth/passwords';
 import { compileJwtCredential, type JwtCredential } from '../plugins/jwt/credentials';
 import { upstreamTlsOf, type CertificateLookup, type UpstreamTls } from './upstream-tls';
+import { caCertificateOf, serverCertificateOf, type CaCertificate, type ServerCertificate } from './certificates';
 
 export interface ChainEntry {
   readonly def: PluginDefinition;
@@ -70,6 +71,12 @@ export interface Snapshot {
   readonly jwtByKey: ReadonlyMap<string, JwtCredential>;
   readonly hmacAuthByUsername: ReadonlyMap<string, HmacAuthCredentialEntity>;
   readonly aclsByConsumer: ReadonlyMap<string, readonly AclEntity[]>;
+  /** Server certificates by id, parsed (PEM kept for TLS contexts; the key never leaves the process). */
+  readonly certificatesById: ReadonlyMap<string, ServerCertificate>;
+  /** Certificate id by SNI name (lower-case; exact, `*.x`, `x.*` or `*`). */
+  readonly certificateIdBySni: ReadonlyMap<string, string>;
+  /** CA certificates by id, parsed. */
+  readonly caCertificatesById: ReadonlyMap<string, CaCertificate>;
   /** Compiled plugin state by plugin id, with the config it was compiled from (reused by the next reload when unchanged). */
   readonly compiledPlugins: ReadonlyMap<string, { readonly configKey: string; readonly conf: unknown }>;
 }
@@ -149,9 +156,6 @@ function upstreamOf(s: ServiceEntity, tls: UpstreamTls | undefined): UpstreamTar
   });
 }
 
-/** No certificates entities are loaded yet: services name none (the config checks refuse any reference). */
-const NO_CERTIFICATES: CertificateLookup = { certificate: () => undefined, caCertificate: () => undefined };
-
 /** Builds the snapshot: every index and every route's plugin chain, so the request path only reads. */
 export interface BuildOptions {
   /** The snapshot serves no traffic (explain): plugins open no connection. */
@@ -186,9 +190,20 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
     entries.set(plugin, Object.freeze({ def, conf, plugin, priority: def.priority }));
   }
 
+  const certificatesById = new Map<string, ServerCertificate>();
+  for (const c of entities.certificates) certificatesById.set(c.id, reuseCertificate(previous, c) ?? serverCertificateOf(c));
+  const caCertificatesById = new Map<string, CaCertificate>();
+  for (const c of entities.ca_certificates) {
+    const prev = previous?.caCertificatesById.get(c.id);
+    caCertificatesById.set(c.id, prev !== undefined && prev.cert === c.cert ? prev : caCertificateOf(c));
+  }
   // Once per service: routes of the same service share its TLS settings.
+  const certificateLookup: CertificateLookup = {
+    certificate: (id) => certificatesById.get(id),
+    caCertificate: (id) => caCertificatesById.get(id)?.cert,
+  };
   const tlsByService = new Map<ServiceEntity, UpstreamTls | undefined>();
-  for (const service of entities.services) tlsByService.set(service, upstreamTlsOf(service, NO_CERTIFICATES));
+  for (const service of entities.services) tlsByService.set(service, upstreamTlsOf(service, certificateLookup));
 
   const routes = new Map<string, RouteRuntime>();
   const resolver = new ChainResolver([...entries.values()]);
@@ -207,6 +222,8 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
   }
 
   const basicAuth = indexCredentials(entities.basicauth_credentials, previous);
+  const certificateIdBySni = new Map<string, string>();
+  for (const s of entities.snis) certificateIdBySni.set(s.name, s.certificate);
   const snapshot: Snapshot = {
     hash,
     loadedAt: new Date(),
@@ -222,9 +239,19 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
     jwtByKey,
     hmacAuthByUsername,
     aclsByConsumer,
+    certificatesById,
+    certificateIdBySni,
+    caCertificatesById,
     compiledPlugins,
   };
   return Object.freeze(snapshot);
+}
+
+/** The previous snapshot's parsed certificate when its PEM is unchanged (what the TLS listeners key their contexts on). */
+function reuseCertificate(previous: Snapshot | undefined, c: { id: string; cert: string; key: string; cert_alt?: string; key_alt?: string }): ServerCertificate | undefined {
+  const prev = previous?.certificatesById.get(c.id);
+  if (prev === undefined) return undefined;
+  return prev.cert === c.cert && prev.key === c.key && prev.certAlt === c.cert_alt && prev.keyAlt === c.key_alt ? prev : undefined;
 }
 
 /** Disposes compiled plugin state that the next snapshot no longer uses. */

@@ -94,13 +94,12 @@ t.test('entities Kong nests under their owner are "not supported" where they sta
   t.same(errorsOf(yaml(head, 'consumers:', '  - username: u', '    oauth2_credentials: [{name: o}]')), [
     "kong.yml:4:5: consumers[0].oauth2_credentials: 'oauth2_credentials' is not supported by this gateway yet",
   ]);
-  t.same(errorsOf(yaml(head, 'upstreams: [{name: u, targets: [{target: "a:80"}]}]', 'certificates: [{cert: c, key: k, snis: [{name: a.com}]}]')), [
+  t.same(errorsOf(yaml(head, 'upstreams: [{name: u, targets: [{target: "a:80"}]}]', 'certificates: [{cert: c, key: k, upstreams: [{name: x}]}]')), [
     "kong.yml:2:1: upstreams: 'upstreams' is not supported by this gateway yet",
-    "kong.yml:3:1: certificates: 'certificates' is not supported by this gateway yet",
+    "kong.yml:3:34: certificates[0].upstreams: 'upstreams' is not supported by this gateway yet",
   ]);
   t.same(errorsOf(yaml(head, 'services: [{name: s, host: h, tls_verify: true, routes: [{paths: [/], snis: [a.com], sources: [{ip: 10.0.0.1}]}]}]')), [
     "kong.yml:2:43: services[0].tls_verify: value must be null: only an https service talks TLS to its upstream (protocol is 'http')",
-    "kong.yml:2:71: services[0].routes[0].snis: 'snis' is not supported by this gateway yet",
     "kong.yml:2:86: services[0].routes[0].sources: 'sources' is not supported by this gateway yet",
   ]);
   // where Kong does not nest them either, they are unknown fields

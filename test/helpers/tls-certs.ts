@@ -1,98 +1,75 @@
-// Certificates made by the test with the openssl CLI (scripts/test-servers.sh installs it): CAs, intermediates,
-// server and client certificates, ECDSA P-256 (quick to make), valid for two days.
+// Certificate chains for the upstream TLS tests, on top of test/helpers/tls.ts (CAs and leaves made with the
+// openssl CLI): intermediate CAs, the chain a server sends, a truly self-signed certificate, and https upstreams.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
+import { makeCa, makeLeaf, type Pem } from './tls';
 
-export interface TestCert {
-  /** This certificate, then the CAs that issued it up to (not including) the root: what a server sends. */
+export interface TestCert extends Pem {
+  /** This certificate, then the intermediates that issued it (never the root): what a server sends. */
   chain: string;
-  /** This certificate alone. */
-  cert: string;
-  key: string;
-  /** Its files, for tools that read them. */
-  certFile: string;
-  keyFile: string;
+}
+
+const roots = new WeakSet<TestCert>();
+
+function inTemp<T>(f: (dir: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), 'gw-chain-'));
+  try {
+    return f(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function openssl(dir: string, args: string[]): void {
+  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
-let counter = 0;
-const roots = new WeakSet<TestCert>();
-let workDir: string | undefined;
-
-function dir(): string {
-  workDir ??= mkdtempSync(join(tmpdir(), 'gateway-certs-'));
-  return workDir;
-}
-
-function openssl(args: string[]): void {
-  try {
-    execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
-    if (e.code === 'ENOENT') throw new Error('cannot run openssl: install the openssl package (scripts/test-servers.sh)');
-    throw new Error(`openssl ${args[0]} failed: ${e.stderr?.toString() ?? e.message}`);
-  }
-}
-
-function read(certFile: string, keyFile: string, chainBelow: string): TestCert {
-  const cert = readFileSync(certFile, 'utf8');
-  return { cert, chain: cert + chainBelow, key: readFileSync(keyFile, 'utf8'), certFile, keyFile };
-}
-
 /** A self-signed root CA. */
-export function rootCa(name = 'gateway test CA'): TestCert {
-  const p = join(dir(), `ca-${++counter}`);
-  openssl(['req', '-x509', ...EC, '-keyout', `${p}.key`, '-out', `${p}.crt`, '-days', '2', '-subj', `/CN=${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  const ca = read(`${p}.crt`, `${p}.key`, '');
+export function rootCa(name: string): TestCert {
+  const ca = { ...makeCa(name), chain: '' };
+  ca.chain = ca.cert;
   roots.add(ca);
   return ca;
 }
 
-export interface IssueOptions {
-  /** A CA certificate (an intermediate) rather than a leaf. */
-  ca?: boolean;
-  /** DNS names and IP addresses the certificate is for (a server's); none for a client certificate. */
-  names?: string[];
-  /** A client certificate (extendedKeyUsage clientAuth) rather than a server one. */
-  client?: boolean;
-}
-
-/** A certificate `issuer` signs. Its chain carries the issuer's chain when the issuer is an intermediate. */
-export function issue(issuer: TestCert, commonName: string, opts: IssueOptions = {}): TestCert {
-  const p = join(dir(), `cert-${++counter}`);
-  const ext: string[] = [];
-  if (opts.ca) ext.push('basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign');
-  else {
-    ext.push('basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature', `extendedKeyUsage=${opts.client ? 'clientAuth' : 'serverAuth'}`);
-    const names = opts.names ?? [];
-    if (names.length > 0) ext.push(`subjectAltName=${names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',')}`);
-  }
-  writeFileSync(`${p}.ext`, `${ext.join('\n')}\n`);
-  openssl(['req', ...EC, '-keyout', `${p}.key`, '-out', `${p}.csr`, '-subj', `/CN=${commonName}`]);
-  openssl(['x509', '-req', '-in', `${p}.csr`, '-CA', issuer.certFile, '-CAkey', issuer.keyFile, '-CAcreateserial',
-    '-out', `${p}.crt`, '-days', '2', '-extfile', `${p}.ext`]);
-  // A server sends the intermediates, never the root its clients trust.
-  return read(`${p}.crt`, `${p}.key`, roots.has(issuer) ? '' : issuer.chain);
+/** What `issuer` signed, with its chain: the issuer's chain after it unless the issuer is a root. */
+function chained(pem: Pem, issuer: TestCert): TestCert {
+  return { ...pem, chain: pem.cert + (roots.has(issuer) ? '' : issuer.chain) };
 }
 
 /** An intermediate CA `issuer` signs: what it issues carries it in its chain. */
 export function intermediateCa(issuer: TestCert, name: string): TestCert {
-  return issue(issuer, name, { ca: true });
+  const pem = inTemp((dir) => {
+    writeFileSync(join(dir, 'ca.crt'), issuer.cert);
+    writeFileSync(join(dir, 'ca.key'), issuer.key);
+    writeFileSync(join(dir, 'ext.cnf'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n');
+    openssl(dir, ['req', ...EC, '-keyout', 'int.key', '-out', 'int.csr', '-subj', `/CN=${name}`]);
+    openssl(dir, ['x509', '-req', '-in', 'int.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'int.crt', '-days', '30', '-extfile', 'ext.cnf']);
+    return { cert: readFileSync(join(dir, 'int.crt'), 'utf8'), key: readFileSync(join(dir, 'int.key'), 'utf8') };
+  });
+  return chained(pem, issuer);
 }
 
-/** A self-signed server certificate for `names`. */
+/** A server certificate for `names` (DNS names), or a client certificate, that `issuer` signs. */
+export function issue(issuer: TestCert, names: string[], usage: 'server' | 'client' = 'server'): TestCert {
+  return chained(makeLeaf(issuer, { names, usage }), issuer);
+}
+
+/** A self-signed server certificate (its own issuer, not a CA's). */
 export function selfSigned(names: string[]): TestCert {
-  const p = join(dir(), `self-${++counter}`);
-  const san = names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
-  openssl(['req', '-x509', ...EC, '-keyout', `${p}.key`, '-out', `${p}.crt`, '-days', '2', '-subj', `/CN=${names[0]}`, '-addext', `subjectAltName=${san}`]);
-  return read(`${p}.crt`, `${p}.key`, '');
+  const pem = inTemp((dir) => {
+    const san = names.map((n) => `DNS:${n}`).join(',');
+    openssl(dir, ['req', '-x509', ...EC, '-keyout', 'self.key', '-out', 'self.crt', '-days', '30', '-subj', `/CN=${names[0]}`, '-addext', `subjectAltName=${san}`]);
+    return { cert: readFileSync(join(dir, 'self.crt'), 'utf8'), key: readFileSync(join(dir, 'self.key'), 'utf8') };
+  });
+  return { ...pem, chain: pem.cert };
 }
 
 export interface TlsUpstream {

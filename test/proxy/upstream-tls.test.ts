@@ -24,8 +24,8 @@ function service(name: string, url: string, fields: string[] = [], route: string
 
 t.before(async () => {
   upstreams.push((selfSignedUp = await startTlsUpstream(selfSigned(['localhost']), { name: 'self-signed' })));
-  upstreams.push((rootSignedUp = await startTlsUpstream(issue(root, 'localhost', { names: ['localhost', 'api.example.test'] }), { name: 'root-signed' })));
-  upstreams.push((twoIntermediatesUp = await startTlsUpstream(issue(intermediateTwo, 'localhost', { names: ['localhost'] }), { name: 'two-intermediates' })));
+  upstreams.push((rootSignedUp = await startTlsUpstream(issue(root, ['localhost', 'api.example.test']), { name: 'root-signed' })));
+  upstreams.push((twoIntermediatesUp = await startTlsUpstream(issue(intermediateTwo, ['localhost']), { name: 'two-intermediates' })));
   const config = yaml(
     '_format_version: "3.0"',
     'services:',
