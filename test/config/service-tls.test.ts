@@ -5,6 +5,7 @@ import { checkConfigText } from '../../src/config/load';
 import { formatIssue } from '../../src/config/errors';
 import { errorsOf, snapshotOf, yaml } from '../helpers/config';
 import { DEFAULT_TLS_VERIFY_DEPTH } from '../../src/config/upstream-tls';
+import { makeCa, makeLeaf } from '../helpers/tls';
 
 const head = '_format_version: "3.0"';
 const warningsOf = (text: string) => checkConfigText(text, 'kong.yml').warnings.map(formatIssue);
@@ -55,4 +56,28 @@ t.test("the snapshot holds each https service's TLS settings once, shared by its
   const off = snapshotOf(yaml(head, 'services: [{name: s, url: "https://up", routes: [{paths: [/]}]}]'));
   t.equal([...off.routes.values()][0].upstream!.tls!.verify, false, 'off unless set, as Kong');
   t.not([...off.routes.values()][0].upstream!.tls!.id, a.upstream!.tls!.id, 'different settings, different pools');
+});
+
+t.test('client_certificate and ca_certificates naming entities of the file: their PEMs are what the service connects with', async (t) => {
+  const ca = makeCa('service CA');
+  const clientCert = makeLeaf(ca, { names: ['gateway-client'], usage: 'client' });
+  const text = yaml(
+    head,
+    'ca_certificates:',
+    `  - {id: the-ca, cert: ${JSON.stringify(ca.cert)}}`,
+    'certificates:',
+    `  - {id: the-client, cert: ${JSON.stringify(clientCert.cert)}, key: ${JSON.stringify(clientCert.key)}}`,
+    'services:',
+    '  - name: s',
+    '    url: https://up',
+    '    tls_verify: true',
+    '    tls_verify_depth: 3',
+    '    client_certificate: the-client',
+    '    ca_certificates: [the-ca]',
+    '    routes: [{paths: [/]}]',
+  );
+  t.same(errorsOf(text), []);
+  const tls = [...snapshotOf(text).routes.values()][0].upstream!.tls!;
+  t.match(tls, { verify: true, verifyDepth: 3, ca: [ca.cert], cert: clientCert.cert, key: clientCert.key });
+  t.notMatch(tls.id, /PRIVATE|BEGIN/, 'the pool key is a digest');
 });

@@ -10,12 +10,16 @@ import { intermediateCa, issue, rootCa, selfSigned, startTlsUpstream, type TlsUp
 const root = rootCa('upstream root CA');
 const intermediateOne = intermediateCa(root, 'intermediate one');
 const intermediateTwo = intermediateCa(intermediateOne, 'intermediate two');
+const otherRoot = rootCa('some other root CA');
+const clientRoot = rootCa('client root CA');
+const client = issue(clientRoot, ['gateway-client'], 'client');
 
 const upstreams: TlsUpstream[] = [];
 let gw: RunningGateway;
 let selfSignedUp: TlsUpstream;
 let rootSignedUp: TlsUpstream;
 let twoIntermediatesUp: TlsUpstream;
+let mutualUp: TlsUpstream;
 
 /** A service with one route `/<name>`, its fields given as YAML lines. */
 function service(name: string, url: string, fields: string[] = [], route: string[] = []): string[] {
@@ -26,9 +30,19 @@ t.before(async () => {
   upstreams.push((selfSignedUp = await startTlsUpstream(selfSigned(['localhost']), { name: 'self-signed' })));
   upstreams.push((rootSignedUp = await startTlsUpstream(issue(root, ['localhost', 'api.example.test']), { name: 'root-signed' })));
   upstreams.push((twoIntermediatesUp = await startTlsUpstream(issue(intermediateTwo, ['localhost']), { name: 'two-intermediates' })));
+  upstreams.push((mutualUp = await startTlsUpstream(issue(root, ['localhost']), { name: 'mutual', clientCa: clientRoot })));
   const config = yaml(
     '_format_version: "3.0"',
+    'ca_certificates:',
+    `  - {id: root-ca, cert: ${JSON.stringify(root.cert)}}`,
+    `  - {id: other-ca, cert: ${JSON.stringify(otherRoot.cert)}}`,
+    'certificates:',
+    `  - {id: client-cert, cert: ${JSON.stringify(client.chain)}, key: ${JSON.stringify(client.key)}}`,
     'services:',
+    ...service('ca-right', `https://localhost:${rootSignedUp.port}`, ['tls_verify: true', 'ca_certificates: [root-ca]']),
+    ...service('ca-wrong', `https://localhost:${rootSignedUp.port}`, ['tls_verify: true', 'ca_certificates: [other-ca]', 'retries: 0']),
+    ...service('mtls-with', `https://localhost:${mutualUp.port}`, ['client_certificate: {id: client-cert}']),
+    ...service('mtls-without', `https://localhost:${mutualUp.port}`, ['retries: 0']),
     ...service('off-self-signed', `https://localhost:${selfSignedUp.port}`),
     ...service('on-self-signed', `https://localhost:${selfSignedUp.port}`, ['tls_verify: true', 'retries: 0']),
     ...service('on-system-store', `https://localhost:${rootSignedUp.port}`, ['tls_verify: true']),
@@ -72,6 +86,24 @@ t.test('tls_verify on without ca_certificates trusts the system store', async (t
   const r = await request(gw.proxyPort, '/on-system-store');
   t.equal(r.status, 200);
   t.equal(r.body, 'root-signed');
+});
+
+t.test('tls_verify on with ca_certificates trusts those CAs only (Kong: 18-upstream_tls_spec ca_certificates)', async (t) => {
+  const right = await request(gw.proxyPort, '/ca-right');
+  t.equal(right.status, 200);
+  t.equal(right.body, 'root-signed');
+  // `root` is in the system store too: ca_certificates replace it
+  isBadGateway(t, await request(gw.proxyPort, '/ca-wrong'));
+  t.match(gw.logs(), /"error":"UNABLE_TO_VERIFY_LEAF_SIGNATURE"/);
+});
+
+t.test('client_certificate: an upstream that demands a client certificate gets it; without one, 502', async (t) => {
+  const withCert = await request(gw.proxyPort, '/mtls-with');
+  t.equal(withCert.status, 200);
+  t.equal(withCert.body, 'mutual');
+  t.equal(mutualUp.clientNames.at(-1), 'gateway-client');
+  isBadGateway(t, await request(gw.proxyPort, '/mtls-without'));
+  t.notMatch(gw.logs() + gw.output(), /PRIVATE KEY|BEGIN CERTIFICATE/, 'no certificate or key in any log line');
 });
 
 t.test("tls_verify_depth: nginx's default of 1 refuses two intermediates, 2 accepts them (Kong: 18-upstream_tls_spec tls_verify_depth)", async (t) => {
