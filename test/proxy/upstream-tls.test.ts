@@ -5,6 +5,7 @@ import t from 'tap';
 import { request, type Reply } from '../helpers/http';
 import { startGateway, tempFile, type RunningGateway } from '../helpers/cli';
 import { yaml } from '../helpers/config';
+import { count, waitFor, writeByRename } from '../helpers/wait';
 import { intermediateCa, issue, rootCa, selfSigned, startTlsUpstream, type TlsUpstream } from '../helpers/tls-certs';
 
 const root = rootCa('upstream root CA');
@@ -31,11 +32,17 @@ t.before(async () => {
   upstreams.push((rootSignedUp = await startTlsUpstream(issue(root, ['localhost', 'api.example.test']), { name: 'root-signed' })));
   upstreams.push((twoIntermediatesUp = await startTlsUpstream(issue(intermediateTwo, ['localhost']), { name: 'two-intermediates' })));
   upstreams.push((mutualUp = await startTlsUpstream(issue(root, ['localhost']), { name: 'mutual', clientCa: clientRoot })));
-  const config = yaml(
+  // The gateway's system store trusts `root` (NODE_EXTRA_CA_CERTS adds to Node's bundled CAs).
+  gw = await startGateway(configWith(root.cert, otherRoot.cert), { env: { ...process.env, NODE_EXTRA_CA_CERTS: tempFile('root.pem', root.cert) } });
+});
+
+/** Every service of these tests; `root-ca` and `other-ca` hold the PEMs given. */
+function configWith(rootCaPem: string, otherCaPem: string): string {
+  return yaml(
     '_format_version: "3.0"',
     'ca_certificates:',
-    `  - {id: root-ca, cert: ${JSON.stringify(root.cert)}}`,
-    `  - {id: other-ca, cert: ${JSON.stringify(otherRoot.cert)}}`,
+    `  - {id: root-ca, cert: ${JSON.stringify(rootCaPem)}}`,
+    `  - {id: other-ca, cert: ${JSON.stringify(otherCaPem)}}`,
     'certificates:',
     `  - {id: client-cert, cert: ${JSON.stringify(client.chain)}, key: ${JSON.stringify(client.key)}}`,
     'services:',
@@ -54,9 +61,7 @@ t.before(async () => {
     ...service('sni-preserved', `https://localhost:${rootSignedUp.port}`, [], ['preserve_host: true']),
     ...service('name-checked', `https://localhost:${rootSignedUp.port}`, ['tls_verify: true', 'retries: 0'], ['preserve_host: true']),
   );
-  // The gateway's system store trusts `root` (NODE_EXTRA_CA_CERTS adds to Node's bundled CAs).
-  gw = await startGateway(config, { env: { ...process.env, NODE_EXTRA_CA_CERTS: tempFile('root.pem', root.cert) } });
-});
+}
 
 t.teardown(async () => {
   await gw?.stop();
@@ -132,4 +137,13 @@ t.test('with tls_verify and preserve_host, the certificate must be for the clien
   const other = await request(gw.proxyPort, '/name-checked', { headers: { Host: 'other.example.test' } });
   isBadGateway(t, other);
   t.match(gw.logs(), /"error":"ERR_TLS_CERT_ALTNAME_INVALID"/);
+});
+
+t.test('a reload that swaps the CAs behind the same ids: warm connections verified with the old ones are not reused', async (t) => {
+  t.equal((await request(gw.proxyPort, '/ca-right')).status, 200, 'a pooled connection to the upstream');
+  writeByRename(gw.configFile, configWith(otherRoot.cert, root.cert));
+  await waitFor('the reload', () => (count(gw.logs(), /"msg":"config reloaded"/) > 0 ? true : undefined));
+  isBadGateway(t, await request(gw.proxyPort, '/ca-right'), 'root-ca now holds another CA');
+  const swapped = await request(gw.proxyPort, '/ca-wrong');
+  t.equal(swapped.status, 200, 'other-ca now holds the right one');
 });
