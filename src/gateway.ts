@@ -1,4 +1,6 @@
-import type http from 'node:http';
+import http from 'node:http';
+import https from 'node:https';
+import type { Server } from 'node:net';
 import { configHashInSlices, loadConfigText } from './config/load';
 import { loadConfigBytesOffThread, readCheckedConfig, type LoadedOffThread, type LoadedWithBatches } from './config/load-off-thread';
 import { ConfigError, formatIssue } from './config/errors';
@@ -12,9 +14,10 @@ import { ClientAddresses, type RealIpOptions } from './proxy/client-address';
 import { openFilesLimit } from './proxy/connections-per-ip';
 import { closeUpstreamConnections } from './proxy/forward';
 import { setCacheBudget } from './plugins/proxy-cache/memory';
-import { createAdminServer } from './admin/server';
+import { adminRequestHandler } from './admin/server';
 import { checkAdminExposure, checkAdminToken } from './admin/token';
-import { formatListen, type ListenAddress } from './cli/listen';
+import { describeListener, formatListen, type ListenAddress } from './cli/listen';
+import { tlsServerOptions, type TlsSettings } from './proxy/tls';
 import { log, type LogFormat } from './log';
 import { createAccessLog, type AccessLogTarget, type AccessSink } from './observe/access-log';
 import { GatewayMetrics } from './observe/metrics';
@@ -29,7 +32,13 @@ export interface GatewayOptions {
   accepted?: WorkerConfig;
   /** null: this process serves no traffic itself (a worker pool's primary). */
   proxyListen: ListenAddress | null;
+  /** Every proxy listener, `proxyListen` first (just it when absent). */
+  proxyListeners?: ListenAddress[];
   adminListen: ListenAddress | null;
+  /** Every Admin API listener, `adminListen` first (just it when absent). */
+  adminListeners?: ListenAddress[];
+  /** The default certificate and session ticket keys; required when a listener has `ssl`. */
+  tls?: TlsSettings;
   /** Required on every Admin API request when set; mandatory when the admin address is not loopback. */
   adminToken?: string;
   /** Kong's (nginx's) 60 s each when absent. */
@@ -93,7 +102,11 @@ export class Gateway {
   /** Undefined when metrics are off or there is no Admin API to serve them. */
   readonly metrics: GatewayMetrics | undefined;
   private readonly observer: Observer;
-  admin: http.Server | undefined;
+  admin: Server | undefined;
+  /** Every Admin API server, `admin` first. */
+  private adminServers: Server[] = [];
+  /** The proxy's listeners as bound (port 0 resolved), in the order given. */
+  private proxyBound: ListenAddress[] = [];
   lastReload: ReloadRecord | undefined;
   lastReloadError: ReloadRecord | undefined;
   private watcher: ConfigWatcher | undefined;
@@ -127,6 +140,7 @@ export class Gateway {
       maxConnectionsPerIp: options.maxConnectionsPerIp,
       observer: this.observer,
       clientAddresses,
+      tls: options.tls,
     });
     this.fileState = loaded.hash;
   }
@@ -150,10 +164,23 @@ export class Gateway {
       options.workers?.configure(handOn(loaded, bytes), file, 'file');
     }
     const gateway = new Gateway(options, loaded);
-    if (options.proxyListen) await listen(gateway.proxy.server, options.proxyListen);
+    if (options.proxyListen) {
+      for (const at of options.proxyListeners ?? [options.proxyListen]) {
+        const { server, info } = gateway.proxy.serverFor(at);
+        await listen(server, at);
+        info.port = boundAddress(server).port;
+        gateway.proxyBound.push({ ...at, host: boundAddress(server).host, port: info.port });
+      }
+    }
     if (options.adminListen) {
-      gateway.admin = createAdminServer(gateway);
-      await listen(gateway.admin, options.adminListen);
+      const handler = adminRequestHandler(gateway);
+      for (const at of options.adminListeners ?? [options.adminListen]) {
+        // The Admin API speaks HTTP/1.1, over TLS on an `ssl` listener (with the default certificate).
+        const server = at.ssl ? https.createServer(tlsServerOptions(gateway.tlsFor(at), () => undefined), handler) : http.createServer(handler);
+        await listen(server, at);
+        gateway.adminServers.push(server);
+      }
+      gateway.admin = gateway.adminServers[0];
     }
     if (options.isWorker) return gateway;
     gateway.watcher = await watchConfigFile(options.configFile, async () => {
@@ -165,6 +192,11 @@ export class Gateway {
     return gateway;
   }
 
+  private tlsFor(at: ListenAddress): TlsSettings {
+    if (this.options.tls === undefined) throw new Error(`${describeListener(at)}: no TLS settings`);
+    return this.options.tls;
+  }
+
   /** The start line, once the proxy is listening (a pool's primary says it when its workers are). */
   announce(proxy: ListenAddress, extra: Record<string, unknown> = {}): void {
     const snapshot = this.proxy.current;
@@ -172,6 +204,8 @@ export class Gateway {
     log('info', 'gateway listening', {
       proxy: formatListen(proxy),
       admin: this.adminAddress ? formatListen(this.adminAddress) : 'off',
+      ...proxyListenersField(this.proxyBound.length > 0 ? this.proxyBound : (this.options.workers !== undefined ? (this.options.proxyListeners ?? []) : [])),
+      ...(this.adminServers.length > 1 ? { admin_listeners: this.adminServers.map((s, i) => describeListener({ ...this.adminListeners[i], ...boundAddress(s) })) } : {}),
       config: this.options.configFile,
       configuration_hash: snapshot.hash,
       ...counts(snapshot.entities),
@@ -190,7 +224,12 @@ export class Gateway {
   }
 
   get proxyAddress(): ListenAddress {
-    return boundAddress(this.proxy.server);
+    const first = this.proxyBound[0];
+    return first === undefined ? boundAddress(this.proxy.server) : { host: first.host, port: first.port };
+  }
+
+  private get adminListeners(): ListenAddress[] {
+    return this.options.adminListeners ?? (this.options.adminListen ? [this.options.adminListen] : []);
   }
 
   get adminAddress(): ListenAddress | undefined {
@@ -345,19 +384,24 @@ export class Gateway {
     const deadline = Date.now() + graceMs;
     this.stopped = true;
     await this.watcher?.close();
-    const servers = [this.proxy.server, this.admin].filter((s): s is http.Server => s !== undefined);
+    const servers = [...this.proxy.servers, ...this.adminServers].filter((s) => s.listening);
     const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-    for (const s of servers) s.closeIdleConnections();
+    this.proxy.closeIdleConnections();
+    for (const s of this.adminServers) (s as http.Server).closeIdleConnections();
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        for (const s of servers) s.closeAllConnections();
+        this.proxy.closeAllConnections();
+        for (const s of this.adminServers) (s as http.Server).closeAllConnections();
         resolve();
       }, graceMs);
       timer.unref();
     });
     // Connections that become idle after their last response must not hold shutdown open.
-    const sweeper = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 50);
+    const sweeper = setInterval(() => {
+      this.proxy.closeIdleConnections();
+      for (const s of this.adminServers) (s as http.Server).closeIdleConnections();
+    }, 50);
     await Promise.race([closed, graceOver]);
     clearInterval(sweeper);
     clearTimeout(timer);
@@ -407,7 +451,12 @@ function stopwatch(): Stopwatch {
   return { at: new Date().toISOString(), ms: () => Number((process.hrtime.bigint() - started) / 1000n) / 1000 };
 }
 
-function listen(server: http.Server, at: ListenAddress): Promise<void> {
+/** The start line's list of proxy listeners, when there is more than one plain one (a pool's: as configured). */
+function proxyListenersField(listeners: readonly ListenAddress[]): { proxy_listeners?: string[] } {
+  return listeners.length > 1 || listeners.some((l) => l.ssl) ? { proxy_listeners: listeners.map(describeListener) } : {};
+}
+
+function listen(server: Server, at: ListenAddress): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(at.port, at.host, () => {
@@ -417,7 +466,7 @@ function listen(server: http.Server, at: ListenAddress): Promise<void> {
   });
 }
 
-function boundAddress(server: http.Server): ListenAddress {
+function boundAddress(server: Server): ListenAddress {
   const a = server.address();
   if (a === null || typeof a === 'string') throw new Error('server is not listening');
   return { host: a.address, port: a.port };

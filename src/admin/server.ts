@@ -20,11 +20,16 @@ function adminRouter(): AdminRouter {
   return router;
 }
 
-/** The DB-less Admin API: read-only views of the live snapshot, plus GET/POST /config and proxy-cache purges. */
+/** The DB-less Admin API on plain HTTP. */
 export function createAdminServer(gateway: Gateway): http.Server {
+  return http.createServer(adminRequestHandler(gateway));
+}
+
+/** The DB-less Admin API: read-only views of the live snapshot, plus GET/POST /config and proxy-cache purges. */
+export function adminRequestHandler(gateway: Gateway): (req: IncomingMessage, res: ServerResponse) => void {
   const router = adminRouter();
   const authorized = gateway.options.adminToken !== undefined ? tokenChecker(gateway.options.adminToken) : undefined;
-  return http.createServer((req: IncomingMessage, res: ServerResponse) => {
+  return (req: IncomingMessage, res: ServerResponse) => {
     if (authorized !== undefined && !authorized(req.headers)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="gateway admin"');
       return sendJson(res, 401, { message: 'Invalid or missing admin token' });
@@ -57,5 +62,5 @@ export function createAdminServer(gateway: Gateway): http.Server {
         if (!res.headersSent) sendJson(res, 500, { message: 'An unexpected error occurred' });
         else res.destroy();
       });
-  });
+  };
 }

@@ -3,7 +3,8 @@ import { Gateway, type GatewayOptions } from '../gateway';
 import type { Serving } from '../cluster/primary';
 import { workerCount, WORKERS_ENV } from './workers';
 import { ConfigError, formatIssue } from '../config/errors';
-import { parseListen } from './listen';
+import { parseListeners } from './listen';
+import { configuredDefaultCertificate, generatedDefaultCertificate, tlsSettings } from './tls-settings';
 import { validateCommand } from './validate';
 import { hashPasswordCommand } from './hash-password';
 import { explainCommand } from './explain';
@@ -68,6 +69,8 @@ interface StartOptions {
   conf?: string;
   proxyListen: string;
   adminListen: string;
+  sslCert?: string;
+  sslCertKey?: string;
   adminToken?: string;
   adminShowSecrets?: boolean;
   logLevel: string;
@@ -96,8 +99,18 @@ function startCommand(): Command {
   return new Command('start')
     .description('load a declarative config file and serve traffic')
     .addOption(new Option('-c, --conf <file>', 'declarative config file (kong.yml)').env('KONG_DECLARATIVE_CONFIG'))
-    .addOption(new Option('--proxy-listen <addr>', 'proxy address HOST:PORT').env('KONG_PROXY_LISTEN').default('0.0.0.0:8000'))
-    .addOption(new Option('--admin-listen <addr>', "admin API address HOST:PORT, or 'off'").env('KONG_ADMIN_LISTEN').default('127.0.0.1:8001'))
+    .addOption(
+      new Option('--proxy-listen <addrs>', "proxy addresses, comma-separated, each HOST:PORT [ssl] [http2] (Kong's proxy_listen)")
+        .env('KONG_PROXY_LISTEN')
+        .default('0.0.0.0:8000'),
+    )
+    .addOption(
+      new Option('--admin-listen <addrs>', "admin API addresses, comma-separated, each HOST:PORT [ssl], or 'off'")
+        .env('KONG_ADMIN_LISTEN')
+        .default('127.0.0.1:8001'),
+    )
+    .addOption(new Option('--ssl-cert <files>', 'default certificate of the ssl listeners: PEM files or inline PEM, comma-separated (ECDSA and RSA)').env('KONG_SSL_CERT'))
+    .addOption(new Option('--ssl-cert-key <files>', 'the keys of --ssl-cert, in the same order').env('KONG_SSL_CERT_KEY'))
     .addOption(new Option('--admin-token <token>', 'token every Admin API request must carry (required off loopback)').env(ADMIN_TOKEN_ENV))
     .addOption(
       new Option('--client-header-timeout <ms>', 'time a client has to send the request line and headers (then 408)')
@@ -181,12 +194,24 @@ function startCommand(): Command {
       configureLog(eventLog);
       let gateway: Serving;
       try {
-        const proxyListen = parseListen(opts.proxyListen, '--proxy-listen');
-        if (proxyListen === null) throw new Error('--proxy-listen: the proxy cannot be off');
+        const proxy = parseListeners(opts.proxyListen, '--proxy-listen');
+        if (proxy.listeners.length === 0) throw new Error('--proxy-listen: the proxy cannot be off');
+        const admin = parseListeners(opts.adminListen, '--admin-listen');
+        for (const l of admin.listeners) {
+          if (l.http2) admin.notes.push(`--admin-listen: 'http2' ignored: the Admin API speaks HTTP/1.1`);
+          delete l.http2;
+        }
+        for (const note of [...proxy.notes, ...admin.notes]) log('info', note);
+        const anySsl = [...proxy.listeners, ...admin.listeners].some((l) => l.ssl);
+        const configured = configuredDefaultCertificate(opts.sslCert, opts.sslCertKey, '--ssl-cert', '--ssl-cert-key');
+        if (anySsl && configured === undefined) log('info', 'no --ssl-cert: serving a self-signed default certificate for localhost, generated now and kept in memory');
         const options: GatewayOptions = {
           configFile: opts.conf,
-          proxyListen,
-          adminListen: parseListen(opts.adminListen, '--admin-listen'),
+          proxyListen: proxy.listeners[0],
+          proxyListeners: proxy.listeners,
+          adminListen: admin.listeners[0] ?? null,
+          adminListeners: admin.listeners,
+          ...(anySsl ? { tls: tlsSettings(configured ?? generatedDefaultCertificate()) } : {}),
           adminToken: opts.adminToken,
           clientTimeouts: {
             header: opts.clientHeaderTimeout,

@@ -4,12 +4,16 @@ import type { ListenAddress } from '../cli/listen';
 import type { LogFormat, LogLevel } from '../log';
 import type { ClientTimeouts } from '../proxy/client-limits';
 import type { RealIpOptions } from '../proxy/client-address';
+import type { TlsSettings } from '../proxy/tls';
 import type { CheckedConfig } from '../config/load-off-thread';
 
 /** What a worker needs to serve as the primary would: the CLI's options, minus what the primary keeps. */
 export interface WorkerSettings {
   configFile: string;
   proxyListen: ListenAddress;
+  proxyListeners?: ListenAddress[];
+  /** The primary's, so that every worker serves the same default certificate and resumes the same tickets. */
+  tls?: TlsSettings;
   clientTimeouts?: ClientTimeouts;
   realIp?: RealIpOptions;
   maxConnectionsPerIp?: number | null;

@@ -28,6 +28,8 @@ export async function startPool(options: GatewayOptions, size: number, eventLog:
     {
       configFile: options.configFile,
       proxyListen: options.proxyListen!,
+      proxyListeners: options.proxyListeners,
+      tls: options.tls,
       clientTimeouts: options.clientTimeouts,
       realIp: options.realIp,
       maxConnectionsPerIp: options.maxConnectionsPerIp,

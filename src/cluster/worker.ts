@@ -53,6 +53,9 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
       configFile: s.configFile,
       accepted: message.config,
       proxyListen: s.proxyListen,
+      proxyListeners: s.proxyListeners,
+      // The IPC channel's structured clone makes Buffers plain Uint8Arrays.
+      ...(s.tls === undefined ? {} : { tls: { ...s.tls, ticketKeys: Buffer.from(s.tls.ticketKeys) } }),
       adminListen: null,
       clientTimeouts: s.clientTimeouts,
       realIp: s.realIp,

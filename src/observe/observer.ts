@@ -105,8 +105,9 @@ export class Observer {
     let upstream: number | undefined;
     if (ctx !== undefined && ctx.forwardedAt !== 0) upstream = (ctx.upstreamRespondedAt || now) - ctx.forwardedAt;
     const socket = req.socket;
-    const read = socket.bytesRead;
-    const written = socket.bytesWritten;
+    // An HTTP/2 stream's socket is gone once it closed: no byte count there.
+    const read = socket.bytesRead ?? 0;
+    const written = socket.bytesWritten ?? 0;
     let marks = this.marks.get(socket);
     if (marks === undefined) {
       marks = { read: 0, written: 0 };

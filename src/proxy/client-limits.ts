@@ -65,7 +65,7 @@ export function hasTooManyHeaderLines(req: IncomingMessage): boolean {
  */
 export function isBadlyFramed(req: IncomingMessage): boolean {
   const te = req.headers['transfer-encoding'];
-  if (te !== undefined && (req.httpVersionMinor === 0 || te.toLowerCase() !== 'chunked')) return true;
+  if (te !== undefined && ((req.httpVersionMajor === 1 && req.httpVersionMinor === 0) || te.toLowerCase() !== 'chunked')) return true;
   const raw = req.rawHeaders;
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {

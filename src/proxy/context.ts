@@ -95,6 +95,8 @@ export class RequestContext {
   chain: Chain;
   /** How the client's address is found (the gateway's trusted_ips settings). */
   clientAddresses: ClientAddresses = PEER_ADDRESSES;
+  /** The scheme the request arrived with: https on a TLS listener (Kong's ngx.var.scheme). */
+  scheme: 'http' | 'https' = 'http';
   /**
    * A byte limit on the request body a plugin set (request-size-limiting) for a body of unknown length: counted as
    * the body streams upstream or is read, answered with `bodyLimitStatus` once passed.

@@ -477,7 +477,7 @@ function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<string 
   // Kong: a trusted proxy's X-Forwarded-Proto/Host/Port/Path/Prefix are passed on; anyone else's are replaced.
   const trusted = ctx.clientAddresses.trustsPeer(req) ? h : undefined;
   const hostSent = trusted?.['x-forwarded-host'] ?? (host === undefined ? undefined : stripPort(host));
-  list.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${peer}`, 'x-forwarded-proto', trusted?.['x-forwarded-proto'] ?? 'http');
+  list.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${peer}`, 'x-forwarded-proto', trusted?.['x-forwarded-proto'] ?? ctx.scheme);
   if (hostSent !== undefined) list.push('x-forwarded-host', hostSent);
   list.push('x-forwarded-port', trusted?.['x-forwarded-port'] ?? String(req.socket.localPort));
   list.push('x-forwarded-path', trusted?.['x-forwarded-path'] ?? ctx.rawPath);

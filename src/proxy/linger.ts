@@ -101,7 +101,8 @@ export function lingerThenClose(socket: Socket): void {
  * the same bounds (the connection is closed when they are passed), so the next request on it is read cleanly.
  */
 export function lingerIfBodyPending(req: IncomingMessage, res: ServerResponse): void {
-  if (req.complete || !hasBody(req.headers)) return;
+  // An HTTP/2 stream's unread body ends with the stream; the connection carries on by itself.
+  if (req.complete || !hasBody(req.headers) || req.httpVersionMajor === 2) return;
   const socket = req.socket as ClosingSocket;
   if (socket.destroyed) return;
   let closing = false;

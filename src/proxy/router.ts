@@ -77,6 +77,8 @@ export interface RouterEntry {
   methods: string[] | null;
   hosts: HostRule[] | null;
   headers: HeaderRule[] | null;
+  /** The route's snis: tested on TLS requests only (Kong: `net.protocol != "https" || tls.sni …`). */
+  snis: HostRule[] | null;
   // priority (transform.get_priority), highest first
   weight: number;
   plainHostsOnly: boolean;
@@ -412,7 +414,8 @@ export class Router {
       // Kong: true when `hosts` is an array without wildcards (an empty array counts, a missing one doesn't)
       const plainHostsOnly = Array.isArray(route.hosts) && !route.hosts.some((h) => h.includes('*'));
       const paths = nonEmpty(route.paths) ? route.paths : null;
-      const weight = (methods ? 1 : 0) + (hosts ? 1 : 0) + (headers ? 1 : 0) + (paths ? 1 : 0);
+      const snis = nonEmpty(route.snis) ? route.snis.map(compileSni) : null;
+      const weight = (methods ? 1 : 0) + (hosts ? 1 : 0) + (headers ? 1 : 0) + (paths ? 1 : 0) + (snis ? 1 : 0);
       const pathHandling = options.honourPathHandlingV1 && route.path_handling === 'v1' ? 'v1' : 'v0';
 
       const base = {
@@ -424,6 +427,7 @@ export class Router {
         methods,
         hosts,
         headers,
+        snis,
         weight,
         plainHostsOnly,
         headerCount,
@@ -505,6 +509,7 @@ export class Router {
     path: string,
     headers: RouterRequestHeaders,
     dstPort?: number,
+    sni?: string,
   ): RouteMatch | null {
     const hasHost = readRequestHost(host, dstPort);
     const hostName = requestHostName;
@@ -546,6 +551,7 @@ export class Router {
       if (e.methods !== null && !e.methods.includes(method)) continue;
       if (e.hosts !== null && (!hasHost || !hostsMatch(e.hosts, hostName, port))) continue;
       if (e.headers !== null && !headersMatch(e.headers, headers)) continue;
+      if (e.snis !== null && sni !== undefined && !snisMatch(e.snis, sni)) continue;
 
       clearScratch(lists);
       return {
@@ -582,6 +588,26 @@ export class Router {
 }
 
 export type RouteCondition = 'path' | 'method' | 'host' | 'headers';
+
+/**
+ * A route's sni as kong/router/transform.lua compiles it: `*.x` matches names ending in `.x`, `x.*` names
+ * starting with `x.`, anything else the name itself (a final dot dropped).
+ */
+function compileSni(sni: string): HostRule {
+  if (sni.charCodeAt(0) === 42 /* * */) return { kind: HostKind.Suffix, value: sni.slice(1), port: -1 };
+  if (sni.charCodeAt(sni.length - 1) === 42) return { kind: HostKind.Prefix, value: sni.slice(0, -1), port: -1 };
+  return { kind: HostKind.Exact, value: sni.length > 1 && sni.endsWith('.') ? sni.slice(0, -1) : sni, port: -1 };
+}
+
+/** `sni`: the client's server name on a TLS connection, '' when it sent none (then no sni rule holds). */
+function snisMatch(rules: HostRule[], sni: string): boolean {
+  if (sni === '') return false;
+  const name = sni.toLowerCase();
+  for (const r of rules) {
+    if (r.kind === HostKind.Exact ? name === r.value : r.kind === HostKind.Suffix ? name.endsWith(r.value) : name.startsWith(r.value)) return true;
+  }
+  return false;
+}
 
 /** Drops the scratch references so a replaced Router can be collected. */
 function clearScratch(count: number): void {

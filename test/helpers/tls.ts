@@ -5,6 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequestRaw, type Agent } from 'node:https';
+import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
+import { connect } from 'node:tls';
 
 export interface Pem {
   cert: string;
@@ -91,4 +95,82 @@ function utcTime(days: number): string {
 /** A self-signed server certificate for `names` (not a CA). */
 export function makeSelfSigned(names: string[], kind: KeyKind = 'ec'): Pem {
   return makeLeaf(makeCa(names[0], kind), { names, kind });
+}
+
+/** The ports of a gateway's proxy listeners, from its start line: [plain ports, ssl ports, ssl http2 ports]. */
+export function listenerPorts(logs: string): { plain: number[]; ssl: number[]; h2: number[] } {
+  const m = /"proxy_listeners":\[([^\]]*)\]/.exec(logs);
+  if (m === null) throw new Error(`no proxy_listeners in:\n${logs}`);
+  const out = { plain: [] as number[], ssl: [] as number[], h2: [] as number[] };
+  for (const entry of JSON.parse(`[${m[1]}]`) as string[]) {
+    const port = Number(/:(\d+)/.exec(entry)![1]);
+    if (entry.endsWith(' ssl http2')) out.h2.push(port);
+    else if (entry.endsWith(' ssl')) out.ssl.push(port);
+    else out.plain.push(port);
+  }
+  return out;
+}
+
+/** The subject CN of the certificate a TLS listener serves for `servername` (none: no SNI sent); `sigalgs` limits what the client can verify. */
+export function servedCertificate(port: number, servername?: string, sigalgs?: string): Promise<{ cn: string; keyType: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, ...(sigalgs ? { sigalgs } : {}) }, () => {
+      const cert = socket.getPeerCertificate();
+      const keyType = (cert as { asn1Curve?: string }).asn1Curve !== undefined ? 'ec' : 'rsa';
+      resolve({ cn: String(cert.subject.CN), keyType });
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+}
+
+export interface TlsReply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+  json(): any;
+}
+
+/** One HTTPS/1.1 request on a fresh connection, with `servername` as SNI; the certificate is not verified. */
+export function httpsRequest(port: number, path: string, opts: { servername?: string; headers?: Record<string, string>; method?: string; agent?: Agent } = {}): Promise<TlsReply> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequestRaw(
+      { host: '127.0.0.1', port, path, method: opts.method ?? 'GET', servername: opts.servername, headers: opts.headers, rejectUnauthorized: false, agent: opts.agent ?? false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** One HTTP/2 request on `session`. */
+export function h2Request(session: ClientHttp2Session, path: string, headers: Record<string, string> = {}, body?: string): Promise<TlsReply> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':path': path, ':method': body === undefined ? 'GET' : 'POST', ...headers });
+    let status = 0;
+    let responseHeaders: IncomingHttpHeaders = {};
+    stream.on('response', (h) => {
+      status = Number(h[':status']);
+      responseHeaders = h as IncomingHttpHeaders;
+    });
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      resolve({ status, headers: responseHeaders, body: text, json: () => JSON.parse(text) });
+    });
+    stream.on('error', reject);
+    stream.end(body);
+  });
+}
+
+export function h2Connect(port: number, servername?: string): ClientHttp2Session {
+  return http2Connect(`https://127.0.0.1:${port}`, { servername, rejectUnauthorized: false });
 }

@@ -604,3 +604,24 @@ t.test('route rules', async (t) => {
   ];
   for (const [n, expected] of names) t.equal(checkRouteHeaderName(n), expected, `header ${JSON.stringify(n)}`);
 });
+
+// ---------------------------------------------------------------------------------------------------
+t.test('kong/router/transform.lua: route snis on TLS requests only, in the route priority', async (t) => {
+  const routes = [
+    route('any', { paths: ['/'] }),
+    route('exact', { paths: ['/'], snis: ['api.example.com'] }),
+    route('star', { paths: ['/'], snis: ['*.example.org'] }),
+    route('prefix', { paths: ['/'], snis: ['shop.*'] }),
+    route('fqdn', { paths: ['/'], snis: ['dot.example.net.'] }),
+  ];
+  const router = new Router(routes, servicesMap(svc('s')));
+  const on = (sni: string | undefined) => router.match('GET', 'h', '/', {}, undefined, sni)?.route.id;
+  t.equal(on('api.example.com'), 'exact', 'a route with snis outranks one without');
+  t.equal(on('API.example.com'), 'exact');
+  t.equal(on('a.b.example.org'), 'star', '*.x: any name ending in .x');
+  t.equal(on('shop.example.io'), 'prefix', 'x.*: any name starting with x.');
+  t.equal(on('dot.example.net'), 'fqdn', "a route sni's final dot is dropped");
+  t.equal(on('other.test'), 'any');
+  t.equal(on(''), 'any', 'TLS without a server name: no route with snis');
+  t.equal(on(undefined), 'exact', 'plain HTTP: snis are not looked at (net.protocol != "https")');
+});

@@ -12,7 +12,7 @@ export function echoOf(ctx: RequestContext, message: string, body: Buffer | unde
     message,
     kong: { node_id: NODE_ID, worker_pid: process.pid, hostname: hostname() },
     request: {
-      scheme: 'http',
+      scheme: ctx.scheme,
       host: host.replace(/:\d+$/, ''),
       port: socket.localPort,
       method: req.method,
