@@ -50,12 +50,14 @@ export function upstreamTlsOf(service: ServiceEntity, lookup: CertificateLookup)
   const pair = service.client_certificate === undefined ? undefined : lookup.certificate(service.client_certificate);
   const digest = createHash('sha256');
   digest.update(JSON.stringify([verify, verifyDepth, ca ?? null, pair?.cert ?? null, pair?.key ?? null]));
-  return Object.freeze({
+  const tls = {
     verify,
     verifyDepth,
     ca: ca === undefined ? undefined : Object.freeze(ca),
     cert: pair?.cert,
-    key: pair?.key,
     id: digest.digest('hex').slice(0, 32),
-  });
+  } as UpstreamTls;
+  // Not enumerable: whatever prints or serializes these settings never carries the private key.
+  Object.defineProperty(tls, 'key', { value: pair?.key, enumerable: false });
+  return Object.freeze(tls);
 }
