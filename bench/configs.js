@@ -44,6 +44,17 @@ function plain({ upstreamPort }) {
   return { config: doc([service(upstreamPort, [])]), requests: fixedRequest(undefined) };
 }
 
+/**
+ * (lb) one route whose service names an upstream of three targets, round-robin: the same upstream server reached
+ * on three loopback addresses (127.0.0.1-3, one connection pool each), so the load it carries matches (a)'s.
+ */
+function balanced({ upstreamPort }) {
+  const targets = [1, 2, 3].map((n) => ({ target: `127.0.0.${n}:${upstreamPort}` }));
+  const upstreams = [{ name: 'bench-upstreams', algorithm: 'round-robin', targets }];
+  const services = [{ name: 'bench-upstream', host: 'bench-upstreams', routes: [{ name: 'bench', paths: [ROUTE_PATH] }] }];
+  return { config: { _format_version: '3.0', upstreams, services }, requests: fixedRequest(undefined) };
+}
+
 /** (b) key-auth, one consumer. */
 function keyAuth({ upstreamPort }) {
   const consumers = [{ username: consumerName(0), keyauth_credentials: [{ key: keyFor(0) }] }];
@@ -174,6 +185,25 @@ function httpLog({ upstreamPort }) {
   return { config: doc([service(upstreamPort, plugins)]), requests: fixedRequest({}) };
 }
 
+/**
+ * prometheus (global, Kong's default metrics) and http-log on every request, to the local collector: what a file
+ * shipping logs and exposing metrics carries.
+ */
+function prometheusHttpLog({ upstreamPort }) {
+  const { config, requests } = httpLog({ upstreamPort });
+  config.plugins = [...(config.plugins ?? []), { name: 'prometheus', config: { status_code_metrics: true, latency_metrics: true, bandwidth_metrics: true } }];
+  return { config, requests };
+}
+
+/**
+ * opentelemetry sampling every request (sampling_rate 1.0): spans built, OTLP-encoded and POSTed in batches of 200
+ * to the local collector (the bench upstream, which takes any POST).
+ */
+function openTelemetry({ upstreamPort }) {
+  const plugins = [{ name: 'opentelemetry', config: { traces_endpoint: `http://127.0.0.1:${upstreamPort}/v1/traces`, sampling_rate: 1 } }];
+  return { config: doc([service(upstreamPort, plugins)]), requests: fixedRequest({}) };
+}
+
 /** The text of a generated config: YAML, as people write kong.yml, or JSON. */
 function configText(config, format = 'yaml') {
   if (format === 'json') return JSON.stringify(config, null, 1);
@@ -181,6 +211,6 @@ function configText(config, format = 'yaml') {
 }
 
 module.exports = {
-  ROUTE_PATH, UNREACHABLE_LIMIT, plain, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, jwtHs256, jwtRs256, jwtRs256New, hmacSha256, transforms, httpLog,
+  ROUTE_PATH, UNREACHABLE_LIMIT, plain, balanced, keyAuth, keyAuthAclRateLimit, basicAuth, manyConsumers, jwtHs256, jwtRs256, jwtRs256New, hmacSha256, transforms, httpLog, prometheusHttpLog, openTelemetry,
   configText, keyFor,
 };

@@ -30,7 +30,7 @@ const USAGE = `usage: npm run bench -- [options]
   --fresh on|off        start the baseline and the target anew for each round's measurements, each warmed with
                         4 s of load first (default on; not for e and the observed cases): a process's own luck
                         (its memory layout, its JIT's choices) then varies between rounds instead of between runs
-  --cases LIST          any of a,b,c,d,e,jwt-hs256,jwt-rs256,jwt-rs256-new,hmac,t,log,pipe,undici,c-norl,a-obs,c-obs
+  --cases LIST          any of a,lb,b,c,d,e,jwt-hs256,jwt-rs256,jwt-rs256-new,hmac,t,log,log-prom,otel,pipe,undici,c-norl,a-obs,c-obs
                         (default: all)
   --workers LIST        worker counts for the gateway cases a-d, e.g. 1,2: a count N > 1 adds case <id>-wN,
                         the gateway started with --workers N on CPUs 0..N-1 (default 1)
@@ -53,6 +53,7 @@ const TARGETS = {
   pipe: { label: 'node:http pipe (alternative)', server: 'pipe' },
   undici: { label: 'undici stream (alternative)', server: 'undici' },
   a: { label: '(a) gateway, one route, no plugins', config: configs.plain },
+  lb: { label: '(lb) upstream of 3 targets, round-robin', config: configs.balanced },
   b: { label: '(b) key-auth, one consumer', config: configs.keyAuth },
   c: { label: '(c) key-auth + acl + rate-limiting, 1000 consumers', config: configs.keyAuthAclRateLimit, rateLimited: true },
   d: { label: '(d) basic-auth (bcrypt), cache warm', config: configs.basicAuth },
@@ -63,6 +64,8 @@ const TARGETS = {
   hmac: { label: '(hmac) hmac-sha256', config: configs.hmacSha256 },
   t: { label: '(t) cors + request-transformer + response-transformer (headers)', config: configs.transforms, firstResponse: checkTransformHeaders },
   log: { label: '(log) http-log to a local collector, batches of 100', config: configs.httpLog },
+  'log-prom': { label: '(log-prom) prometheus + http-log to a local collector (target >= 90% of baseline)', config: configs.prometheusHttpLog },
+  otel: { label: '(otel) opentelemetry, sampling 1.0, to a local collector (target >= 85% of baseline)', config: configs.openTelemetry },
   'c-norl': { label: '(c) without rate-limiting', config: withoutRateLimiting, rateLimited: false },
   'a-obs': { label: '(a) with access log (file) and metrics', config: configs.plain, ...observed },
   'c-obs': { label: '(c) with access log (file) and metrics', config: configs.keyAuthAclRateLimit, rateLimited: true, ...observed },

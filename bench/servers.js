@@ -81,7 +81,14 @@ function main(argv) {
     process.exit(2);
   }
   const server = make(target);
-  server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`));
+  server.listen(0, '127.0.0.1', () => {
+    const port = server.address().port;
+    if (kind !== 'upstream') return process.stdout.write(`${JSON.stringify({ port })}\n`);
+    // Also on 127.0.0.2 and .3, same port, same process: case (lb) balances over the three addresses.
+    let pending = 2;
+    const ready = () => --pending === 0 && process.stdout.write(`${JSON.stringify({ port })}\n`);
+    for (const host of ['127.0.0.2', '127.0.0.3']) upstream().listen(port, host, ready);
+  });
   process.on('SIGTERM', () => process.exit(0));
 }
 

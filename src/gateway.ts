@@ -393,6 +393,7 @@ export class Gateway {
       timer = setTimeout(() => {
         this.proxy.closeAllConnections();
         for (const s of this.adminServers) (s as http.Server).closeAllConnections();
+        this.proxy.closeTunnels();
         resolve();
       }, graceMs);
       timer.unref();

@@ -25,6 +25,8 @@ const KINDS: Record<EntityName, Kind> = {
   jwt_secrets: { entity: 'jwt_secrets', path: 'jwts', endpointKey: 'key' },
   hmacauth_credentials: { entity: 'hmacauth_credentials', path: 'hmac-auths', endpointKey: 'username' },
   acls: { entity: 'acls', path: 'acls' },
+  upstreams: { entity: 'upstreams', path: 'upstreams', endpointKey: 'name' },
+  targets: { entity: 'targets', path: 'targets', endpointKey: 'target' },
   certificates: { entity: 'certificates', path: 'certificates' },
   snis: { entity: 'snis', path: 'snis', endpointKey: 'name' },
   ca_certificates: { entity: 'ca_certificates', path: 'ca_certificates' },
@@ -50,6 +52,7 @@ const RELATIONS: Relation[] = [
   { child: 'jwt_secrets', field: 'consumer', parent: 'consumers', nested: 'jwt' },
   { child: 'hmacauth_credentials', field: 'consumer', parent: 'consumers', nested: 'hmac-auth' },
   { child: 'acls', field: 'consumer', parent: 'consumers', nested: 'acls', nestedKey: 'group' },
+  { child: 'targets', field: 'upstream', parent: 'upstreams', nested: 'targets', nestedKey: 'target' },
   { child: 'snis', field: 'certificate', parent: 'certificates', nested: 'snis', nestedKey: 'name' },
 ];
 

@@ -7,6 +7,7 @@ import { notFound, sendJson, type AdminRequest } from './http';
 import { addInfoRoutes } from './info';
 import { addMetricsRoutes } from './metrics';
 import { addProxyCacheRoutes } from './proxy-cache';
+import { addUpstreamRoutes } from './upstreams';
 import { AdminRouter } from './router';
 import { tokenChecker } from './token';
 
@@ -17,6 +18,7 @@ function adminRouter(): AdminRouter {
   addConfigRoutes(router);
   addMetricsRoutes(router);
   addProxyCacheRoutes(router);
+  addUpstreamRoutes(router);
   return router;
 }
 

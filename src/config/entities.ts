@@ -110,6 +110,60 @@ export interface AclEntity {
   tags?: string[];
 }
 
+export type BalancerAlgorithm = 'round-robin' | 'consistent-hashing' | 'least-connections' | 'latency';
+export type HashOn = 'none' | 'consumer' | 'ip' | 'header' | 'cookie' | 'path' | 'query_arg' | 'uri_capture';
+
+/** Kong's upstream healthchecks record (kong/db/schema/entities/upstreams.lua), every default filled. */
+export interface Healthchecks {
+  active: {
+    type: 'tcp' | 'http' | 'https';
+    timeout: number;
+    concurrency: number;
+    http_path: string;
+    https_sni?: string;
+    https_verify_certificate: boolean;
+    headers?: Record<string, string[]>;
+    healthy: { interval: number; http_statuses: number[]; successes: number };
+    unhealthy: { interval: number; http_statuses: number[]; tcp_failures: number; timeouts: number; http_failures: number };
+  };
+  passive: {
+    type: 'tcp' | 'http' | 'https';
+    healthy: { http_statuses: number[]; successes: number };
+    unhealthy: { http_statuses: number[]; tcp_failures: number; timeouts: number; http_failures: number };
+  };
+  threshold: number;
+}
+
+export interface UpstreamEntity {
+  id: string;
+  name: string;
+  algorithm: BalancerAlgorithm;
+  hash_on: HashOn;
+  hash_fallback: HashOn;
+  hash_on_header?: string;
+  hash_fallback_header?: string;
+  hash_on_cookie?: string;
+  hash_on_cookie_path: string;
+  hash_on_query_arg?: string;
+  hash_fallback_query_arg?: string;
+  hash_on_uri_capture?: string;
+  hash_fallback_uri_capture?: string;
+  slots: number;
+  healthchecks: Healthchecks;
+  host_header?: string;
+  use_srv_name: boolean;
+  tags?: string[];
+}
+
+export interface TargetEntity {
+  id: string;
+  upstream: string; // upstream id
+  /** host:port, the port filled in (8000 when the file gives none, as in Kong). */
+  target: string;
+  weight: number;
+  tags?: string[];
+}
+
 /** A server certificate with its private key (PEM), and optionally a second pair of the other key type. */
 export interface CertificateEntity {
   id: string;
@@ -150,6 +204,8 @@ export interface EntitySet {
   jwt_secrets: JwtSecretEntity[];
   hmacauth_credentials: HmacAuthCredentialEntity[];
   acls: AclEntity[];
+  upstreams: UpstreamEntity[];
+  targets: TargetEntity[];
   certificates: CertificateEntity[];
   snis: SniEntity[];
   ca_certificates: CaCertificateEntity[];
@@ -158,6 +214,6 @@ export interface EntitySet {
 export function emptyEntitySet(): EntitySet {
   return {
     services: [], routes: [], consumers: [], plugins: [], keyauth_credentials: [], basicauth_credentials: [], jwt_secrets: [],
-    hmacauth_credentials: [], acls: [], certificates: [], snis: [], ca_certificates: [],
+    hmacauth_credentials: [], acls: [], upstreams: [], targets: [], certificates: [], snis: [], ca_certificates: [],
   };
 }

@@ -30,6 +30,8 @@ import type {
   ServiceEntity,
 } from './entities';
 import { emptyEntitySet } from './entities';
+import type { TargetEntity, UpstreamEntity } from './entities';
+import { checkUpstreamName, formatTarget, parseHostPort, upstreamEntityChecks } from './upstream-rules';
 
 type Raw = Record<string, any>;
 
@@ -106,6 +108,7 @@ class Normalizer {
     this.checkUnique('consumers', 'custom_id', this.entities.consumers);
     const services = this.index(this.entities.services, 'name');
     const consumers = this.index(this.entities.consumers, 'username');
+    this.upstreamsAndTargets();
 
     // Pass 2: routes (nested and top level), then what hangs off routes, services and consumers.
     entries(d, 'services').forEach((s: Raw, i: number) => {
@@ -252,6 +255,83 @@ class Normalizer {
       const shown = secret ? `the same ${field} as ${firstAt}` : `${field} set to '${String(v)}'`;
       this.report(secret ? at : [...at, field], `uniqueness violation: '${entity}' entity with ${shown} already declared${secret ? '' : ` at ${firstAt}`}`);
     }
+  }
+
+  /** Upstreams, then their targets: nested, or top level naming their upstream. */
+  private upstreamsAndTargets(): void {
+    const d = this.doc;
+    entries(d, 'upstreams').forEach((u: Raw, i: number) => this.upstream(u, ['upstreams', i]));
+    this.checkUnique('upstreams', 'id', this.entities.upstreams);
+    this.checkUnique('upstreams', 'name', this.entities.upstreams);
+    const byPath = new Map<string, UpstreamEntity>();
+    for (const u of this.entities.upstreams) byPath.set(formatPath(this.locations.get(u)!), u);
+    entries(d, 'upstreams').forEach((u: Raw, i: number) => {
+      const upstream = byPath.get(formatPath(['upstreams', i]));
+      if (upstream === undefined || !isEntity(u)) return;
+      entries(u, 'targets').forEach((t: Raw, j: number) => {
+        const at: PathSegment[] = ['upstreams', i, 'targets', j];
+        if (isEntity(t) && t.upstream !== undefined) this.report([...at, 'upstream'], 'value must be null (a nested target belongs to its upstream)');
+        this.target(t, at, upstream.id);
+      });
+    });
+    const upstreams = this.index(this.entities.upstreams, 'name');
+    entries(d, 'targets').forEach((t: Raw, i: number) => {
+      const at: PathSegment[] = ['targets', i];
+      if (!isEntity(t) || this.broken.has(t)) return;
+      if (t.upstream === undefined) return void this.report([...at, 'upstream'], 'required field missing');
+      const id = this.resolve(t.upstream, upstreams, 'upstream', 'upstreams', [...at, 'upstream']);
+      if (id !== undefined) this.target(t, at, id);
+    });
+    // Kong's cache key for a target is (upstream, target): one address once per upstream.
+    const seen = new Map<string, TargetEntity>();
+    for (const t of this.entities.targets) {
+      const key = `${t.upstream}\0${t.target}`;
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, t);
+      else {
+        const firstAt = formatPath(this.locations.get(first)!);
+        this.report([...this.locations.get(t)!, 'target'], `uniqueness violation: target '${t.target}' of this upstream already declared at ${firstAt}`);
+      }
+    }
+    this.checkUnique('targets', 'id', this.entities.targets);
+  }
+
+  private upstream(u: Raw, path: PathSegment[]): void {
+    if (!isEntity(u) || this.broken.has(u)) return;
+    const nameError = checkUpstreamName(u.name);
+    if (nameError !== undefined) this.report([...path, 'name'], nameError);
+    for (const [field, message] of upstreamEntityChecks(u)) this.report([...path, ...field.split('.')], message);
+    const upstream: UpstreamEntity = {
+      id: u.id ?? stableId('upstreams', u.name),
+      name: u.name,
+      algorithm: u.algorithm,
+      hash_on: u.hash_on,
+      hash_fallback: u.hash_fallback,
+      hash_on_cookie_path: u.hash_on_cookie_path,
+      slots: u.slots,
+      healthchecks: u.healthchecks,
+      use_srv_name: u.use_srv_name,
+    };
+    for (const field of [
+      'hash_on_header', 'hash_fallback_header', 'hash_on_cookie', 'hash_on_query_arg', 'hash_fallback_query_arg', 'hash_on_uri_capture',
+      'hash_fallback_uri_capture', 'host_header', 'tags',
+    ] as const) {
+      if (u[field] !== undefined) (upstream as unknown as Raw)[field] = u[field];
+    }
+    this.entities.upstreams.push(this.place(upstream, path, u));
+  }
+
+  private target(t: Raw, path: PathSegment[], upstream: string): void {
+    if (!isEntity(t) || this.broken.has(t)) return;
+    const parsed = parseHostPort(t.target);
+    if (parsed === undefined) {
+      this.report([...path, 'target'], `Invalid target ('${t.target}'); not a valid hostname or ip address${envVarHint(t.target)}`);
+      return;
+    }
+    const address = formatTarget(parsed);
+    const target: TargetEntity = { id: t.id ?? stableId('targets', `${upstream}:${address}`), upstream, target: address, weight: t.weight };
+    if (t.tags !== undefined) target.tags = t.tags;
+    this.entities.targets.push(this.place(target, path, t));
   }
 
   private service(s: Raw, path: PathSegment[]): void {

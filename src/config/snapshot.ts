@@ -16,6 +16,7 @@ import { Router } from '../proxy/router';
 import { indexCredentials } from '../plugins/basic-auth/passwords';
 import { compileJwtCredential, type JwtCredential } from '../plugins/jwt/credentials';
 import { upstreamTlsOf, type CertificateLookup, type UpstreamTls } from './upstream-tls';
+import { compileUpstreams, type UpstreamSpec } from '../balancer/spec';
 import { caCertificateOf, serverCertificateOf, type CaCertificate, type ServerCertificate } from './certificates';
 
 export interface ChainEntry {
@@ -31,6 +32,8 @@ export interface RouteRuntime {
   readonly route: RouteEntity;
   readonly service: ServiceEntity | undefined;
   readonly upstream: UpstreamTarget | undefined;
+  /** When the service's host names an upstream: its spec, and each of its targets as this service reaches it. */
+  readonly balanced: BalancedService | undefined;
   /** Plugins before any consumer is known, highest priority first. */
   readonly chain: Chain;
   /** For consumers with consumer-scoped plugins: the whole chain as it applies once that consumer is identified. */
@@ -50,6 +53,12 @@ export interface UpstreamTarget {
   readonly retries: number;
   /** How to talk TLS to an https upstream; undefined for http. */
   readonly tls: UpstreamTls | undefined;
+}
+
+export interface BalancedService {
+  readonly spec: UpstreamSpec;
+  /** Aligned with spec.targets. */
+  readonly targets: readonly UpstreamTarget[];
 }
 
 /** One loaded configuration. Immutable: a reload builds a new one and swaps it in one assignment. */
@@ -79,6 +88,8 @@ export interface Snapshot {
   readonly caCertificatesById: ReadonlyMap<string, CaCertificate>;
   /** Compiled plugin state by plugin id, with the config it was compiled from (reused by the next reload when unchanged). */
   readonly compiledPlugins: ReadonlyMap<string, { readonly configKey: string; readonly conf: unknown }>;
+  /** Upstreams by name. */
+  readonly upstreams: ReadonlyMap<string, UpstreamSpec>;
 }
 
 function mapBy<T, K extends keyof T>(list: readonly T[], key: K, m = new Map<string, T>(), start = 0, end = list.length): Map<string, T> {
@@ -156,6 +167,32 @@ function upstreamOf(s: ServiceEntity, tls: UpstreamTls | undefined): UpstreamTar
   });
 }
 
+/** A service's way to one target of its upstream: the service's protocol and timeouts, the target's address. */
+function targetOf(s: ServiceEntity, spec: UpstreamSpec, index: number, tls: UpstreamTls | undefined): UpstreamTarget {
+  const t = spec.targets[index];
+  const defaultPort = s.protocol === 'https' ? 443 : 80;
+  const host = t.host.includes(':') ? `[${t.host}]` : t.host;
+  return Object.freeze({
+    protocol: s.protocol === 'https' ? 'https:' : 'http:',
+    host: t.host,
+    port: t.port,
+    // Kong: the upstream's host_header, else the target's host (and port unless the scheme's default).
+    hostHeader: spec.entity.host_header ?? (t.port === defaultPort ? host : `${host}:${t.port}`),
+    connectTimeout: s.connect_timeout,
+    readTimeout: s.read_timeout,
+    writeTimeout: s.write_timeout,
+    retries: s.retries,
+    tls,
+  });
+}
+
+function balancedOf(s: ServiceEntity, upstreams: ReadonlyMap<string, UpstreamSpec>, tls: UpstreamTls | undefined): BalancedService | undefined {
+  const spec = upstreams.get(s.host);
+  if (spec === undefined) return undefined;
+  // Every target is reached with the service's TLS settings (Kong: kong/runloop/upstream_ssl.lua, per service).
+  return Object.freeze({ spec, targets: Object.freeze(spec.targets.map((_, i) => targetOf(s, spec, i, tls))) });
+}
+
 /** Builds the snapshot: every index and every route's plugin chain, so the request path only reads. */
 export interface BuildOptions {
   /** The snapshot serves no traffic (explain): plugins open no connection. */
@@ -205,6 +242,10 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
   const tlsByService = new Map<ServiceEntity, UpstreamTls | undefined>();
   for (const service of entities.services) tlsByService.set(service, upstreamTlsOf(service, certificateLookup));
 
+  const upstreams = compileUpstreams(entities);
+  const balancedByService = new Map<string, BalancedService | undefined>();
+  for (const s of entities.services) balancedByService.set(s.id, balancedOf(s, upstreams, tlsByService.get(s)));
+
   const routes = new Map<string, RouteRuntime>();
   const resolver = new ChainResolver([...entries.values()]);
   for (const route of entities.routes) {
@@ -215,6 +256,7 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
         route,
         service,
         upstream: service ? upstreamOf(service, tlsByService.get(service)) : undefined,
+        balanced: service ? balancedByService.get(service.id) : undefined,
         chain: resolver.chainFor(route.id, route.service, undefined),
         consumerChains: resolver.consumerChainsFor(route.id, route.service),
       }),
@@ -243,6 +285,7 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
     certificateIdBySni,
     caCertificatesById,
     compiledPlugins,
+    upstreams,
   };
   return Object.freeze(snapshot);
 }

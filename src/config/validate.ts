@@ -7,6 +7,7 @@ import { didYouMean } from './suggest';
 import { unsupportedField, unsupportedRedisField } from './kong-catalog';
 import { dropNulls, prepare, type DeckInfo, type Report, type SchemaNode } from './prepare';
 import { envVarHint } from './env-vars';
+import { applyUpstreamShorthands } from './upstream-rules';
 
 // schemas/ sits beside src/ and dist/, so this path holds for both.
 const SCHEMA_FILE = join(__dirname, '..', '..', 'schemas', 'kong.schema.json');
@@ -124,7 +125,12 @@ function fillPluginDefaults(doc: Raw, broken: ReadonlySet<object>): void {
 }
 
 /** decK's `_info.defaults` for services and routes, each checked as a partial entity of its kind. */
-const DEFAULTS_OF: Record<string, [string, string]> = { service: ['services', 'service'], route: ['routes', 'route'] };
+const DEFAULTS_OF: Record<string, [string, string]> = {
+  service: ['services', 'service'],
+  route: ['routes', 'route'],
+  upstream: ['upstreams', 'upstream'],
+  target: ['targets', 'target'],
+};
 
 function deckInfo(doc: Raw, out: ErrorObject[], broken: Set<object>): DeckInfo {
   const info: DeckInfo = { defaults: {} };
@@ -161,6 +167,7 @@ export function validateSchema(source: ConfigSource): SchemaCheck {
   const report: Report = (path, message, severity = 'error') => issues.push(located(source, path, message, path, false, severity));
   const info = deckInfo(doc, errors, broken);
   prepare(doc, rootSchema, info, report);
+  applyUpstreamShorthands(doc);
   collectSchemaErrors(doc, validateDocument, entityLists.get('')!, '', errors, broken);
   fillPluginDefaults(doc, broken);
   const seen = new Set<string>();

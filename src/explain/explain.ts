@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { balancingOf, type BalancingStep } from './balancing';
 import type { ConsumerEntity, PluginEntity } from '../config/entities';
 import type { ChainEntry, Snapshot } from '../config/snapshot';
 import type { PluginScope } from '../plugins/types';
@@ -35,6 +36,8 @@ export interface Explanation {
   /** Routes that came close: their path matches but another condition does not, or they match but come later. */
   near_misses: Array<{ route: string; reason: string }>;
   upstream: { url: string } | null;
+  /** For a service whose host names an upstream: the target, or the candidates. */
+  balancing: BalancingStep | null;
   plugins: PluginStep[];
   consumer: { id: string; username?: string; custom_id?: string; anonymous: boolean } | null;
   outcome: { action: 'proxied'; upstream: string } | ({ action: 'answered' } & RecordedResponse);
@@ -180,6 +183,7 @@ export async function explainRequest(snapshot: Snapshot, input: ExplainInput): P
         : { name: nameOf(route!), id: route!.id, service: ctx.match.service ? nameOf(ctx.match.service) : null, why: matched ? conditionsOf(matched.entry, method, host) : [] },
     near_misses: nearMisses(diagnosis, route, method, host),
     upstream: upstreamUrl === undefined ? null : { url: upstreamUrl },
+    balancing: ctx === undefined ? null : balancingOf(ctx),
     plugins: pluginSteps(traced),
     consumer: consumerOf(ctx),
     outcome: traced.answer === undefined ? { action: 'proxied', upstream: upstreamUrl! } : { action: 'answered', ...traced.answer },

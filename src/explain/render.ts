@@ -22,6 +22,15 @@ export function renderExplanation(x: Explanation): string {
     out.push(...table(x.near_misses.map((m) => [m.route, m.reason]), INDENT));
   }
   if (x.upstream !== null) out.push(`upstream  ${x.upstream.url}`);
+  const b = x.balancing;
+  if (b !== null) {
+    if (b.candidates.length === 0) out.push(`target    none: upstream '${b.upstream}' has no target of weight above 0 (answered 503)`);
+    else if (b.target !== null) out.push(`target    ${b.target} (upstream '${b.upstream}', ${b.algorithm}${b.hashed_on !== null ? ` on ${b.hashed_on}` : ''})`);
+    else {
+      out.push(`target    one of (upstream '${b.upstream}', ${b.algorithm}; health decides at run time)`);
+      out.push(...table(b.candidates.map((c) => [c.target, `weight ${c.weight}`, c.share]), INDENT));
+    }
+  }
   if (x.plugins.length > 0) {
     out.push('plugins   (in execution order)');
     out.push(...table(x.plugins.map((p, i) => [`${i + 1}.`, p.instance_name ?? p.name, p.scope, p.result]), INDENT));

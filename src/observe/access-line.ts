@@ -30,6 +30,7 @@ export function accessLine(e: AccessEntry, time: string): string {
     optionalString('route', e.route) +
     optionalString('service', e.service) +
     optionalString('consumer', e.consumer) +
+    optionalString('correlation_id', e.correlation_id) +
     optionalString('reason', e.reason) +
     '}\n'
   );

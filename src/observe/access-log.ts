@@ -25,6 +25,8 @@ export interface AccessEntry {
   route: string | undefined;
   service: string | undefined;
   consumer: string | undefined;
+  /** The id the correlation-id plugin gave the request, when it ran (Kong's serializer has it as correlation_id). */
+  correlation_id?: string;
   reason: Refusal | undefined;
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { ConsumerEntity } from '../config/entities';
 import type { RouteRuntime, Snapshot } from '../config/snapshot';
 import type { RequestContext } from '../proxy/context';
@@ -128,6 +129,20 @@ function decodeQuery(s: string): string {
   }
 }
 
+/**
+ * Kong's request.tls, only on a TLS connection: protocol version, OpenSSL cipher name, and the client certificate's
+ * verification as nginx's $ssl_client_verify says it (NONE without one, SUCCESS, or FAILED:reason).
+ */
+export function tlsOf(socket: Exchange['req']['socket']): { version: string; cipher: string; client_verify: string } | undefined {
+  if ((socket as { encrypted?: boolean }).encrypted !== true) return undefined;
+  const tls = socket as TLSSocket;
+  const version = tls.getProtocol();
+  if (version === null) return undefined;
+  const peer = tls.getPeerCertificate();
+  const clientVerify = peer === null || Object.keys(peer).length === 0 ? 'NONE' : tls.authorized ? 'SUCCESS' : `FAILED:${String(tls.authorizationError)}`;
+  return { version, cipher: tls.getCipher().name, client_verify: clientVerify };
+}
+
 /** A route's and its service's JSON, made once per route and config (Kong's entities: the route names its service by id). */
 const entityJson = new WeakMap<RouteRuntime, { route: string | undefined; service: string | undefined }>();
 const NO_ROUTE = { route: undefined, service: undefined };
@@ -193,6 +208,7 @@ export class LogEntry {
       method: ex.req.method,
       headers: requestHeaders(ex.req.headers, secrets.headers),
       size: access.bytes_in,
+      tls: tlsOf(ex.req.socket),
     };
     const response = { status: access.status, headers: responseHeaders(sentHeaders(ex.res)), size: access.bytes_out };
     const latencies = {
@@ -212,6 +228,7 @@ export class LogEntry {
     return (
       `{"request":${JSON.stringify(request)}` +
       `,"upstream_uri":${JSON.stringify(forwarded ? redactTarget(ex.req.url ?? '', secrets.query) : '')}` +
+      `,"upstream_status":"${ctx !== undefined && ctx.upstreamStatus !== 0 ? ctx.upstreamStatus : ''}"` +
       `,"response":${JSON.stringify(response)}` +
       `,"latencies":${JSON.stringify(latencies)}` +
       `,"tries":${JSON.stringify(tries)}` +
@@ -222,6 +239,8 @@ export class LogEntry {
       `,"client_ip":${JSON.stringify(this.access.client_ip ?? '')}` +
       `,"started_at":${ex.startedAt}` +
       `,"source":"${source}"` +
+      (ctx?.traceIds === undefined ? '' : `,"trace_id":${JSON.stringify(ctx.traceIds)}`) +
+      (ctx?.correlationId === undefined ? '' : `,"correlation_id":${JSON.stringify(ctx.correlationId)}`) +
       `,"workspace":"${WORKSPACE.id}","workspace_name":"${WORKSPACE.name}"}`
     );
   }

@@ -1,4 +1,6 @@
 import { droppedEntries } from './queue';
+import { liveBalancers } from '../balancer/registry';
+import { checksOn } from '../balancer/spec';
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { Refusal } from '../proxy/context';
 import type { AccessEntry } from './access-log';
@@ -228,6 +230,52 @@ export class GatewayMetrics {
         for (const [key, n] of droppedEntries) {
           const [plugin, reason] = key.split('\n');
           this.inc({ plugin, reason }, n);
+        }
+      },
+    });
+    // Kong's upstream health series (kong/plugins/prometheus/exporter.lua): one per target and state, 1 for the
+    // state it is in. Label values are the config's upstream names and target addresses.
+    new Gauge({
+      name: 'kong_upstream_target_health',
+      help: 'Health status of targets of upstream. States = healthchecks_off|healthy|unhealthy|dns_error, value is 1 when state is populated.',
+      labelNames: ['upstream', 'target', 'address', 'state', 'subsystem'],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of liveBalancers()) {
+          const off = !checksOn(b.spec);
+          for (const t of b.targets) {
+            const state = !t.healthy ? 'unhealthy' : off ? 'healthchecks_off' : 'healthy';
+            for (const s of ['healthchecks_off', 'healthy', 'unhealthy', 'dns_error']) {
+              this.set({ upstream: b.spec.name, target: t.spec.address, address: t.spec.address, state: s, subsystem: 'http' }, s === state ? 1 : 0);
+            }
+          }
+        }
+      },
+    });
+    new Counter({
+      name: 'gateway_upstream_target_requests_total',
+      help: 'Attempts sent to each target of a balanced upstream (retries count once per target tried)',
+      labelNames: ['upstream', 'target'],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of liveBalancers()) for (const t of b.targets) this.inc({ upstream: b.spec.name, target: t.spec.address }, t.requests);
+      },
+    });
+    new Counter({
+      name: 'gateway_upstream_target_health_transitions_total',
+      help: 'Times a target of a balanced upstream became healthy or unhealthy (checks, or the Admin API)',
+      labelNames: ['upstream', 'target', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of liveBalancers()) {
+          for (const t of b.targets) {
+            for (const state of ['healthy', 'unhealthy'] as const) {
+              if (t.transitions[state] > 0) this.inc({ upstream: b.spec.name, target: t.spec.address, state }, t.transitions[state]);
+            }
+          }
         }
       },
     });

@@ -129,6 +129,7 @@ export class Observer {
       route: ctx === undefined ? undefined : labels.route,
       service: labels.service,
       consumer: ctx?.consumer === undefined ? undefined : consumerName(ctx.consumer),
+      correlation_id: ctx?.correlationId,
       reason,
     };
     marks.read = read;

@@ -11,7 +11,7 @@ export function refuseLuaFields(config: { custom_fields_by_lua?: Record<string, 
 
 /**
  * The queue of plugins Kong gives none (file-log, tcp-log, udp-log): entries leave at once, many to a write, and
- * at most 10,000 wait while the destination is slow or down.
+ * at most 10,000 wait while the destination is slow. Each plugin sets max_retry_time 0: Kong drops what fails.
  */
 export const IMMEDIATE_QUEUE: QueueConfig = {
   max_batch_size: 1000,

@@ -85,6 +85,12 @@ export class RequestContext {
   trace: RequestTrace | undefined = undefined;
   /** Milliseconds since epoch when the upstream's response headers arrived; 0 when none did. */
   upstreamRespondedAt = 0;
+  /** The upstream's response status; 0 when none came (Kong's upstream_status). */
+  upstreamStatus = 0;
+  /** The trace id each tracing plugin wrote upstream, by format (Kong's serialize value `trace_id`). */
+  traceIds: Partial<Record<string, string>> | undefined = undefined;
+  /** The id correlation-id gave the request (Kong's serialize value `correlation_id`). */
+  correlationId: string | undefined = undefined;
   /**
    * Headers plugins add to the response, as a flat [name, value, …] list (each name once): the forwarder writes
    * them in its one writeHead, where the upstream's and Kong's headers of the same name win; a gateway-generated

@@ -28,7 +28,7 @@ import { tlsConnectOptions } from './upstream-tls-options';
  *
  * Where it differs from node:http's forwarder: undici's headers timeout counts from the request's last byte
  * written, not between reads (an answer whose headers trickle in slower than read_timeout in total is a 504);
- * an Upgrade header is dropped on both (hop-by-hop; the WebSocket path is not built yet).
+ * an Upgrade header is dropped on both (hop-by-hop: a WebSocket handshake never reaches either, see upgrade.ts).
  */
 
 const USES = Symbol('gateway.uses');
@@ -145,9 +145,11 @@ class UndiciAttempt implements Attempt, Dispatcher.DispatchHandlers {
   onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null, resume: () => void, statusText: string): boolean {
     if (statusCode < 200) return true; // 100 Continue and other interim answers stay on the upstream's side
     const state = this.state;
+    state.lease?.responded(statusCode);
     const ctx = state.ctx;
     const res = this.res;
     const headers = mergeHeaders(rawHeaders as Buffer[]);
+    ctx.upstreamStatus = statusCode;
     const list = clientHeaders(ctx, headers);
     if (!ctx.req.complete && state.streamsBody) answeredBeforeBody(ctx.req, res, this);
     if (hasResponsePhase(ctx.chain)) {
@@ -246,7 +248,7 @@ async function* relayed(stream: PassThrough): AsyncIterable<Buffer> {
 export function sendUndici(state: ForwardState): void {
   const ctx = state.ctx;
   const req = ctx.req;
-  const upstream = ctx.runtime.upstream!;
+  const upstream = state.target;
   const origin = originFor(upstream);
   const dispatcher = dispatcherFor(state, origin);
   const attempt = new UndiciAttempt(state);

@@ -11,6 +11,9 @@ import { VIA_TOKEN } from '../version';
 import { closeUndiciPools, sendUndici } from './forward-undici';
 import { tlsConnectOptions } from './upstream-tls-options';
 import type { UpstreamTls } from '../config/upstream-tls';
+import type { UpstreamTarget } from '../config/snapshot';
+import { leaseTarget, NO_PEER_MESSAGE, type TargetLease } from '../balancer';
+import { stopUpstreams } from '../balancer/registry';
 
 /**
  * Which client forwards: undici (the default: about a quarter fewer instructions per request, bench/NOTES.md) or
@@ -57,6 +60,12 @@ export interface ForwardState {
   /** The one retry granted for a pooled connection found dead (nginx does not count it either). */
   staleRetried: boolean;
   current: Attempt | undefined;
+  /** Where the current attempt goes: the service's host, or the target its upstream picked. */
+  target: UpstreamTarget;
+  /** The balanced target of the current attempt; undefined for a service that names a host. */
+  lease: TargetLease | undefined;
+  /** Targets that failed for this request (balanced services): a retry goes elsewhere while others are up. */
+  failedTargets: Set<number> | undefined;
 }
 
 export interface Attempt {
@@ -101,7 +110,7 @@ function onUpstreamSocket(this: UpstreamRequest, socket: Socket): void {
     attempt.connected = true;
     return;
   }
-  const timer = setTimeout(onConnectTimeout, attempt.state.ctx.runtime.upstream!.connectTimeout, attempt);
+  const timer = setTimeout(onConnectTimeout, attempt.state.target.connectTimeout, attempt);
   socket.once('connect', () => {
     attempt.connected = true;
     clearTimeout(timer);
@@ -145,11 +154,13 @@ function onUpstreamError(this: UpstreamRequest, err: NodeJS.ErrnoException): voi
  */
 function onUpstreamResponse(this: UpstreamRequest, upRes: UpstreamResponse): void {
   const ctx = this[ATTEMPT].state.ctx;
+  this[ATTEMPT].state.lease?.responded(upRes.statusCode!);
   const res = ctx.res;
   // An upstream that dies mid-body (reset, short of its Content-Length, read timeout) must cut the client's
   // stream too: left alone, the client would wait for the rest forever.
   upRes[RESPONSE] = res;
   upRes.once('close', cutIfIncomplete);
+  ctx.upstreamStatus = upRes.statusCode!;
   const list = clientHeaders(ctx, upRes.headers);
   if (!ctx.req.complete && this[ATTEMPT].state.streamsBody) answeredBeforeBody(ctx.req, res, this[ATTEMPT]);
   if (hasResponsePhase(ctx.chain)) return filterResponse(ctx, upRes, list);
@@ -240,6 +251,7 @@ export function cutIfIncomplete(this: UpstreamResponse): void {
 
 /** A client that leaves before its answer is complete: the upstream request is dropped rather than left to run. */
 function dropUpstreamIfUnfinished(this: ClientResponse): void {
+  this[STATE]?.lease?.release();
   const attempt = this[STATE]?.current;
   if (!this.writableFinished && attempt !== undefined) dropAttempt(attempt);
 }
@@ -252,22 +264,27 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
  * cannot have reached the upstream's application: the connection never opened (refused, unreachable, connect
  * timeout), or a pooled keep-alive connection turned out dead (reset before any byte came back; idempotent methods
  * only, since the request was written). A request body that was streamed cannot be sent again, so only requests
- * without one (or with a body a plugin already read) are retried.
+ * without one (or with a body a plugin already read) are retried. A balanced service also retries, on another
+ * target, an idempotent request whose connection failed or timed out before any answer came back (nginx's rule
+ * when its non_idempotent flag is off, which Kong leaves off): another target has a fair chance of answering it.
  */
 function shouldRetry(state: ForwardState, attempt: Attempt, err: NodeJS.ErrnoException): 'retry' | 'stale' | false {
   const ctx = state.ctx;
   if (state.streamsBody) return false;
-  if (!attempt.connected) return state.retried < ctx.runtime.upstream!.retries ? 'retry' : false;
+  const retriesLeft = state.retried < state.target.retries;
+  if (!attempt.connected) return retriesLeft ? 'retry' : false;
+  const idempotent = IDEMPOTENT.has(ctx.req.method ?? 'GET');
   const stale =
     attempt.reused &&
     attempt.timedOut === undefined &&
     attempt.socket!.bytesRead === attempt.bytesReadBefore &&
     // UND_ERR_SOCKET: undici's word for a connection the upstream closed
     (err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code === 'UND_ERR_SOCKET') &&
-    IDEMPOTENT.has(ctx.req.method ?? 'GET');
+    idempotent;
+  if (stale && !state.staleRetried) return 'stale';
+  if (state.lease !== undefined && idempotent) return retriesLeft ? 'retry' : false;
   if (!stale) return false;
-  if (!state.staleRetried) return 'stale';
-  return state.retried < ctx.runtime.upstream!.retries ? 'retry' : false;
+  return retriesLeft ? 'retry' : false;
 }
 
 export function onAttemptFailed(attempt: Attempt, err: NodeJS.ErrnoException): void {
@@ -283,7 +300,15 @@ export function onAttemptFailed(attempt: Attempt, err: NodeJS.ErrnoException): v
   }
   if (res.destroyed || ctx.req.socket.destroyed) return; // the client is gone: nothing to answer
   const retry = shouldRetry(state, attempt, err);
-  const upstream = ctx.runtime.upstream!;
+  const upstream = state.target;
+  const lease = state.lease;
+  if (lease !== undefined) {
+    // Passive health: a timeout, or a connection that failed (a stale pooled connection is the pool's, not the target's).
+    if (attempt.timedOut !== undefined || err.code === 'ETIMEDOUT') lease.failed('timeout');
+    else if (retry !== 'stale') lease.failed('tcp');
+    else lease.release();
+    (state.failedTargets ??= new Set()).add(lease.index);
+  }
   log('warn', 'upstream request failed', {
     request_id: ctx.requestId,
     upstream: `${upstream.host}:${upstream.port}`,
@@ -294,10 +319,34 @@ export function onAttemptFailed(attempt: Attempt, err: NodeJS.ErrnoException): v
   });
   if (retry === 'stale') state.staleRetried = true;
   else if (retry === 'retry') state.retried++;
-  if (retry !== false) return send(state);
+  if (retry !== false) {
+    if (lease !== undefined && !nextTarget(state)) return;
+    return send(state);
+  }
   const timedOut = attempt.timedOut !== undefined || err.code === 'ETIMEDOUT';
   ctx.refusal = timedOut ? 'upstream timeout' : 'upstream error';
   ctx.error(timedOut ? 504 : 502, timedOut ? MESSAGES.timeout : MESSAGES.badGateway, undefined, 'text');
+}
+
+/**
+ * Takes the balanced target for the next attempt; false (the client answered Kong's 503) when there is none.
+ * The Host header (the last of the list) and the TLS server name follow the target, unless a plugin or
+ * preserve_host set the Host.
+ */
+function nextTarget(state: ForwardState): boolean {
+  const ctx = state.ctx;
+  const lease = leaseTarget(ctx, state.failedTargets);
+  state.lease = lease;
+  if (lease === undefined) {
+    ctx.refusal = 'upstream error';
+    ctx.error(503, NO_PEER_MESSAGE);
+    return false;
+  }
+  state.target = lease.target;
+  const host = upstreamHost(ctx, lease.target);
+  state.headers[state.headers.length - 1] = host;
+  if (lease.target.protocol === 'https:') state.servername = serverName(host);
+  return true;
 }
 
 /** Tries the upstream once more (or for the first time). */
@@ -305,7 +354,7 @@ function send(state: ForwardState): void {
   if (FORWARDER === 'undici' && !state.framedEmpty) return sendUndici(state);
   const ctx = state.ctx;
   const req = ctx.req;
-  const upstream = ctx.runtime.upstream!;
+  const upstream = state.target;
   const isHttps = upstream.protocol === 'https:';
   const options: https.RequestOptions = {
     host: upstream.host,
@@ -458,7 +507,7 @@ function framedEmpty(req: IncomingMessage): boolean {
  * The headers the upstream gets, as Kong sends them. What the client's Connection header named is already gone
  * (dropConnectionNamed, on arrival).
  */
-function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<string | string[]> {
+export function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<string | string[]> {
   const req = ctx.req;
   const h = req.headers;
   const list: Array<string | string[]> = [];
@@ -489,8 +538,11 @@ function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<string 
   return list;
 }
 
-/** The headers the client gets: the upstream's end-to-end ones and Kong's. */
-export function clientHeaders(ctx: RequestContext, h: IncomingHttpHeaders): Array<string | string[]> {
+/**
+ * The headers the client gets: the upstream's end-to-end ones and Kong's. `connection` replaces the gateway's own
+ * Connection value (a WebSocket's 101 says `upgrade`).
+ */
+export function clientHeaders(ctx: RequestContext, h: IncomingHttpHeaders, connection?: string): Array<string | string[]> {
   const res = ctx.res;
   const named = namedHopByHop(h['connection']);
   const list: Array<string | string[]> = [];
@@ -503,7 +555,7 @@ export function clientHeaders(ctx: RequestContext, h: IncomingHttpHeaders): Arra
   list.push(
     // The client connection's fate is the client's and the gateway's business, not the upstream's.
     'connection',
-    res.shouldKeepAlive ? 'keep-alive' : 'close',
+    connection ?? (res.shouldKeepAlive ? 'keep-alive' : 'close'),
     'via',
     via === undefined ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`,
     'x-kong-upstream-latency',
@@ -546,14 +598,14 @@ function stripPort(host: string): string {
 }
 
 /** The Host header sent upstream. */
-function upstreamHost(ctx: RequestContext): string {
+export function upstreamHost(ctx: RequestContext, target: UpstreamTarget = ctx.runtime.upstream!): string {
   if (ctx.upstreamHost !== undefined) return ctx.upstreamHost;
   const host = ctx.req.headers.host;
-  return ctx.match.route.preserve_host && host !== undefined ? host : ctx.runtime.upstream!.hostHeader;
+  return ctx.match.route.preserve_host && host !== undefined ? host : target.hostHeader;
 }
 
 /** The TLS server name: the Host header sent upstream, port removed; none for an IP address (as node:https). */
-function serverName(hostHeader: string): string {
+export function serverName(hostHeader: string): string {
   const host = stripPort(hostHeader);
   const name = host.startsWith('[') ? host.slice(1, -1) : host;
   return isIP(name) === 0 ? name : '';
@@ -573,11 +625,15 @@ export function forward(ctx: RequestContext): void {
     retried: 0,
     staleRetried: false,
     current: undefined,
+    target: ctx.runtime.upstream!,
+    lease: undefined,
+    failedTargets: undefined,
   };
   const res = ctx.res as ClientResponse;
   res[STATE] = state;
   res.once('close', dropUpstreamIfUnfinished);
   ctx.forwardedAt = Date.now();
+  if (ctx.runtime.balanced !== undefined && !nextTarget(state)) return;
   send(state);
 }
 
@@ -587,4 +643,5 @@ export function closeUpstreamConnections(): void {
   for (const agent of httpsAgents.values()) agent.destroy();
   httpsAgents.clear();
   closeUndiciPools();
+  stopUpstreams();
 }

@@ -1,4 +1,5 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { activateUpstreams } from '../balancer/registry';
 import https from 'node:https';
 import http2 from 'node:http2';
 import type { Server, Socket } from 'node:net';
@@ -31,6 +32,7 @@ import { log } from '../log';
 import type { Observer } from '../observe/observer';
 import { runOuterPhases } from './outer-phases';
 import { generateRequestId, requestIdOf } from '../observe/request-id';
+import { closeTunnels, ProxyRequest, proxyUpgrade, upgradeResponse, UpgradeResponse, type Tunnels } from './upgrade';
 
 const CLOSE = { Connection: 'close' };
 /** How long an idle client connection stays open (nginx's keepalive_timeout, Kong's 60 s). */
@@ -105,6 +107,8 @@ export class ProxyServer {
   private readonly trace: RequestTrace | undefined;
   private readonly observer: Observer | undefined;
   private readonly clientAddresses: ClientAddresses;
+  /** Open WebSocket tunnels (their client sockets). */
+  private readonly tunnels: Tunnels = new Set();
   private readonly tls: TlsSettings | undefined;
   /** The certificates' TLS contexts for the snapshot being served, swapped with it. */
   private sniContexts: SniContexts | undefined;
@@ -118,6 +122,7 @@ export class ProxyServer {
 
   constructor(snapshot: Snapshot, options: ProxyServerOptions = {}) {
     this.snapshot = snapshot;
+    activateUpstreams(snapshot.upstreams);
     const timeouts = options.clientTimeouts ?? DEFAULT_CLIENT_TIMEOUTS;
     this.timeouts = timeouts;
     this.forward = options.forward ?? forward;
@@ -125,7 +130,8 @@ export class ProxyServer {
     this.observer = options.observer;
     this.clientAddresses = options.clientAddresses ?? PEER_ADDRESSES;
     // requireHostHeader off: a missing Host gets the gateway's JSON 400 (isBadlyFramed) rather than Node's bare one.
-    this.serverOptions = { keepAliveTimeout: KEEP_ALIVE_MS, requireHostHeader: false, ...serverTimeoutOptions(timeouts) };
+    // ProxyRequest: only WebSocket handshakes reach the 'upgrade' listener (see upgrade.ts).
+    this.serverOptions = { keepAliveTimeout: KEEP_ALIVE_MS, requireHostHeader: false, IncomingMessage: ProxyRequest, ...serverTimeoutOptions(timeouts) };
     const max = options.maxConnectionsPerIp === undefined ? DEFAULT_MAX_CONNECTIONS_PER_IP : options.maxConnectionsPerIp;
     this.maxConnectionsPerIp = max;
     this.perIp = max === null ? undefined : new ConnectionsPerIp(max);
@@ -134,14 +140,16 @@ export class ProxyServer {
     const main = this.mainListener;
     this.server = http.createServer(this.serverOptions, (req, res) => this.handle(req, res, main));
     this.servers = [this.server];
-    this.watch(this.server);
+    this.watch(this.server, main);
   }
 
   /** Limits, connection counting and the answers to malformed requests, on every listener. */
-  private watch(server: Server, http1 = true): void {
+  private watch(server: Server, info: ListenerInfo, http1 = true): void {
     if (http1) {
       setLingerLimits(server as http.Server, this.timeouts.lingering);
       serverHeaderLimits(server as http.Server);
+      // A WebSocket handshake goes through the same pipeline, its response bound to the socket Node hands over.
+      server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.handle(req, upgradeResponse(req, socket, head), info));
     }
     const perIp = this.perIp;
     server.on('connection', (socket: Socket) => {
@@ -207,7 +215,7 @@ export class ProxyServer {
       });
     }
     this.servers.push(server);
-    this.watch(server, !listen.http2);
+    this.watch(server, info, !listen.http2);
     return { server, info };
   }
 
@@ -241,6 +249,12 @@ export class ProxyServer {
     // The contexts first: a handshake that starts after the swap finds the new certificates.
     if (this.tls !== undefined) this.sniContexts = new SniContexts(next, this.sniContexts);
     this.snapshot = next;
+    activateUpstreams(next.upstreams);
+  }
+
+  /** Closes the open WebSocket tunnels (at the end of a stop's grace). */
+  closeTunnels(): void {
+    closeTunnels(this.tunnels);
   }
 
   /** Serves one request: route, plugins, then the upstream. */
@@ -325,6 +339,7 @@ export class ProxyServer {
       ctx.refusal = 'no service';
       return ctx.error(503, MESSAGES.noService);
     }
+    if (ctx.res instanceof UpgradeResponse) return proxyUpgrade(ctx, ctx.res, this.tunnels);
     this.forward(ctx);
   }
 

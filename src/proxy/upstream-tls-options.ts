@@ -40,8 +40,20 @@ function verifierWithDepth(depth: number): (hostname: string, cert: PeerCertific
 
 const acceptAnyName = () => undefined;
 
-/** The TLS options for an upstream's connections. */
-export function tlsConnectOptions(tls: UpstreamTls): ConnectionOptions {
+// Made once per settings: the WebSocket path connects with them per handshake.
+const optionsOf = new WeakMap<UpstreamTls, Readonly<ConnectionOptions>>();
+
+/** The TLS options for an upstream's connections (to be spread, not changed). */
+export function tlsConnectOptions(tls: UpstreamTls): Readonly<ConnectionOptions> {
+  let options = optionsOf.get(tls);
+  if (options === undefined) {
+    options = Object.freeze(optionsFor(tls));
+    optionsOf.set(tls, options);
+  }
+  return options;
+}
+
+function optionsFor(tls: UpstreamTls): ConnectionOptions {
   const options: ConnectionOptions = { rejectUnauthorized: tls.verify };
   if (tls.verify) {
     if (tls.ca !== undefined) options.ca = [...tls.ca];

@@ -21,7 +21,6 @@ interface Outcome {
 }
 
 const notYet = (plugin: string) => `plugin '${plugin}' is not supported by this gateway yet`;
-const upstreams: Expected = ['upstreams', "'upstreams' is not supported by this gateway yet"];
 const VALID: Outcome = {};
 
 const OUTCOMES: Record<string, Outcome> = {
@@ -31,7 +30,8 @@ const OUTCOMES: Record<string, Outcome> = {
   },
   // a decK dump: `exposed_headers: null`, `max_age: null` mean "not set"
   '2023-SENIOR-PROJECT__rentless-services__kong.yaml': VALID,
-  '4klabs__kong-blue-green-deployment__kong_kong.yml': { errors: [upstreams] },
+  // upstreams with targets, balanced (kong/db/schema/entities/upstreams.lua)
+  '4klabs__kong-blue-green-deployment__kong_kong.yml': VALID,
   'AliAkbar29__api-perfomance-gateway-testt__kong_kong.yml': VALID,
   'AnSpire__kong-keycloak-test__kong.yml': VALID,
   // Kong Enterprise's dump: `anonymous: null`, and ws/wss in the plugin's protocols, which change nothing here
@@ -49,12 +49,11 @@ const OUTCOMES: Record<string, Outcome> = {
     ],
   },
   'Arun4D__api-migration__kong.yaml': {
-    errors: [['upstreams', "'upstreams' is not supported by this gateway yet"]],
     warnings: [['services[0].url', "host 'Weather-API_upstream' beside it is ignored (as in Kong)"]],
   },
   'BadSayHalo__Cloud-API-Based-Network-Application-Security-for-Small-Company-Services__Gateway_kong.yml': VALID,
   'BeoKool__Kong_api-Trungdam__kong.yaml': VALID,
-  'Boborealmoon__Healthcare_ESD__kong.yaml': { errors: [upstreams] },
+  'Boborealmoon__Healthcare_ESD__kong.yaml': VALID,
   // `_format_version` and `_transform` written twice with the same values: Kong's YAML reading keeps them
   'Caertos__Parcial1-FHIR-LAB-API-GATEWAY__kong.yml': {
     warnings: [
@@ -85,7 +84,6 @@ const OUTCOMES: Record<string, Outcome> = {
   },
   'GabrielMoody__MikroNet__config_kong.yml': {
     errors: [
-      upstreams,
       ['services[0].protocol', "'tcp' makes this a stream service"],
       ['routes[4].protocols[0]', "'tcp' makes this a stream route"],
       ['routes[4].destinations', "'destinations' is not supported by this gateway yet"],
@@ -114,21 +112,15 @@ const OUTCOMES: Record<string, Outcome> = {
     ],
     warnings: [['_konnect', "'_konnect' is decK's Konnect metadata"]],
   },
-  'Kong__kong__spec_fixtures_burst.yml': {
-    errors: [upstreams],
-  },
-  'Kong__kubernetes-ingress-controller__internal_dataplane_testdata_golden_ingress-v1-regex-prefix-exact-rule_default_golden.yaml': {
-    errors: [upstreams],
-  },
+  'Kong__kong__spec_fixtures_burst.yml': VALID,
+  'Kong__kubernetes-ingress-controller__internal_dataplane_testdata_golden_ingress-v1-regex-prefix-exact-rule_default_golden.yaml': VALID,
   'Maxi-Teme__kong-plugin-jwt-jwk__kong.yaml': {
     errors: [['services[0].plugins[0].name', "plugin 'jwt-jwk' is not one of Kong's bundled plugins (a custom plugin?)"]],
   },
   'MhmdRyhn__kong-kong__kong.yaml': VALID,
   // a decK dump: `minute: null`, `redis_host: null` … in rate-limiting's config
   'MohamedRagabAnas__deck-ci-cd__kong.yaml': VALID,
-  'QwerTech__kong-play__kong_config_kong.yaml': {
-    errors: [upstreams],
-  },
+  'QwerTech__kong-play__kong_config_kong.yaml': VALID,
   'Tech-Multiverse__crapi-llm-security-lab__gateway_kong.yml': VALID,
   // a 1.1 file with `~` paths: Kong's migration makes them `~~…`, which never match
   'amey-admane__kong-deck-configuration__kong_kong.yaml': {

@@ -47,8 +47,8 @@ t.test('unknown field with a suggestion', async (t) => {
 });
 
 t.test('unsupported Kong entity', async (t) => {
-  t.same(errorsOf(yaml(head, 'upstreams:', '  - name: u')), [
-    "kong.yml:2:1: upstreams: 'upstreams' is not supported by this gateway yet",
+  t.same(errorsOf(yaml(head, 'key_sets:', '  - name: u')), [
+    "kong.yml:2:1: key_sets: 'key_sets' is not supported by this gateway yet",
   ]);
 });
 

@@ -1,19 +1,26 @@
 import t from 'tap';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PLUGINS } from '../../src/plugins';
-import { DOCS, read } from './markdown';
+import { DOCS, ROOT, read } from './markdown';
 
 interface Schema {
+  $id?: string;
   properties?: Record<string, Schema>;
   $ref?: string;
   definitions?: Record<string, Schema>;
 }
 
+/** The schema a $ref names: one of this schema's definitions, or another schema file (by its $id's path). */
+function referenced(schema: Schema, ref: string): Schema {
+  if (ref.startsWith('#')) return schema.definitions?.[ref.split('/').pop()!] ?? {};
+  const url = new URL(ref, schema.$id);
+  return JSON.parse(readFileSync(join(ROOT, url.pathname), 'utf8')) as Schema;
+}
+
 /** Top-level config fields and, for object fields, their own fields one level down (`redis.host`). */
 export function fieldNames(schema: Schema): string[] {
-  const defs = schema.definitions ?? {};
-  const resolve = (s: Schema): Schema => (s.$ref ? { ...defs[s.$ref.split('/').pop()!], ...s } : s);
+  const resolve = (s: Schema): Schema => (s.$ref ? { ...referenced(schema, s.$ref), ...s } : s);
   const out: string[] = [];
   for (const [name, field] of Object.entries(schema.properties ?? {})) {
     out.push(name);
@@ -42,6 +49,11 @@ t.test('nested fields are listed one level down, through $ref', async (t) => {
       properties: { limit: {}, redis: { $ref: '#/definitions/conn' }, memory: { properties: { name: {} } } },
     }),
     ['limit', 'redis', 'redis.host', 'redis.port', 'memory', 'memory.name'],
+  );
+  t.same(
+    fieldNames({ $id: 'https://gateway.invalid/src/plugins/http-log/schema.json', properties: { queue: { $ref: '../../observe/queue.schema.json' } } }).slice(0, 3),
+    ['queue', 'queue.max_batch_size', 'queue.max_coalescing_delay'],
+    'into another schema file (src/observe/queue.schema.json)',
   );
 });
 

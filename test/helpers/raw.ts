@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 
 export interface RawReply {
@@ -145,4 +146,32 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > until) return false;
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/**
+ * A listener whose accept queue is full and whose process never accepts (its event loop is blocked): the kernel
+ * drops further SYNs, so connecting to it hangs until the client gives up. A connect timeout, on loopback.
+ */
+export async function startBlackHole(): Promise<{ port: number; fillers: net.Socket[]; proc: ChildProcess } | undefined> {
+  const script =
+    "const s=require('net').createServer();s.listen({port:0,host:'127.0.0.1',backlog:1},()=>{" +
+    "require('fs').writeSync(1,s.address().port+'\\n');Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0)})";
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS; // no test-runner hooks in this child
+  const proc = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'], env });
+  const port = await new Promise<number>((resolve) => proc.stdout!.once('data', (d) => resolve(Number(String(d).trim()))));
+  const fillers: net.Socket[] = [];
+  for (let i = 0; i < 16; i++) {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    fillers.push(s);
+    const connected = await new Promise<boolean>((resolve) => {
+      s.once('connect', () => resolve(true));
+      setTimeout(() => resolve(false), 300);
+    });
+    if (!connected) return { port, fillers, proc };
+  }
+  for (const s of fillers) s.destroy();
+  proc.kill('SIGKILL');
+  return undefined;
 }

@@ -28,6 +28,7 @@ const served: AccessEntry = {
   route: 'bench',
   service: 'bench-upstream',
   consumer: 'alice',
+  correlation_id: '5c0e8f0a-1b2c-4d3e-8f90-123456789abc#7',
   reason: undefined,
 };
 

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { waitFor } from '../helpers/wait';
 import { request, startUpstream, type Upstream } from '../helpers/http';
 import { startGateway, type RunningGateway } from '../helpers/cli';
 import { errorsOf, snapshotOf } from '../helpers/config';
@@ -51,6 +52,16 @@ async function through(host: string, headers: Record<string, string> = {}) {
   const r = await request(gw.proxyPort, '/request', { headers: { host, ...headers } });
   return { res: r, seen: upstream.seen[upstream.seen.length - 1] };
 }
+
+t.test("kong/pdk/log.lua serialize's correlation_id: the access log line has the request's correlation id", async (t) => {
+  const { seen } = await through('correlation2.test', { 'x-request-id': 'line-of-correlation2' });
+  const id = seen.headers['foo-bar-id'] as string;
+  const line = await waitFor('the access line', () => gw.output().split('\n').find((l) => l.includes('"line-of-correlation2"')));
+  t.equal(JSON.parse(line).correlation_id, id);
+  await through('plain.test', { 'x-request-id': 'line-of-plain' });
+  const plain = await waitFor('the access line', () => gw.output().split('\n').find((l) => l.includes('"line-of-plain"')));
+  t.notOk('correlation_id' in JSON.parse(plain), 'absent where the plugin did not run');
+});
 
 t.test(`${SPEC}: uuid-worker generator increments the counter part`, async (t) => {
   const a = (await through('correlation1.test')).seen.headers['kong-request-id'] as string;

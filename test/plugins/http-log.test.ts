@@ -58,6 +58,7 @@ t.before(async () => {
         route('flaky', [log('/flaky', { queue: { initial_retry_delay: 0.01 } }, flaky.port)]),
         route('stuck', [log('/stuck', { timeout: 60000, queue: { max_entries: 2 } }, stuck.port)]),
         route('at-stop', [log('/at-stop', { queue: { max_batch_size: 100, max_coalescing_delay: 3600 } })]),
+        route('correlated', [log('/correlated'), { name: 'correlation-id', config: { header_name: 'X-Correlation' } }]),
         route('terminated', [log('/terminated'), { name: 'request-termination', config: { status_code: 403, message: 'no' } }]),
       ],
       consumers: [{ username: 'alice', custom_id: 'a-1', keyauth_credentials: [{ key: 'alice-secret-key' }] }],
@@ -99,6 +100,19 @@ t.test(`${SPEC}: logs to HTTP`, async (t) => {
   t.ok(entry.latencies.request >= entry.latencies.proxy);
   t.equal(entry.workspace_name, 'default');
   t.equal(entry.consumer, undefined);
+  t.equal(entry.upstream_status, '200', "kong/pdk/log.lua: upstream_status, nginx's $upstream_status (a string)");
+  t.notOk('tls' in entry.request, 'request.tls only on a TLS connection');
+  t.notOk('trace_id' in entry, 'trace_id only when a tracing plugin ran');
+  t.notOk('correlation_id' in entry, 'correlation_id only when correlation-id ran');
+});
+
+t.test('kong/plugins/correlation-id/handler.lua: the entry carries correlation_id, the generated id or the one the client sent', async (t) => {
+  await request(gw.proxyPort, '/', { headers: { host: 'correlated.test' } });
+  await request(gw.proxyPort, '/', { headers: { host: 'correlated.test', 'x-correlation': 'from-the-client' } });
+  const entries = await waitFor('two entries', () => (received(collector, '/correlated').length === 2 ? received(collector, '/correlated') : undefined));
+  const ids = entries.map((e) => e.correlation_id);
+  t.ok(ids.includes('from-the-client'));
+  t.ok(ids.some((id) => /^[0-9a-f-]{36}#\d+$/.test(id)), 'a generated one (uuid#counter, the default)');
 });
 
 t.test(`${SPEC}: logs to HTTP with content-type 'application/json; charset=utf-8'`, async (t) => {
@@ -169,6 +183,7 @@ t.test(`a gateway-made answer is logged (source kong, no upstream)`, async (t) =
   t.equal(entry.latencies.proxy, -1);
   t.equal(entry.upstream_uri, '');
   t.same(entry.tries, []);
+  t.equal(entry.upstream_status, '', 'no upstream answered');
 });
 
 t.test(`${SPEC}: executes successfully when route does not exist (global plugins log it)`, async (t) => {

@@ -6,105 +6,17 @@ import { errorsOf } from '../helpers/config';
 import { deadPort } from '../helpers/raw';
 import { checkConfigText } from '../../src/config/load';
 import { waitFor } from '../helpers/wait';
+import { decodeExport, type DecodedExport } from '../helpers/otlp';
 
 // Cases after Kong's spec/03-plugins/37-opentelemetry/ (01-otlp_spec.lua, 03-propagation_spec.lua,
 // 04-exporter_spec.lua, 02-schema_spec.lua), with a real OTLP/HTTP receiver on loopback that decodes the
-// protobuf it gets.
+// protobuf it gets with the OpenTelemetry project's generated classes (test/helpers/otlp.ts).
 const EXPORTER = 'spec/03-plugins/37-opentelemetry/04-exporter_spec.lua';
 const PROPAGATION = 'spec/03-plugins/37-opentelemetry/03-propagation_spec.lua';
 
-// --- A protobuf wire-format reader and the OTLP message layouts (opentelemetry-proto, field numbers as there).
-type Field = { no: number; wire: number; value: Buffer | bigint };
-
-function varint(b: Buffer, pos: { i: number }): bigint {
-  let out = 0n;
-  let shift = 0n;
-  for (;;) {
-    const byte = b[pos.i++];
-    out |= BigInt(byte & 0x7f) << shift;
-    if ((byte & 0x80) === 0) return out;
-    shift += 7n;
-  }
-}
-
-function fields(b: Buffer): Field[] {
-  const out: Field[] = [];
-  const pos = { i: 0 };
-  while (pos.i < b.length) {
-    const key = Number(varint(b, pos));
-    const no = key >> 3;
-    const wire = key & 7;
-    if (wire === 0) out.push({ no, wire, value: varint(b, pos) });
-    else if (wire === 1) {
-      out.push({ no, wire, value: b.subarray(pos.i, pos.i + 8) });
-      pos.i += 8;
-    } else if (wire === 2) {
-      const len = Number(varint(b, pos));
-      out.push({ no, wire, value: b.subarray(pos.i, pos.i + len) });
-      pos.i += len;
-    } else if (wire === 5) {
-      out.push({ no, wire, value: b.subarray(pos.i, pos.i + 4) });
-      pos.i += 4;
-    } else throw new Error(`wire type ${wire}`);
-  }
-  return out;
-}
-const all = (b: Buffer, no: number) => fields(b).filter((f) => f.no === no).map((f) => f.value as Buffer);
-const one = (b: Buffer, no: number) => fields(b).find((f) => f.no === no)?.value;
-
-/** common.v1.AnyValue: string 1, bool 2, int 3, double 4. */
-function anyValue(b: Buffer): unknown {
-  const [f] = fields(b);
-  if (f.no === 1) return (f.value as Buffer).toString('utf8');
-  if (f.no === 2) return f.value === 1n;
-  if (f.no === 3) return { int: Number(BigInt.asIntN(64, f.value as bigint)) };
-  if (f.no === 4) return (f.value as Buffer).readDoubleLE(0);
-  throw new Error(`AnyValue field ${f.no}`);
-}
-/** repeated common.v1.KeyValue (key 1, value 2) as an object. */
-const keyValues = (list: Buffer[]) => Object.fromEntries(list.map((kv) => [(one(kv, 1) as Buffer).toString('utf8'), anyValue(one(kv, 2) as Buffer)]));
-
-interface DecodedSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  name: string;
-  kind: number;
-  start: bigint;
-  end: bigint;
-  attributes: Record<string, unknown>;
-  status: number;
-}
-interface DecodedExport {
-  resource: Record<string, unknown>;
-  scope: { name: string; version: string };
-  spans: DecodedSpan[];
-  headers: Record<string, string | string[] | undefined>;
-}
-
-/** collector.trace.v1.ExportTraceServiceRequest → ResourceSpans 1 → (Resource 1, ScopeSpans 2 → (scope 1, Span 2)). */
-function decodeExport(body: Buffer, headers: DecodedExport['headers']): DecodedExport[] {
-  return all(body, 1).map((rs) => {
-    const resource = keyValues(all(one(rs, 1) as Buffer, 1));
-    const ss = all(rs, 2)[0];
-    const scope = one(ss, 1) as Buffer;
-    const spans = all(ss, 2).map((s) => ({
-      traceId: (one(s, 1) as Buffer).toString('hex'),
-      spanId: (one(s, 2) as Buffer).toString('hex'),
-      parentSpanId: ((one(s, 4) as Buffer | undefined) ?? Buffer.alloc(0)).toString('hex'),
-      name: (one(s, 5) as Buffer).toString('utf8'),
-      kind: Number(one(s, 6) ?? 0n),
-      start: (one(s, 7) as Buffer).readBigUInt64LE(0),
-      end: (one(s, 8) as Buffer).readBigUInt64LE(0),
-      attributes: keyValues(all(s, 9)),
-      status: Number(one((one(s, 15) as Buffer | undefined) ?? Buffer.alloc(0), 3) ?? 0n),
-    }));
-    return { resource, scope: { name: (one(scope, 1) as Buffer).toString(), version: (one(scope, 2) as Buffer).toString() }, spans, headers };
-  });
-}
-
 // --- The gateway, an upstream and the receiver.
 let received: DecodedExport[] = [];
+let logged: Array<{ request: { headers: Record<string, string> }; trace_id?: Record<string, string> }> = [];
 let receiver: Upstream;
 let upstream: Upstream;
 let gw: RunningGateway;
@@ -114,6 +26,7 @@ const hexId = (bytes: number) => randomBytes(bytes).toString('hex');
 t.before(async () => {
   receiver = await startUpstream((req, res, body) => {
     if (req.url === '/v1/traces' && req.headers['content-type'] === 'application/x-protobuf') received.push(...decodeExport(body, req.headers));
+    if (req.url === '/log') logged.push(JSON.parse(body.toString('utf8')));
     res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
   });
   upstream = await startUpstream();
@@ -141,6 +54,7 @@ t.before(async () => {
             { name: 'unsampled', paths: ['/unsampled'], plugins: [otel({ sampling_rate: 0 })] },
             { name: 'b3', paths: ['/b3'], plugins: [otel({ header_type: 'b3' })] },
             { name: 'ignore', paths: ['/ignore'], plugins: [otel({ header_type: 'ignore' })] },
+            { name: 'preserve', paths: ['/preserve'], plugins: [otel({}), { name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/log`, queue: { max_coalescing_delay: 0.01 } } }] },
             { name: 'at-stop', paths: ['/at-stop'], plugins: [otel({ queue: { max_batch_size: 100, max_coalescing_delay: 3600 } })] },
             {
               name: 'down',
@@ -241,6 +155,40 @@ t.test(`${PROPAGATION}: b3 in, b3 and traceparent out; ignore starts a new trace
   t.notMatch(ignored.traceparent, traceId, 'the incoming context is not read');
 });
 
+const dec = (hex: string) => BigInt(`0x${hex}`).toString(10);
+/** A trace the client starts in each format, and what upstream sees given the balancer span and the request span. */
+const FORMATS: Array<{ format: string; headers: (tr: string, sp: string) => Record<string, string>; upstream: (tr: string, balancer: string, root: string) => Record<string, string> }> = [
+  { format: 'jaeger', headers: (tr, sp) => ({ 'uber-trace-id': `${tr}:${sp}:0:1` }), upstream: (tr, b, r) => ({ 'uber-trace-id': `${tr}:${b}:${r}:01` }) },
+  { format: 'ot', headers: (tr, sp) => ({ 'ot-tracer-traceid': tr, 'ot-tracer-spanid': sp, 'ot-tracer-sampled': '1' }), upstream: (tr, b) => ({ 'ot-tracer-traceid': tr, 'ot-tracer-spanid': b, 'ot-tracer-sampled': '1' }) },
+  {
+    format: 'aws',
+    headers: (tr, sp) => ({ 'x-amzn-trace-id': `Root=1-${tr.slice(0, 8)}-${tr.slice(8)};Parent=${sp};Sampled=1` }),
+    upstream: (tr, b) => ({ 'x-amzn-trace-id': `Root=1-${tr.slice(0, 8)}-${tr.slice(8)};Parent=${b};Sampled=1` }),
+  },
+  { format: 'gcp', headers: (tr, sp) => ({ 'x-cloud-trace-context': `${tr}/${dec(sp)};o=1` }), upstream: (tr, b) => ({ 'x-cloud-trace-context': `${tr}/${dec(b)};o=1` }) },
+  { format: 'w3c', headers: (tr, sp) => ({ traceparent: `00-${tr}-${sp}-01` }), upstream: (tr, b) => ({ traceparent: `00-${tr}-${b}-01` }) },
+  { format: 'b3', headers: (tr, sp) => ({ b3: `${tr}-${sp}-1` }), upstream: (tr, b, r) => ({ b3: `${tr}-${b}-1-${r}` }) },
+];
+
+for (const f of FORMATS) {
+  t.test(`${PROPAGATION}: a trace the client started in ${f.format} is the spans' trace at the receiver and upstream's, in ${f.format}; the entry's trace_id names it`, async (t) => {
+    const traceId = hexId(16);
+    const spanId = hexId(8);
+    const res = await request(gw.proxyPort, '/preserve', { headers: f.headers(traceId, spanId) });
+    const seen = JSON.parse(res.body).headers;
+    const spans = await spansFor(traceId, 3);
+    const root = spans.find((s) => s.name === 'kong')!;
+    const balancer = spans.find((s) => s.name === 'kong.balancer')!;
+    t.equal(root.parentSpanId, spanId, "the caller's span is the request span's parent");
+    t.equal(balancer.parentSpanId, root.spanId);
+    t.equal(spans.find((s) => s.name === 'kong.router')!.parentSpanId, root.spanId);
+    t.match(root.attributes, { 'http.method': 'GET', 'http.route': '/preserve', 'http.status_code': { int: 200 } });
+    t.match(seen, f.upstream(traceId, balancer.spanId, root.spanId), 'upstream sees the balancer span, in the format it came in');
+    const entry = await waitFor('the log entry', () => logged.find((e) => JSON.stringify(e.trace_id ?? {}).includes(traceId)));
+    t.same(entry.trace_id, { [f.format]: traceId }, 'kong/pdk/log.lua: trace_id, by format written');
+  });
+}
+
 t.test('spec/03-plugins/37-opentelemetry/02-schema_spec.lua: validation', async (t) => {
   const file = (config: object) => JSON.stringify({ _format_version: '3.0', plugins: [{ name: 'opentelemetry', config }] });
   t.same(errorsOf(file({ traces_endpoint: 'http://otel:4318/v1/traces' })), []);
@@ -248,7 +196,7 @@ t.test('spec/03-plugins/37-opentelemetry/02-schema_spec.lua: validation', async 
   t.match(errorsOf(file({})).join('\n'), /at least one of these fields must be non-empty: traces_endpoint, logs_endpoint/);
   t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', resource_attributes: { foo: '' } })).join('\n'), /resource_attributes\.foo/);
   t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', sampling_rate: 1.5 })).join('\n'), /config\.sampling_rate/);
-  t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', header_type: 'aws' })).join('\n'), /config\.header_type: 'aws' propagation is not supported/);
+  t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', header_type: 'datadog' })).join('\n'), /config\.header_type: 'datadog' propagation is not supported/);
   t.match(errorsOf(file({ traces_endpoint: 'http://otel:4318', headers: { 'bad header': 'x' } })).join('\n'), /config\.headers/);
 });
 

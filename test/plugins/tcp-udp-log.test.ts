@@ -138,14 +138,18 @@ t.test(`${TCP_SPEC}: performs a TLS handshake on the remote TCP server, with tls
   t.same(secure.servernames, ['collector.test']);
 });
 
-t.test('tcp-log: a collector that is down is retried, and gets the entry once it is back', async (t) => {
+t.test('kong/plugins/tcp-log/handler.lua: an entry that cannot be sent is logged and dropped, not retried; once the collector is back, the next ones arrive', async (t) => {
   await send('comeback.test', '/while-down');
-  await send('comeback.test', '/also-while-down');
+  await waitFor('the failure logged', () => (gw.logs().includes('queued entries dropped') ? true : undefined));
+  t.match(gw.logs(), /failed to connect to 127\.0\.0\.1:\d+/);
+  const metrics = await request(gw.adminPort!, '/metrics');
+  t.match(metrics.body, /gateway_log_entries_dropped_total\{plugin="tcp-log",reason="retries exhausted"\} 1/);
   comeback = await startLineCollector(comebackPort);
-  const lines = await waitFor('the entries', () => (comeback!.lines().length === 2 ? comeback!.lines() : undefined));
+  await send('comeback.test', '/once-back');
+  const lines = await waitFor('the entry', () => (comeback!.lines().length === 1 ? comeback!.lines() : undefined));
   t.same(
     lines.map((e) => e.request.uri),
-    ['/while-down', '/also-while-down'],
+    ['/once-back'],
   );
 });
 

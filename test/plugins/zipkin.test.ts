@@ -74,6 +74,7 @@ t.before(async () => {
             route('at-stop', [zipkin({ queue: { max_batch_size: 100, max_coalescing_delay: 3600 } })]),
             route('tiny-queue', [zipkin({ queue: { max_bytes: 10 } })]),
             route('no-endpoint', [{ name: 'zipkin', config: { sample_ratio: 1 } }]),
+            route('every-format', [zipkin({ propagation: { extract: ['gcp', 'aws', 'ot', 'jaeger'], inject: ['jaeger', 'ot', 'aws', 'gcp', 'w3c'] } })]),
           ],
         },
       ],
@@ -223,6 +224,91 @@ t.test(`${SPEC}: propagation configuration`, async (t) => {
   t.match(cleared.traceparent, new RegExp(`^00-${traceId}-`));
 });
 
+const PROPAGATION_DIR = 'kong/observability/tracing/propagation/{extractors,injectors}';
+const dec = (hex: string) => BigInt(`0x${hex}`).toString(10);
+
+/** A trace started by the client in each format Kong reads (besides datadog and instana). */
+const FORMATS: Array<{
+  format: string;
+  headers: (traceId: string, spanId: string, parentId: string) => Record<string, string>;
+  /** The span the request span is a child of: the caller's (b3 and jaeger share it instead). */
+  shared: boolean;
+  /** What upstream sees, given the proxy span and its parent (the request span). */
+  upstream: (traceId: string, proxySpan: string, requestSpan: string) => Record<string, string>;
+}> = [
+  {
+    format: 'jaeger',
+    headers: (tr, sp, pa) => ({ 'uber-trace-id': `${tr}:${sp}:${pa}:1` }),
+    shared: true,
+    upstream: (tr, px, rq) => ({ 'uber-trace-id': `${tr}:${px}:${rq}:01` }),
+  },
+  {
+    format: 'ot',
+    headers: (tr, sp) => ({ 'ot-tracer-traceid': tr, 'ot-tracer-spanid': sp, 'ot-tracer-sampled': '1' }),
+    shared: false,
+    upstream: (tr, px) => ({ 'ot-tracer-traceid': tr, 'ot-tracer-spanid': px, 'ot-tracer-sampled': '1' }),
+  },
+  {
+    format: 'aws',
+    headers: (tr, sp) => ({ 'x-amzn-trace-id': `Root=1-${tr.slice(0, 8)}-${tr.slice(8)};Parent=${sp};Sampled=1;Lineage=a:1` }),
+    shared: false,
+    upstream: (tr, px) => ({ 'x-amzn-trace-id': `Root=1-${tr.slice(0, 8)}-${tr.slice(8)};Parent=${px};Sampled=1` }),
+  },
+  {
+    format: 'gcp',
+    headers: (tr, sp) => ({ 'x-cloud-trace-context': `${tr}/${dec(sp)};o=1` }),
+    shared: false,
+    upstream: (tr, px) => ({ 'x-cloud-trace-context': `${tr}/${dec(px)};o=1` }),
+  },
+];
+
+for (const f of FORMATS) {
+  t.test(`${PROPAGATION_DIR}/${f.format}.lua: a trace the client started in ${f.format} goes on in the spans and upstream, in ${f.format} (preserve)`, async (t) => {
+    const traceId = hexId(16);
+    const spanId = hexId(8);
+    const parentId = hexId(8);
+    const { seen } = await get('preserve-default.test', f.headers(traceId, spanId, parentId));
+    const spans = await threeSpans(traceId);
+    const requestSpan = spanNamed(spans, 'GET')!;
+    const proxySpan = spanNamed(spans, 'GET (proxy)')!;
+    if (f.shared) {
+      t.equal(requestSpan.id, spanId, "the caller's span is shared");
+      t.equal(requestSpan.parentId, parentId);
+    } else {
+      t.equal(requestSpan.parentId, spanId, "the caller's span is the parent of ours");
+    }
+    t.equal(proxySpan.parentId, requestSpan.id);
+    t.match(seen, f.upstream(traceId, proxySpan.id, requestSpan.id), 'upstream sees the proxy span, in the format it came in');
+    t.notOk('x-b3-traceid' in seen, 'and no other format');
+  });
+}
+
+t.test(`${PROPAGATION_DIR}: extract and inject in jaeger, ot, aws and gcp at once`, async (t) => {
+  const traceId = hexId(16);
+  const spanId = hexId(8);
+  const { seen } = await get('every-format.test', { 'x-amzn-trace-id': `Root=1-${traceId.slice(0, 8)}-${traceId.slice(8)};Parent=${spanId};Sampled=1` });
+  const spans = await threeSpans(traceId);
+  const requestSpan = spanNamed(spans, 'GET')!;
+  const proxy = spanNamed(spans, 'GET (proxy)')!.id;
+  t.equal(requestSpan.parentId, spanId);
+  t.match(seen, Object.assign({}, ...FORMATS.map((f) => f.upstream(traceId, proxy, requestSpan.id))));
+  t.equal(seen.traceparent, `00-${traceId}-${proxy}-01`);
+
+  // An 8-byte trace id stays 8 bytes where the format allows it (jaeger, ot) and is padded where not (aws, gcp, w3c).
+  const short = hexId(8);
+  const { seen: padded } = await get('every-format.test', { 'uber-trace-id': `${short}:${spanId}:0:1` });
+  t.match(padded['uber-trace-id'], new RegExp(`^${short}:[0-9a-f]{16}:${spanId}:01$`), 'jaeger shares the caller span; parent 0 means none');
+  t.equal(padded['ot-tracer-traceid'], short);
+  t.match(padded['x-amzn-trace-id'], new RegExp(`^Root=1-00000000-00000000${short}`));
+  t.match(padded['x-cloud-trace-context'], new RegExp(`^0{16}${short}/\\d+;o=1$`));
+
+  // Invalid contexts are ignored: a new trace starts.
+  for (const headers of [{ 'uber-trace-id': `${traceId}:0:0:1` }, { 'x-amzn-trace-id': `Root=2-${traceId.slice(0, 8)}-${traceId.slice(8)}` }, { 'x-cloud-trace-context': `${traceId}/x;o=1` }, { 'ot-tracer-traceid': 'xyz' }]) {
+    const { seen: fresh } = await get('every-format.test', headers);
+    t.notMatch(fresh['uber-trace-id'], traceId, `${JSON.stringify(headers)}: a new trace`);
+  }
+});
+
 t.test('spec/03-plugins/34-zipkin/zipkin_spec.lua: sample_ratio 0 sends nothing and still propagates, unsampled', async (t) => {
   const { seen } = await get('unsampled.test');
   t.equal(seen['x-b3-sampled'], '0');
@@ -295,13 +381,13 @@ t.test('spec/03-plugins/34-zipkin/schema_spec.lua: validation', async (t) => {
   t.match(errorsOf(file({ static_tags: [{ name: 'foo', value: 'bar' }, { name: 'foo', value: 'baz' }] })).join('\n'), /repeated tags are not allowed: foo/);
   t.match(errorsOf(file({ sample_ratio: 2 })).join('\n'), /config\.sample_ratio/);
   t.match(errorsOf(file({ traceid_byte_count: 12 })).join('\n'), /config\.traceid_byte_count/);
-  t.match(errorsOf(file({ header_type: 'jaeger' })).join('\n'), /config\.header_type: 'jaeger' propagation is not supported/);
+  t.match(errorsOf(file({ header_type: 'instana' })).join('\n'), /config\.header_type: 'instana' propagation is not supported/);
   t.match(errorsOf(file({ default_header_type: 'datadog' })).join('\n'), /config\.default_header_type: 'datadog' propagation is not supported/);
-  t.match(errorsOf(file({ propagation: { inject: ['ot'] } })).join('\n'), /config\.propagation\.inject\[0\]: 'ot' propagation is not supported/);
+  t.match(errorsOf(file({ propagation: { inject: ['datadog'] } })).join('\n'), /config\.propagation\.inject\[0\]: 'datadog' propagation is not supported/);
   t.match(errorsOf(file({ header_type: 'zipkin' })).join('\n'), /config\.header_type/);
   t.match(errorsOf(file({ http_endpoint: 'zipkin.local' })).join('\n'), /config\.http_endpoint/);
-  const warnings = checkConfigText(file({ propagation: { extract: ['b3', 'jaeger'], inject: ['preserve'] } }), 'kong.yml').warnings.map(formatIssue).join('\n');
-  t.match(warnings, /config\.propagation\.extract\[1\]: ignored: 'jaeger' headers are not read here/);
+  const warnings = checkConfigText(file({ propagation: { extract: ['b3', 'datadog'], inject: ['preserve'] } }), 'kong.yml').warnings.map(formatIssue).join('\n');
+  t.match(warnings, /config\.propagation\.extract\[1\]: ignored: 'datadog' headers are not read here/);
 });
 
 t.test('spans queued at SIGTERM are sent within the shutdown grace, as log entries are', async (t) => {

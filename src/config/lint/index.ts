@@ -6,6 +6,8 @@ import { AccessAnalysis } from '../route-access';
 import type { Router } from '../../proxy/router';
 import { keyWeakness } from './key-strength';
 import { shadowedRoutes } from './shadowed-routes';
+import { closest } from '../suggest';
+import { isIP } from 'node:net';
 
 /**
  * Warnings about a valid config that probably does not do what its author meant: routes open to anyone through
@@ -45,6 +47,24 @@ export function lint(source: ConfigSource, entities: EntitySet, locations: Entit
   const routed = new Set(entities.routes.map((r) => r.service));
   for (const service of entities.services) {
     if (!routed.has(service.id)) warn(at(service), `service ${name(service)} has no routes: no request can reach it`);
+  }
+
+  const upstreamNames = new Set(entities.upstreams.map((u) => u.name));
+  const weightedUpstreams = new Set(entities.targets.filter((t) => t.weight > 0).map((t) => t.upstream));
+  const anyTargets = new Set(entities.targets.map((t) => t.upstream));
+  for (const upstream of entities.upstreams) {
+    if (weightedUpstreams.has(upstream.id)) continue;
+    const what = anyTargets.has(upstream.id) ? 'has only targets of weight 0' : 'has no targets';
+    warn(at(upstream), `upstream '${upstream.name}' ${what}: every request to a service that names it is answered 503 (failure to get a peer from the ring-balancer)`);
+  }
+  if (upstreamNames.size > 0) {
+    for (const service of entities.services) {
+      if (upstreamNames.has(service.host) || isIP(service.host.replace(/^\[|\]$/g, '')) !== 0 || service.host === 'localhost') continue;
+      const near = closest(service.host, upstreamNames);
+      if (near !== undefined) {
+        warn([...at(service), 'host'], `host '${service.host}' names no upstream, so it is resolved as a hostname: did you mean upstream '${near}'?`);
+      }
+    }
   }
 
   const enabled = new Set(entities.plugins.filter((p) => p.enabled).map((p) => p.name));

@@ -71,7 +71,9 @@ export const correlationId: PluginDefinition<CorrelationIdConfig, Compiled> = {
   // A client-given id is kept. With header_name X-Request-Id this is the gateway's own request id (the client's when
   // it is acceptable, see src/observe/request-id.ts), so logs, upstream and client see one id.
   access(ctx, c) {
-    if (carried(ctx, c.header) === undefined) ctx.req.headers[c.header] = c.generate(ctx);
+    let id = carried(ctx, c.header);
+    if (id === undefined) ctx.req.headers[c.header] = id = c.generate(ctx);
+    ctx.correlationId = id;
   },
   headerFilter(ctx, c, head) {
     if (!c.echo) return;

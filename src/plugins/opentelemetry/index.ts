@@ -176,7 +176,7 @@ function check(plugin: { config: OpenTelemetryConfig }): PluginCheck[] {
   return out;
 }
 
-/** Kong's opentelemetry plugin (priority 14): traces over OTLP/HTTP protobuf, W3C / b3 propagation. */
+/** Kong's opentelemetry plugin (priority 14): traces over OTLP/HTTP protobuf; b3, W3C, jaeger, ot, aws and gcp propagation. */
 export const opentelemetry: PluginDefinition<OpenTelemetryConfig, Compiled> = {
   name: 'opentelemetry',
   priority: 14,
@@ -226,7 +226,8 @@ export const opentelemetry: PluginDefinition<OpenTelemetryConfig, Compiled> = {
     const t = traceOf(ctx);
     decide(ctx, c, t);
     const debug = t.from?.ctx.debug === true;
-    inject(c.propagation, t.from, { traceId: t.traceId, spanId: t.balancerSpanId, parentId: t.rootSpanId, sampled: t.sampled, debug }, ctx.req.headers);
+    const ids = inject(c.propagation, t.from, { traceId: t.traceId, spanId: t.balancerSpanId, parentId: t.rootSpanId, sampled: t.sampled, debug }, ctx.req.headers);
+    if (ids !== undefined) ctx.traceIds = { ...ctx.traceIds, ...ids };
   },
   headerFilter(ctx, c, head) {
     if (!c.tracing || c.responseHeader === undefined) return;

@@ -15,7 +15,6 @@ export interface PrometheusConfig {
 // Flags Kong accepts for parts this gateway does not have: kept valid so a Kong file loads, named in a warning.
 const IGNORED: ReadonlyArray<[keyof PrometheusConfig, string]> = [
   ['ai_metrics', 'there is no AI proxy here: the ai_llm_* series are not exported'],
-  ['upstream_health_metrics', 'there are no upstream entities or health checks here: kong_upstream_target_health is not exported'],
   ['wasm_metrics', 'there are no Wasm filters here: no Wasm series are exported'],
 ];
 

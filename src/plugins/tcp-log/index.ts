@@ -77,8 +77,8 @@ export const tcpLog: PluginDefinition<TcpLogConfig, QueuedSink> = {
   check: (plugin) => refuseLuaFields(plugin.config),
   compile(c, build) {
     if (build.previous !== undefined) return build.previous as QueuedSink;
-    // Unlike Kong, a collector that is down is retried (for up to a minute) rather than losing the entry at once.
-    return queuedSink('tcp-log', IMMEDIATE_QUEUE, new TcpSink(c));
+    // As Kong's handler: an entry that cannot be sent is logged and dropped, never retried.
+    return queuedSink('tcp-log', { ...IMMEDIATE_QUEUE, max_retry_time: 0 }, new TcpSink(c));
   },
   log: queueEntry,
   dispose: closeQueuedSink,

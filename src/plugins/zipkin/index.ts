@@ -67,8 +67,8 @@ function begin(ctx: RequestContext, c: Compiled): Trace {
   if (trace !== undefined) return trace;
   const from = extract(c.propagation, ctx.req.headers);
   const got = from?.ctx;
-  // b3 shares its span between client and server: its span is ours; W3C names only the parent.
-  const reuse = from?.format === 'b3';
+  // b3 and jaeger share a span between client and server: theirs is ours; the other formats name only the parent.
+  const reuse = from?.format === 'b3' || from?.format === 'jaeger';
   trace = {
     sampled: got?.sampled ?? Math.random() < c.conf.sample_ratio,
     traceId: got?.traceId ?? hex(c.conf.traceid_byte_count),
@@ -242,7 +242,7 @@ function spansOf(ctx: RequestContext, c: Compiled, t: Trace): ZipkinSpan[] {
   return spans;
 }
 
-/** Kong's zipkin plugin (priority 100000): B3 / W3C propagation and Zipkin v2 spans, sent in batches. */
+/** Kong's zipkin plugin (priority 100000): b3, W3C, jaeger, ot, aws and gcp propagation and Zipkin v2 spans, sent in batches. */
 export const zipkin: PluginDefinition<ZipkinConfig, Compiled> = {
   name: 'zipkin',
   priority: 100000,
@@ -271,12 +271,13 @@ export const zipkin: PluginDefinition<ZipkinConfig, Compiled> = {
   },
   access(ctx, c) {
     const t = begin(ctx, c);
-    inject(
+    const ids = inject(
       c.propagation,
       t.from,
       { traceId: t.traceId, spanId: t.proxySpanId, parentId: t.spanId, sampled: t.sampled, debug: t.from?.ctx.debug === true },
       ctx.req.headers,
     );
+    if (ids !== undefined) ctx.traceIds = { ...ctx.traceIds, ...ids };
   },
   headerFilter(ctx, c, head) {
     const t = begin(ctx, c);
