@@ -2,11 +2,14 @@
 // certificate (mTLS), and the SNI sent. Kong: kong/runloop/upstream_ssl.lua, spec/02-integration/05-proxy/18-upstream_tls_spec.lua.
 // upstream-tls-http.test.ts runs it again on the node:http forwarder.
 import t from 'tap';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
 import { request, type Reply } from '../helpers/http';
 import { startGateway, tempFile, type RunningGateway } from '../helpers/cli';
 import { yaml } from '../helpers/config';
 import { count, waitFor, writeByRename } from '../helpers/wait';
-import { intermediateCa, issue, rootCa, selfSigned, startTlsUpstream, type TlsUpstream } from '../helpers/tls-certs';
+import { intermediateCa, issue, rootCa, selfSigned, startTlsUpstream, type TestCert, type TlsUpstream } from '../helpers/tls-certs';
 
 const root = rootCa('upstream root CA');
 const intermediateOne = intermediateCa(root, 'intermediate one');
@@ -21,6 +24,44 @@ let selfSignedUp: TlsUpstream;
 let rootSignedUp: TlsUpstream;
 let twoIntermediatesUp: TlsUpstream;
 let mutualUp: TlsUpstream;
+let wsUp: { port: number; close(): Promise<void> };
+
+/** A WebSocket echo upstream on https. */
+function startTlsEcho(cert: TestCert): Promise<{ port: number; close(): Promise<void> }> {
+  const server = https.createServer({ cert: cert.chain, key: cert.key });
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws) => ws.on('message', (data, binary) => ws.send(data, { binary })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: (server.address() as AddressInfo).port,
+        close: () =>
+          new Promise<void>((r) => {
+            for (const c of wss.clients) c.terminate();
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
+      }),
+    ),
+  );
+}
+
+/** A WebSocket through the gateway: the echo of 'hello', or the status the handshake was refused with. */
+function echoThrough(port: number, path: string): Promise<string | number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
+    ws.once('open', () => ws.send('hello'));
+    ws.once('message', (data) => {
+      resolve(data.toString());
+      ws.close();
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      res.resume();
+    });
+    ws.once('error', reject);
+  });
+}
 
 /** A service with one route `/<name>`, its fields given as YAML lines. */
 function service(name: string, url: string, fields: string[] = [], route: string[] = []): string[] {
@@ -32,6 +73,7 @@ t.before(async () => {
   upstreams.push((rootSignedUp = await startTlsUpstream(issue(root, ['localhost', 'api.example.test']), { name: 'root-signed' })));
   upstreams.push((twoIntermediatesUp = await startTlsUpstream(issue(intermediateTwo, ['localhost']), { name: 'two-intermediates' })));
   upstreams.push((mutualUp = await startTlsUpstream(issue(root, ['localhost']), { name: 'mutual', clientCa: clientRoot })));
+  wsUp = await startTlsEcho(issue(root, ['localhost']));
   // The gateway's system store trusts `root` (NODE_EXTRA_CA_CERTS adds to Node's bundled CAs).
   gw = await startGateway(configWith(root.cert, otherRoot.cert), { env: { ...process.env, NODE_EXTRA_CA_CERTS: tempFile('root.pem', root.cert) } });
 });
@@ -43,12 +85,18 @@ function configWith(rootCaPem: string, otherCaPem: string): string {
     'ca_certificates:',
     `  - {id: root-ca, cert: ${JSON.stringify(rootCaPem)}}`,
     `  - {id: other-ca, cert: ${JSON.stringify(otherCaPem)}}`,
+    'upstreams:',
+    `  - {name: balanced-up, targets: [{target: "localhost:${rootSignedUp.port}"}]}`,
     'certificates:',
     `  - {id: client-cert, cert: ${JSON.stringify(client.chain)}, key: ${JSON.stringify(client.key)}}`,
     'services:',
     ...service('ca-right', `https://localhost:${rootSignedUp.port}`, ['tls_verify: true', 'ca_certificates: [root-ca]']),
     ...service('ca-wrong', `https://localhost:${rootSignedUp.port}`, ['tls_verify: true', 'ca_certificates: [other-ca]', 'retries: 0']),
     ...service('mtls-with', `https://localhost:${mutualUp.port}`, ['client_certificate: {id: client-cert}']),
+    ...service('ws-verified', `https://localhost:${wsUp.port}`, ['tls_verify: true', 'ca_certificates: [root-ca]']),
+    ...service('ws-wrong-ca', `https://localhost:${wsUp.port}`, ['tls_verify: true', 'ca_certificates: [other-ca]', 'retries: 0']),
+    ...service('balanced-right', 'https://balanced-up', ['tls_verify: true', 'ca_certificates: [root-ca]']),
+    ...service('balanced-wrong', 'https://balanced-up', ['tls_verify: true', 'ca_certificates: [other-ca]', 'retries: 0']),
     ...service('mtls-without', `https://localhost:${mutualUp.port}`, ['retries: 0']),
     ...service('off-self-signed', `https://localhost:${selfSignedUp.port}`),
     ...service('on-self-signed', `https://localhost:${selfSignedUp.port}`, ['tls_verify: true', 'retries: 0']),
@@ -66,6 +114,7 @@ function configWith(rootCaPem: string, otherCaPem: string): string {
 t.teardown(async () => {
   await gw?.stop();
   for (const u of upstreams) await u.close();
+  await wsUp?.close();
 });
 
 /** Kong's 502, as text (no Accept header). */
@@ -109,6 +158,18 @@ t.test('client_certificate: an upstream that demands a client certificate gets i
   t.equal(mutualUp.clientNames.at(-1), 'gateway-client');
   isBadGateway(t, await request(gw.proxyPort, '/mtls-without'));
   t.notMatch(gw.logs() + gw.output(), /PRIVATE KEY|BEGIN CERTIFICATE/, 'no certificate or key in any log line');
+});
+
+t.test('a WebSocket handshake to an https upstream is verified with the same settings', async (t) => {
+  t.equal(await echoThrough(gw.proxyPort, '/ws-verified'), 'hello');
+  t.equal(await echoThrough(gw.proxyPort, '/ws-wrong-ca'), 502);
+});
+
+t.test("a balanced service reaches its upstream's targets with its own TLS settings", async (t) => {
+  const right = await request(gw.proxyPort, '/balanced-right');
+  t.equal(right.status, 200);
+  t.equal(right.body, 'root-signed');
+  isBadGateway(t, await request(gw.proxyPort, '/balanced-wrong'));
 });
 
 t.test("tls_verify_depth: nginx's default of 1 refuses two intermediates, 2 accepts them (Kong: 18-upstream_tls_spec tls_verify_depth)", async (t) => {
