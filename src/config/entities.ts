@@ -151,6 +151,8 @@ export interface UpstreamEntity {
   slots: number;
   healthchecks: Healthchecks;
   host_header?: string;
+  /** A certificate id presented to https targets when the service names none (Kong's fallback_upstream_client_cert). */
+  client_certificate?: string;
   use_srv_name: boolean;
   tags?: string[];
 }

@@ -318,6 +318,7 @@ class Normalizer {
     ] as const) {
       if (u[field] !== undefined) (upstream as unknown as Raw)[field] = u[field];
     }
+    if (u.client_certificate !== undefined) upstream.client_certificate = typeof u.client_certificate === 'string' ? u.client_certificate : u.client_certificate.id;
     this.entities.upstreams.push(this.place(upstream, path, u));
   }
 
@@ -423,6 +424,12 @@ class Normalizer {
       service.ca_certificates?.forEach((ca, i) => {
         if (!caCertificateIds.has(ca)) this.report([...at, 'ca_certificates', i], `invalid reference '${ca}' (no such entry in 'ca_certificates')`);
       });
+    }
+    for (const upstream of this.entities.upstreams) {
+      const id = upstream.client_certificate;
+      if (id !== undefined && !certificateIds.has(id)) {
+        this.report([...this.locations.get(upstream)!, 'client_certificate'], `invalid reference 'client_certificate: ${id}' (no such entry in 'certificates')`);
+      }
     }
   }
 

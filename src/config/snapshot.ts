@@ -244,7 +244,13 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
 
   const upstreams = compileUpstreams(entities);
   const balancedByService = new Map<string, BalancedService | undefined>();
-  for (const s of entities.services) balancedByService.set(s.id, balancedOf(s, upstreams, tlsByService.get(s)));
+  for (const s of entities.services) {
+    const spec = upstreams.get(s.host);
+    // The upstream's client certificate stands in for a service that names none.
+    const fallback = spec?.entity.client_certificate;
+    const tls = fallback !== undefined && s.client_certificate === undefined ? upstreamTlsOf(s, certificateLookup, fallback) : tlsByService.get(s);
+    balancedByService.set(s.id, balancedOf(s, upstreams, tls));
+  }
 
   const routes = new Map<string, RouteRuntime>();
   const resolver = new ChainResolver([...entries.values()]);

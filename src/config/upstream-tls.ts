@@ -41,13 +41,17 @@ export interface CertificateLookup {
   caCertificate(id: string): string | undefined;
 }
 
-/** An https service's TLS settings; undefined for an http service. */
-export function upstreamTlsOf(service: ServiceEntity, lookup: CertificateLookup): UpstreamTls | undefined {
+/**
+ * An https service's TLS settings; undefined for an http service. `upstreamClientCertificate`: the client
+ * certificate of the upstream the service balances over, used when the service names none (as Kong does).
+ */
+export function upstreamTlsOf(service: ServiceEntity, lookup: CertificateLookup, upstreamClientCertificate?: string): UpstreamTls | undefined {
   if (service.protocol !== 'https') return undefined;
+  const clientCertificate = service.client_certificate ?? upstreamClientCertificate;
   const verify = service.tls_verify === true;
   const verifyDepth = service.tls_verify_depth ?? DEFAULT_TLS_VERIFY_DEPTH;
   const ca = service.ca_certificates?.length ? service.ca_certificates.map((id) => lookup.caCertificate(id)!) : undefined;
-  const pair = service.client_certificate === undefined ? undefined : lookup.certificate(service.client_certificate);
+  const pair = clientCertificate === undefined ? undefined : lookup.certificate(clientCertificate);
   const digest = createHash('sha256');
   digest.update(JSON.stringify([verify, verifyDepth, ca ?? null, pair?.cert ?? null, pair?.key ?? null]));
   const tls = {

@@ -87,6 +87,7 @@ function configWith(rootCaPem: string, otherCaPem: string): string {
     `  - {id: other-ca, cert: ${JSON.stringify(otherCaPem)}}`,
     'upstreams:',
     `  - {name: balanced-up, targets: [{target: "localhost:${rootSignedUp.port}"}]}`,
+    `  - {name: balanced-mutual, client_certificate: client-cert, targets: [{target: "localhost:${mutualUp.port}"}]}`,
     'certificates:',
     `  - {id: client-cert, cert: ${JSON.stringify(client.chain)}, key: ${JSON.stringify(client.key)}}`,
     'services:',
@@ -97,6 +98,7 @@ function configWith(rootCaPem: string, otherCaPem: string): string {
     ...service('ws-wrong-ca', `https://localhost:${wsUp.port}`, ['tls_verify: true', 'ca_certificates: [other-ca]', 'retries: 0']),
     ...service('balanced-right', 'https://balanced-up', ['tls_verify: true', 'ca_certificates: [root-ca]']),
     ...service('balanced-wrong', 'https://balanced-up', ['tls_verify: true', 'ca_certificates: [other-ca]', 'retries: 0']),
+    ...service('balanced-mtls', 'https://balanced-mutual'),
     ...service('mtls-without', `https://localhost:${mutualUp.port}`, ['retries: 0']),
     ...service('off-self-signed', `https://localhost:${selfSignedUp.port}`),
     ...service('on-self-signed', `https://localhost:${selfSignedUp.port}`, ['tls_verify: true', 'retries: 0']),
@@ -170,6 +172,13 @@ t.test("a balanced service reaches its upstream's targets with its own TLS setti
   t.equal(right.status, 200);
   t.equal(right.body, 'root-signed');
   isBadGateway(t, await request(gw.proxyPort, '/balanced-wrong'));
+});
+
+t.test("an upstream's client_certificate is presented when the service names none (Kong: fallback_upstream_client_cert)", async (t) => {
+  const r = await request(gw.proxyPort, '/balanced-mtls');
+  t.equal(r.status, 200);
+  t.equal(r.body, 'mutual');
+  t.equal(mutualUp.clientNames.at(-1), 'gateway-client');
 });
 
 t.test("tls_verify_depth: nginx's default of 1 refuses two intermediates, 2 accepts them (Kong: 18-upstream_tls_spec tls_verify_depth)", async (t) => {
