@@ -38,6 +38,10 @@ export const views = {
     read_timeout: s.read_timeout,
     enabled: s.enabled,
     tags: orNull(s.tags),
+    client_certificate: ref(s.client_certificate),
+    tls_verify: orNull(s.tls_verify),
+    tls_verify_depth: orNull(s.tls_verify_depth),
+    ca_certificates: orNull(s.ca_certificates),
   }),
   routes: (r: RouteEntity) => ({
     id: r.id,

@@ -13,6 +13,14 @@ export interface ServiceEntity {
   write_timeout: number;
   enabled: boolean;
   tags?: string[];
+  /** Upstream TLS (https services only): a certificate id presented to the upstream (mTLS). */
+  client_certificate?: string;
+  /** Verify the upstream's certificate; unset is off, as Kong's proxy_ssl_verify. */
+  tls_verify?: boolean;
+  /** Most CA certificates between the upstream's own and a trusted one (unset: 1, nginx's default). */
+  tls_verify_depth?: number;
+  /** ca_certificates ids trusted when verifying; unset: the system's store. */
+  ca_certificates?: string[];
 }
 
 export interface RouteEntity {
@@ -143,6 +151,8 @@ export interface UpstreamEntity {
   slots: number;
   healthchecks: Healthchecks;
   host_header?: string;
+  /** A certificate id presented to https targets when the service names none (Kong's fallback_upstream_client_cert). */
+  client_certificate?: string;
   use_srv_name: boolean;
   tags?: string[];
 }

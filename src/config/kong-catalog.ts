@@ -39,9 +39,7 @@ export const KONG_ENTITIES: Readonly<Record<string, readonly string[]>> = {
 
 /** Kong (open-source) entity fields this gateway does not implement, by entity (kong/db/schema/entities/). */
 const KONG_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  services: ['client_certificate', 'tls_verify', 'tls_verify_depth', 'ca_certificates'],
   routes: ['sources', 'destinations', 'expression', 'priority'],
-  upstreams: ['client_certificate'],
 };
 
 /** Kong Enterprise's entities, as decK writes them at the top of a file or nested. */

@@ -68,6 +68,8 @@ const isReference = (ref: unknown) => typeof ref === 'string' || (isEntity(ref) 
 const textOr = (v: unknown, fallback: string) => (typeof v === 'string' ? v : fallback);
 /** The services schema's host pattern (schemas/kong.schema.json), for a host that comes from a url. */
 const SERVICE_HOST = /^[A-Za-z0-9._-]+$|^\[[0-9A-Fa-f:.]+\]$/;
+/** A service's upstream TLS fields (kong/db/schema/entities/services.lua). */
+const UPSTREAM_TLS_FIELDS = ['client_certificate', 'tls_verify', 'tls_verify_depth', 'ca_certificates'] as const;
 
 class Normalizer {
   readonly issues: ConfigIssue[] = [];
@@ -192,6 +194,10 @@ class Normalizer {
     this.checkUnique('hmacauth_credentials', 'username', this.entities.hmacauth_credentials);
     this.checkUnique('acls', 'id', this.entities.acls);
 
+    this.checkServiceTlsReferences(
+      new Set(this.entities.certificates.map((c) => c.id)),
+      new Set(this.entities.ca_certificates.map((c) => c.id)),
+    );
     this.pluginChecks();
     this.authModeChecks();
     return { entities: this.entities, issues: this.issues, locations: this.locations };
@@ -312,6 +318,7 @@ class Normalizer {
     ] as const) {
       if (u[field] !== undefined) (upstream as unknown as Raw)[field] = u[field];
     }
+    if (u.client_certificate !== undefined) upstream.client_certificate = typeof u.client_certificate === 'string' ? u.client_certificate : u.client_certificate.id;
     this.entities.upstreams.push(this.place(upstream, path, u));
   }
 
@@ -376,7 +383,54 @@ class Normalizer {
     if (s.name !== undefined) service.name = s.name;
     if (svcPath !== undefined) service.path = svcPath;
     if (s.tags !== undefined) service.tags = s.tags;
+    this.upstreamTls(s, service, path);
     this.entities.services.push(this.place(service, path, s));
+  }
+
+  /**
+   * A service's upstream TLS fields, which Kong's services schema allows only on https (and tls) services. The
+   * certificates they name are checked once those are known (checkServiceTlsReferences).
+   */
+  private upstreamTls(s: Raw, service: ServiceEntity, path: PathSegment[]): void {
+    const given = UPSTREAM_TLS_FIELDS.filter((f) => s[f] !== undefined);
+    if (given.length === 0) return;
+    if (service.protocol !== 'https') {
+      for (const f of given) this.report([...path, f], `value must be null: only an https service talks TLS to its upstream (protocol is '${service.protocol}')`);
+      return;
+    }
+    if (s.client_certificate !== undefined) service.client_certificate = typeof s.client_certificate === 'string' ? s.client_certificate : s.client_certificate.id;
+    if (s.tls_verify !== undefined) service.tls_verify = s.tls_verify;
+    if (s.tls_verify_depth !== undefined) service.tls_verify_depth = s.tls_verify_depth;
+    if (s.ca_certificates !== undefined) service.ca_certificates = s.ca_certificates;
+    if (service.tls_verify !== true) {
+      for (const f of ['tls_verify_depth', 'ca_certificates'] as const) {
+        if (s[f] !== undefined) this.report([...path, f], `has no effect: tls_verify is ${service.tls_verify === false ? 'off' : 'not set (off, as Kong\'s proxy_ssl_verify)'}`, 'warning');
+      }
+    }
+  }
+
+  /**
+   * Every certificate a service names for its upstream TLS exists: `certificates` ids for client_certificate,
+   * `ca_certificates` ids for ca_certificates (by id only: neither entity has a name).
+   */
+  private checkServiceTlsReferences(certificateIds: ReadonlySet<string>, caCertificateIds: ReadonlySet<string>): void {
+    for (const service of this.entities.services) {
+      if (service.client_certificate === undefined && service.ca_certificates === undefined) continue;
+      const at = this.locations.get(service)!;
+      const id = service.client_certificate;
+      if (id !== undefined && !certificateIds.has(id)) {
+        this.report([...at, 'client_certificate'], `invalid reference 'client_certificate: ${id}' (no such entry in 'certificates')`);
+      }
+      service.ca_certificates?.forEach((ca, i) => {
+        if (!caCertificateIds.has(ca)) this.report([...at, 'ca_certificates', i], `invalid reference '${ca}' (no such entry in 'ca_certificates')`);
+      });
+    }
+    for (const upstream of this.entities.upstreams) {
+      const id = upstream.client_certificate;
+      if (id !== undefined && !certificateIds.has(id)) {
+        this.report([...this.locations.get(upstream)!, 'client_certificate'], `invalid reference 'client_certificate: ${id}' (no such entry in 'certificates')`);
+      }
+    }
   }
 
   /** A route's or service's protocol this gateway does not serve is an error naming why; true when it serves it. */

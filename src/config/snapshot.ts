@@ -15,6 +15,7 @@ import type { BuildContext, PluginDefinition } from '../plugins/types';
 import { Router } from '../proxy/router';
 import { indexCredentials } from '../plugins/basic-auth/passwords';
 import { compileJwtCredential, type JwtCredential } from '../plugins/jwt/credentials';
+import { upstreamTlsOf, type CertificateLookup, type UpstreamTls } from './upstream-tls';
 import { compileUpstreams, type UpstreamSpec } from '../balancer/spec';
 import { caCertificateOf, serverCertificateOf, type CaCertificate, type ServerCertificate } from './certificates';
 
@@ -50,6 +51,8 @@ export interface UpstreamTarget {
   readonly readTimeout: number;
   readonly writeTimeout: number;
   readonly retries: number;
+  /** How to talk TLS to an https upstream; undefined for http. */
+  readonly tls: UpstreamTls | undefined;
 }
 
 export interface BalancedService {
@@ -148,7 +151,7 @@ export class EntityIndexes {
   }
 }
 
-function upstreamOf(s: ServiceEntity): UpstreamTarget {
+function upstreamOf(s: ServiceEntity, tls: UpstreamTls | undefined): UpstreamTarget {
   const defaultPort = s.protocol === 'https' ? 443 : 80;
   const host = s.host.includes(':') && !s.host.startsWith('[') ? `[${s.host}]` : s.host;
   return Object.freeze({
@@ -160,11 +163,12 @@ function upstreamOf(s: ServiceEntity): UpstreamTarget {
     readTimeout: s.read_timeout,
     writeTimeout: s.write_timeout,
     retries: s.retries,
+    tls,
   });
 }
 
 /** A service's way to one target of its upstream: the service's protocol and timeouts, the target's address. */
-function targetOf(s: ServiceEntity, spec: UpstreamSpec, index: number): UpstreamTarget {
+function targetOf(s: ServiceEntity, spec: UpstreamSpec, index: number, tls: UpstreamTls | undefined): UpstreamTarget {
   const t = spec.targets[index];
   const defaultPort = s.protocol === 'https' ? 443 : 80;
   const host = t.host.includes(':') ? `[${t.host}]` : t.host;
@@ -178,13 +182,15 @@ function targetOf(s: ServiceEntity, spec: UpstreamSpec, index: number): Upstream
     readTimeout: s.read_timeout,
     writeTimeout: s.write_timeout,
     retries: s.retries,
+    tls,
   });
 }
 
-function balancedOf(s: ServiceEntity, upstreams: ReadonlyMap<string, UpstreamSpec>): BalancedService | undefined {
+function balancedOf(s: ServiceEntity, upstreams: ReadonlyMap<string, UpstreamSpec>, tls: UpstreamTls | undefined): BalancedService | undefined {
   const spec = upstreams.get(s.host);
   if (spec === undefined) return undefined;
-  return Object.freeze({ spec, targets: Object.freeze(spec.targets.map((_, i) => targetOf(s, spec, i))) });
+  // Every target is reached with the service's TLS settings (Kong: kong/runloop/upstream_ssl.lua, per service).
+  return Object.freeze({ spec, targets: Object.freeze(spec.targets.map((_, i) => targetOf(s, spec, i, tls))) });
 }
 
 /** Builds the snapshot: every index and every route's plugin chain, so the request path only reads. */
@@ -221,9 +227,31 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
     entries.set(plugin, Object.freeze({ def, conf, plugin, priority: def.priority }));
   }
 
+  const certificatesById = new Map<string, ServerCertificate>();
+  for (const c of entities.certificates) certificatesById.set(c.id, reuseCertificate(previous, c) ?? serverCertificateOf(c));
+  const caCertificatesById = new Map<string, CaCertificate>();
+  for (const c of entities.ca_certificates) {
+    const prev = previous?.caCertificatesById.get(c.id);
+    caCertificatesById.set(c.id, prev !== undefined && prev.cert === c.cert ? prev : caCertificateOf(c));
+  }
+  // Once per service: routes of the same service share its TLS settings.
+  const certificateLookup: CertificateLookup = {
+    certificate: (id) => certificatesById.get(id),
+    caCertificate: (id) => caCertificatesById.get(id)?.cert,
+  };
+  const tlsByService = new Map<ServiceEntity, UpstreamTls | undefined>();
+  for (const service of entities.services) tlsByService.set(service, upstreamTlsOf(service, certificateLookup));
+
   const upstreams = compileUpstreams(entities);
   const balancedByService = new Map<string, BalancedService | undefined>();
-  for (const s of entities.services) balancedByService.set(s.id, balancedOf(s, upstreams));
+  for (const s of entities.services) {
+    const spec = upstreams.get(s.host);
+    // The upstream's client certificate stands in for a service that names none.
+    const fallback = spec?.entity.client_certificate;
+    const tls = fallback !== undefined && s.client_certificate === undefined ? upstreamTlsOf(s, certificateLookup, fallback) : tlsByService.get(s);
+    balancedByService.set(s.id, balancedOf(s, upstreams, tls));
+  }
+
   const routes = new Map<string, RouteRuntime>();
   const resolver = new ChainResolver([...entries.values()]);
   for (const route of entities.routes) {
@@ -233,7 +261,7 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
       Object.freeze({
         route,
         service,
-        upstream: service ? upstreamOf(service) : undefined,
+        upstream: service ? upstreamOf(service, tlsByService.get(service)) : undefined,
         balanced: service ? balancedByService.get(service.id) : undefined,
         chain: resolver.chainFor(route.id, route.service, undefined),
         consumerChains: resolver.consumerChainsFor(route.id, route.service),
@@ -242,15 +270,8 @@ export function buildSnapshot(entities: EntitySet, hash: string, previous?: Snap
   }
 
   const basicAuth = indexCredentials(entities.basicauth_credentials, previous);
-  const certificatesById = new Map<string, ServerCertificate>();
-  for (const c of entities.certificates) certificatesById.set(c.id, reuseCertificate(previous, c) ?? serverCertificateOf(c));
   const certificateIdBySni = new Map<string, string>();
   for (const s of entities.snis) certificateIdBySni.set(s.name, s.certificate);
-  const caCertificatesById = new Map<string, CaCertificate>();
-  for (const c of entities.ca_certificates) {
-    const prev = previous?.caCertificatesById.get(c.id);
-    caCertificatesById.set(c.id, prev !== undefined && prev.cert === c.cert ? prev : caCertificateOf(c));
-  }
   const snapshot: Snapshot = {
     hash,
     loadedAt: new Date(),

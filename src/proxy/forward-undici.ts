@@ -17,6 +17,7 @@ import {
   type UpstreamResponse,
 } from './forward';
 import { hasResponsePhase } from './response-head';
+import { tlsConnectOptions } from './upstream-tls-options';
 
 /*
  * The upstream forwarder on undici (the default; GATEWAY_FORWARDER=http for node:http): one Pool per upstream
@@ -41,17 +42,20 @@ interface Origin {
   connect: buildConnector.connector;
 }
 
-// Shared by every snapshot (a reload keeps upstream connections warm), one per origin and connect timeout.
+// Shared by every snapshot (a reload keeps upstream connections warm), one per origin, connect timeout and TLS
+// settings.
 const origins = new Map<string, Origin>();
 const originOf = new WeakMap<UpstreamTarget, Origin>();
 
 function originFor(upstream: UpstreamTarget): Origin {
   let origin = originOf.get(upstream);
   if (origin !== undefined) return origin;
-  const key = `${upstream.protocol}//${upstream.host}:${upstream.port} ${upstream.connectTimeout}`;
+  // Services with different TLS settings (trusted CAs, client certificate) never share a connection.
+  const key = `${upstream.protocol}//${upstream.host}:${upstream.port} ${upstream.connectTimeout} ${upstream.tls?.id ?? ''}`;
   origin = origins.get(key);
   if (origin === undefined) {
-    const base = buildConnector({ timeout: upstream.connectTimeout });
+    const tls = upstream.tls === undefined ? undefined : tlsConnectOptions(upstream.tls);
+    const base = buildConnector({ ...tls, timeout: upstream.connectTimeout } as buildConnector.BuildOptions);
     const connect: buildConnector.connector = (options, callback) =>
       base(options, (...result) => {
         if (result[1]) (result[1] as TaggedSocket)[USES] = 0;

@@ -9,6 +9,8 @@ import { hasBody, lingerIfBodyPending } from './linger';
 import { log } from '../log';
 import { VIA_TOKEN } from '../version';
 import { closeUndiciPools, sendUndici } from './forward-undici';
+import { tlsConnectOptions } from './upstream-tls-options';
+import type { UpstreamTls } from '../config/upstream-tls';
 import type { UpstreamTarget } from '../config/snapshot';
 import { leaseTarget, NO_PEER_MESSAGE, type TargetLease } from '../balancer';
 import { stopUpstreams } from '../balancer/registry';
@@ -23,7 +25,21 @@ const FORWARDER: 'http' | 'undici' = process.env.GATEWAY_FORWARDER === 'http' ? 
 // Shared by every snapshot, so a reload keeps upstream connections warm.
 const agentOptions = { keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' as const };
 const httpAgent = new http.Agent(agentOptions);
-const httpsAgent = new https.Agent(agentOptions);
+// One per TLS settings (https.Agent keys its pool by them too, but has no room for the verify depth check).
+const httpsAgents = new Map<string, https.Agent>();
+const httpsAgentOf = new WeakMap<UpstreamTls, https.Agent>();
+
+function httpsAgentFor(tls: UpstreamTls): https.Agent {
+  let agent = httpsAgentOf.get(tls);
+  if (agent !== undefined) return agent;
+  agent = httpsAgents.get(tls.id);
+  if (agent === undefined) {
+    agent = new https.Agent({ ...agentOptions, ...tlsConnectOptions(tls) });
+    httpsAgents.set(tls.id, agent);
+  }
+  httpsAgentOf.set(tls, agent);
+  return agent;
+}
 
 /** One request's way to its upstream, across attempts. */
 export interface ForwardState {
@@ -348,7 +364,7 @@ function send(state: ForwardState): void {
     method: req.method,
     path: state.path,
     headers: state.headers as unknown as http.OutgoingHttpHeaders,
-    agent: isHttps ? httpsAgent : httpAgent,
+    agent: isHttps ? httpsAgentFor(upstream.tls!) : httpAgent,
     // Given here rather than through setTimeout(), which adds two listeners and two closures per request.
     timeout: upstream.readTimeout,
   };
@@ -626,7 +642,8 @@ export function forward(ctx: RequestContext): void {
 /** Closes pooled upstream connections (on shutdown). */
 export function closeUpstreamConnections(): void {
   httpAgent.destroy();
-  httpsAgent.destroy();
+  for (const agent of httpsAgents.values()) agent.destroy();
+  httpsAgents.clear();
   closeUndiciPools();
   stopUpstreams();
 }

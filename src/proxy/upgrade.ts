@@ -19,6 +19,8 @@ import { hasBody } from './linger';
 import { MESSAGES } from './respond';
 import { hasResponsePhase, ResponseHead } from './response-head';
 import { log } from '../log';
+import { tlsConnectOptions } from './upstream-tls-options';
+import type { UpstreamTls } from '../config/upstream-tls';
 
 /*
  * WebSocket upgrades, as Kong proxies them (kong/runloop/handler.lua, kong/templates/nginx_kong.lua): only a request
@@ -113,6 +115,8 @@ export interface UpgradeTarget {
   readonly port: number;
   /** TLS server name (https): the one the forwarder sends, '' for none. */
   readonly servername: string | undefined;
+  /** The service's TLS settings (https), as the forwarder uses them. */
+  readonly tls: UpstreamTls | undefined;
 }
 
 /** Where an attempt connects, for the target the balancer leased it (the service's host when it names no upstream). */
@@ -122,6 +126,7 @@ export function upgradeTarget(ctx: RequestContext, target: UpstreamTarget): Upgr
     host: target.host,
     port: target.port,
     servername: target.protocol === 'https:' ? serverName(upstreamHost(ctx, target)) : undefined,
+    tls: target.tls,
   };
 }
 
@@ -175,7 +180,8 @@ function connectTo(target: UpgradeTarget): Socket {
   // Half-open allowed: an end from one side is passed on while the other may still send (see relay).
   const options = { host: target.host, port: target.port, allowHalfOpen: true, noDelay: true };
   if (target.protocol === 'http:') return net.connect(options);
-  return tls.connect({ ...options, servername: target.servername, ALPNProtocols: ['http/1.1'] });
+  const settings = target.tls === undefined ? undefined : tlsConnectOptions(target.tls);
+  return tls.connect({ ...settings, ...options, servername: target.servername, ALPNProtocols: ['http/1.1'] });
 }
 
 function attempt(hs: Handshake): void {

@@ -98,7 +98,7 @@ t.test('entities Kong nests under their owner are "not supported" where they sta
     "kong.yml:3:34: certificates[0].upstreams: 'upstreams' is not supported by this gateway yet",
   ]);
   t.same(errorsOf(yaml(head, 'services: [{name: s, host: h, tls_verify: true, routes: [{paths: [/], snis: [a.com], sources: [{ip: 10.0.0.1}]}]}]')), [
-    "kong.yml:2:31: services[0].tls_verify: 'tls_verify' is not supported by this gateway yet",
+    "kong.yml:2:43: services[0].tls_verify: value must be null: only an https service talks TLS to its upstream (protocol is 'http')",
     "kong.yml:2:86: services[0].routes[0].sources: 'sources' is not supported by this gateway yet",
   ]);
   // where Kong does not nest them either, they are unknown fields

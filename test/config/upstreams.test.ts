@@ -52,7 +52,7 @@ t.test('upstreams.lua entity checks', async (t) => {
   t.match(errors({ slots: 5 }), /slots/);
   t.match(errors({ algorithm: 'random' }), /algorithm: expected one of/);
   t.match(errors({ healthchecks: { active: { type: 'grpc' } } }), /healthchecks\.active\.type: 'grpc' health checks are not supported/);
-  t.match(errors({ client_certificate: { id: 'x' } }), /client_certificate: 'client_certificate' is not supported by this gateway yet/);
+  t.match(errors({ client_certificate: { id: 'x' } }), /upstreams\[0\]\.client_certificate: invalid reference 'client_certificate: x' \(no such entry in 'certificates'\)/);
   t.same(errors({ hash_on: 'header', hash_on_header: 'X-A', hash_fallback: 'ip' }), '');
   t.match(errorsOf(file({ upstreams: [{ name: '10.0.0.1' }] })).join('\n'), /Invalid name \('10\.0\.0\.1'\); no ip addresses allowed/);
   t.match(errorsOf(file({ upstreams: [{ name: 'a:80' }] })).join('\n'), /no port allowed/);
