@@ -35,7 +35,7 @@ export class RememberedHeaders {
 
   /** The keyed digest a header value is remembered under. */
   digest(header: string): string {
-    return hash('sha256', SECRET + header, 'base64');
+    return hash('sha256', HEADER_KEY + header, 'base64');
   }
 
   /** The credential a header with this digest was verified for, if any. */
@@ -53,6 +53,8 @@ export class RememberedHeaders {
   }
 }
 
+// 128 bits, as 24 characters: with a usual header the input fits SHA-256's one 64-byte block.
+const HEADER_KEY = randomBytes(16).toString('base64');
 const rememberedHeaders = new WeakMap<ReadonlyMap<string, BasicAuthCredentialEntity>, RememberedHeaders>();
 
 /** The remembered headers of one snapshot's credential index. */
