@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { extname, join } from 'node:path';
 import { deserialize } from 'node:v8';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -60,7 +60,9 @@ export async function loadConfigBytesOffThread(
   // Forking holds the event loop for 10–25 ms (the page tables of this whole process are copied): not in the
   // same task as whatever the caller did with the bytes just before.
   if (behindRequests) await nextTurn();
-  const outcome = await (behindRequests ? checkInProcess(bytes, file) : checkInWorker(bytes, file));
+  const checking = behindRequests ? checkInProcess(bytes, file) : checkInWorker(bytes, file);
+  bytes = undefined!; // the check has them: not held by this function for the rest of the load
+  const outcome = await checking;
   if (outcome.type === 'invalid') throw new ConfigError(outcome.issues);
   if (outcome.type === 'failed') throw new Error(outcome.message);
   const loaded = await readCheckedConfig(keepBatches ? { ...outcome, batches: [...outcome.batches] } : outcome, previous, behindRequests);
@@ -127,12 +129,20 @@ export const CHECK_PROCESS_FLAGS = ['--single-threaded', '--expose-gc', '--max-s
  * would run on threads this process shares at normal priority (about a third of a large check's CPU time).
  */
 function checkInProcess(bytes: Uint8Array, file: string): Promise<CheckMessage> {
+  const child = fork(PROCESS_FILE, [file], { execArgv: [...PROCESS_LOADER, ...CHECK_PROCESS_FLAGS], serialization: 'advanced', stdio: ['pipe', 'ignore', 'ignore', 'ipc'] });
+  if (child.pid !== undefined) behindServing(child.pid);
+  const outcome = checkOutcome(child);
+  // Written here, outside every closure: once the child has read them, nothing of this load holds the bytes.
+  child.stdin!.end(bytes);
+  return outcome;
+}
+
+/** The checking process's batches and outcome, once it has exited. */
+function checkOutcome(child: ChildProcess): Promise<CheckMessage> {
   return new Promise((resolve, reject) => {
     const batches: EntityBatch[] = [];
     let outcome: CheckMessage | undefined;
     let failure: Error | undefined;
-    const child = fork(PROCESS_FILE, [file], { execArgv: [...PROCESS_LOADER, ...CHECK_PROCESS_FLAGS], serialization: 'advanced', stdio: ['pipe', 'ignore', 'ignore', 'ipc'] });
-    if (child.pid !== undefined) behindServing(child.pid);
     child.on('message', (m: CheckProcessMessage) => {
       if (m.type === 'batch') batches.push(m.batch);
       else outcome = m.type === 'done' ? { ...m, batches } : m;
@@ -144,6 +154,5 @@ function checkInProcess(bytes: Uint8Array, file: string): Promise<CheckMessage> 
     });
     // A process that exits early closes its end: the rest of the bytes have nowhere to go.
     child.stdin!.on('error', () => {});
-    child.stdin!.end(bytes);
   });
 }
