@@ -183,7 +183,7 @@ async function main() {
   child.stderr.on('data', (d) => (stderr += d));
   let stdout = '';
   child.stdout.on('data', (d) => (stdout += d));
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  let agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   for (let i = 0; ; i++) {
     port ??= Number(/\{"port":(\d+)\}/.exec(stdout)?.[1]) || undefined;
     try {
@@ -203,6 +203,10 @@ async function main() {
   for (let b = 0; b < BATCHES * (IDLE_S > 0 ? 2 : 1); b++) {
     if (IDLE_S > 0 && b === BATCHES) {
       await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+      // New connections, as clients coming back after a pause open: the gateway may close the idle ones (after
+      // 60 s) just as a request is sent on them.
+      agent.destroy();
+      agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
       if (native) cpuSince(child.pid);
       else console.log(`idle ${IDLE_S} s: ${(dumpTotals(child.pid, outBase).Ir / 1e6).toFixed(1)}M instructions while no request came; the same batches again:`);
       perRequest.length = 0; // the median is of the batches after the idle time
