@@ -4,11 +4,13 @@
 // machine is not. The gateway runs under valgrind; after a warm-up, batches of requests are sent on keep-alive
 // connections and the instructions executed (all threads) are dumped after each batch.
 //
-//   node bench/instructions.js [--case a|b|c|d|baseline] [--requests N] [--batches K] [--warmup W] [--obs] [--log-only]
-//                              [--metrics-only] [--keep] [--native | --syscalls] [--simulate]
+//   node bench/instructions.js [--case a|b|c|d|baseline|nginx] [--requests N] [--batches K] [--warmup W] [--obs] [--log-only]
+//                              [--metrics-only] [--keep] [--native | --syscalls] [--simulate] [--idle S]
+//                              [--node-args "FLAGS"]
 //
 // --case: the benchmark case whose config and requests are used (default a), or `baseline`: the bare http-proxy
-// of bench/servers.js instead of the gateway, so that a case's count can be compared with the baseline's.
+// of bench/servers.js instead of the gateway, so that a case's count can be compared with the baseline's, or `nginx`:
+// nginx as the same proxy (bench/nginx.js; needs nginx installed), for the distance to a C proxy.
 // Needs valgrind. Prints one line per batch (instructions per request) and their median. With --native, the gateway
 // runs without valgrind and each batch reports its CPU time per request from /proc, split into user and system
 // (callgrind counts user-space instructions only: system time is what it cannot see). --syscalls: the same, with
@@ -20,6 +22,7 @@ const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const configs = require('./configs');
+const nginx = require('./nginx');
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -29,13 +32,18 @@ const opt = (name, dflt) => {
 const REQUESTS = opt('--requests', 2000);
 const BATCHES = opt('--batches', 3);
 const WARMUP = opt('--warmup', 3000);
+// --idle S: after the batches, S seconds without requests, then the same batches again (what idling costs after).
+const IDLE_S = opt('--idle', 0);
+// --node-args "FLAGS": V8/Node flags for the server's node (e.g. --no-flush-bytecode), split on spaces.
+const nodeArgsIndex = args.indexOf('--node-args');
+const NODE_ARGS = nodeArgsIndex === -1 ? [] : args[nodeArgsIndex + 1].split(' ').filter(Boolean);
 const CONNECTIONS = 8;
 const log = args.includes('--obs') || args.includes('--log-only');
 const metrics = args.includes('--obs') || args.includes('--metrics-only');
 const caseIndex = args.indexOf('--case');
 const CASE = caseIndex === -1 ? 'a' : args[caseIndex + 1];
 const CASE_CONFIGS = { a: configs.plain, b: configs.keyAuth, c: configs.keyAuthAclRateLimit, d: configs.basicAuth };
-if (CASE !== 'baseline' && !CASE_CONFIGS[CASE]) throw new Error(`--case: one of ${Object.keys(CASE_CONFIGS).join(', ')}, baseline`);
+if (CASE !== 'baseline' && CASE !== 'nginx' && !CASE_CONFIGS[CASE]) throw new Error(`--case: one of ${Object.keys(CASE_CONFIGS).join(', ')}, baseline, nginx`);
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-instr-'));
 const bin = process.env.BENCH_GATEWAY_BIN ?? path.join(__dirname, '..', 'bin', 'gateway');
@@ -156,19 +164,26 @@ async function main() {
     serverArgs = [path.join(__dirname, 'servers.js'), 'http-proxy', '--target', String(upstreamPort)];
     port = undefined; // printed by the server once it listens
   }
+  let command = [process.execPath, ...NODE_ARGS, ...serverArgs];
+  let nginxPrefix;
+  if (CASE === 'nginx') {
+    const binary = nginx.nginxBinary();
+    if (binary === undefined) throw new Error('--case nginx: nginx is not installed');
+    ({ prefix: nginxPrefix, command } = nginx.nginxCommand(binary, port, upstreamPort));
+  }
   const outBase = path.join(dir, 'callgrind.out');
   const child = native
-    ? spawn(process.execPath, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] })
+    ? spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(
         'valgrind',
-        ['--tool=callgrind', ...(simulate ? ['--cache-sim=yes', '--branch-sim=yes'] : []), `--callgrind-out-file=${outBase}`, '--dump-instr=no', '--compress-strings=no', process.execPath, ...serverArgs],
+        ['--tool=callgrind', ...(simulate ? ['--cache-sim=yes', '--branch-sim=yes'] : []), `--callgrind-out-file=${outBase}`, '--dump-instr=no', '--compress-strings=no', ...command],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   let stdout = '';
   child.stdout.on('data', (d) => (stdout += d));
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  let agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   for (let i = 0; ; i++) {
     port ??= Number(/\{"port":(\d+)\}/.exec(stdout)?.[1]) || undefined;
     try {
@@ -176,7 +191,7 @@ async function main() {
       await send(agent, port, 1, requests);
       break;
     } catch {
-      if (i > 600 || child.exitCode !== null) throw new Error(`gateway did not start:\n${stderr}`);
+      if (i > 2400 || child.exitCode !== null) throw new Error(`gateway did not start:\n${stderr}`);
       await new Promise((r) => setTimeout(r, 500));
     }
   }
@@ -185,7 +200,17 @@ async function main() {
   if (native) cpuSince(child.pid);
   else dumpTotals(child.pid, outBase); // each dump counts from the one before
   const perRequest = [];
-  for (let b = 0; b < BATCHES; b++) {
+  for (let b = 0; b < BATCHES * (IDLE_S > 0 ? 2 : 1); b++) {
+    if (IDLE_S > 0 && b === BATCHES) {
+      await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+      // New connections, as clients coming back after a pause open: the gateway may close the idle ones (after
+      // 60 s) just as a request is sent on them.
+      agent.destroy();
+      agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+      if (native) cpuSince(child.pid);
+      else console.log(`idle ${IDLE_S} s: ${(dumpTotals(child.pid, outBase).Ir / 1e6).toFixed(1)}M instructions while no request came; the same batches again:`);
+      perRequest.length = 0; // the median is of the batches after the idle time
+    }
     await send(agent, port, REQUESTS, requests);
     if (native) {
       const [user, system] = cpuSince(child.pid);
@@ -199,7 +224,7 @@ async function main() {
     const misses = simulate ? ` (simulated misses/request: ${SIMULATED.map((e) => `${e} ${per(e).toFixed(0)}`).join(', ')})` : '';
     console.log(`batch ${b + 1}: ${per('Ir').toFixed(0)} instructions/request${misses}`);
   }
-  if (tracer !== undefined) console.log(await tracer.stop(REQUESTS * BATCHES));
+  if (tracer !== undefined) console.log(await tracer.stop(REQUESTS * BATCHES * (IDLE_S > 0 ? 2 : 1)));
   perRequest.sort((a, b) => a - b);
   console.log(`median: ${perRequest[Math.floor(perRequest.length / 2)].toFixed(native ? 1 : 0)} ${native ? 'CPU µs' : 'instructions'}/request (case ${CASE}; ${log ? 'log ' : ''}${metrics ? 'metrics' : ''}${!log && !metrics ? 'no log, no metrics' : ''})`);
   agent.destroy();
@@ -208,6 +233,7 @@ async function main() {
   await new Promise((r) => child.once('exit', r));
   if (args.includes('--keep')) console.log(`callgrind dumps (one per batch, for callgrind_annotate): ${dir}`);
   else fs.rmSync(dir, { recursive: true, force: true });
+  if (nginxPrefix !== undefined) fs.rmSync(nginxPrefix, { recursive: true, force: true });
 }
 
 main().catch((err) => {

@@ -1,9 +1,9 @@
 'use strict';
 // The memory and time of a pool's reloads of one config file:
-//   node bench/pool-reload.js FILE [--workers N] [--reloads R]
-// Starts `gateway start --workers N` (default 2; BENCH_GATEWAY_BIN: another checkout's bin/gateway) on a copy of
-// FILE, then changes the copy R times (default 3; a comment line at its end, so a new configuration_hash), one
-// after the other. Every 10 ms the VmRSS of the primary and of every process under it (workers, checking
+//   node bench/pool-reload.js FILE [--workers N] [--reloads R] [--pause S]
+// Starts `gateway start --workers N` (default 2; 1: one process, no pool; BENCH_GATEWAY_BIN: another checkout's
+// bin/gateway) on a copy of FILE, then changes the copy R times (default 3; a comment line at its end, a blank line in JSON: a new configuration_hash), one
+// after the other, S seconds apart (default 2). Every 10 ms the VmRSS of the primary and of every process under it (workers, checking
 // processes) is read from /proc and added up. Prints one JSON line for the start and one per reload: ms until
 // every worker serves the new configuration_hash (per GET /status), the summed RSS before and its peak, and how
 // many checking processes were seen.
@@ -12,7 +12,7 @@ const { spawn } = require('node:child_process');
 const { copyFileSync, appendFileSync, mkdtempSync, readdirSync, readFileSync } = require('node:fs');
 const http = require('node:http');
 const { tmpdir } = require('node:os');
-const { join } = require('node:path');
+const { extname, join } = require('node:path');
 const { parseArgs } = require('node:util');
 
 const GATEWAY_BIN = process.env.BENCH_GATEWAY_BIN || join(__dirname, '..', 'bin', 'gateway');
@@ -102,16 +102,18 @@ function getJson(port, path) {
 async function allWorkersOnNewHash(adminPort, old) {
   for (;;) {
     const s = await getJson(adminPort, '/status');
-    if (s.configuration_hash !== old && s.workers.every((w) => w.configuration_hash === s.configuration_hash)) return s.configuration_hash;
+    // One process (--workers 1) has no `workers`: its own hash is the one served.
+    if (s.configuration_hash !== old && (s.workers ?? []).every((w) => w.configuration_hash === s.configuration_hash)) return s.configuration_hash;
     await new Promise((r) => setTimeout(r, 10));
   }
 }
 
 async function main() {
-  const { positionals, values } = parseArgs({ allowPositionals: true, options: { workers: { type: 'string', default: '2' }, reloads: { type: 'string', default: '3' } } });
-  const file = join(mkdtempSync(join(tmpdir(), 'pool-reload-')), 'kong.yml');
+  const { positionals, values } = parseArgs({ allowPositionals: true, options: { workers: { type: 'string', default: '2' }, reloads: { type: 'string', default: '3' }, pause: { type: 'string', default: '2' } } });
+  const file = join(mkdtempSync(join(tmpdir(), 'pool-reload-')), `kong${extname(positionals[0]) || '.yml'}`);
   copyFileSync(positionals[0], file);
-  const args = [GATEWAY_BIN, 'start', '-c', file, '--workers', values.workers, '--proxy-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--access-log', 'off'];
+  const workers = values.workers === '1' ? [] : ['--workers', values.workers];
+  const args = [GATEWAY_BIN, 'start', '-c', file, ...workers, '--proxy-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--access-log', 'off'];
   const started = Date.now();
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const startSample = sampleTree(proc.pid);
@@ -127,10 +129,10 @@ async function main() {
   let hash = (await getJson(adminPort, '/status')).configuration_hash;
   console.log(JSON.stringify({ step: 'start', ms: Date.now() - started, ...startSample.stop() }));
   for (let i = 1; i <= Number(values.reloads); i++) {
-    await new Promise((r) => setTimeout(r, 2000)); // the previous snapshot retired, the heap settled
+    await new Promise((r) => setTimeout(r, Number(values.pause) * 1000)); // the previous snapshot retired, the heap settled
     const sampling = sampleTree(proc.pid);
     const at = Date.now();
-    appendFileSync(file, `# reload ${i}\n`);
+    appendFileSync(file, file.endsWith('.json') ? '\n' : `# reload ${i}\n`); // JSON has no comments: a blank line
     hash = await allWorkersOnNewHash(adminPort, hash);
     const ms = Date.now() - at;
     console.log(JSON.stringify({ step: `reload ${i}`, ms, ...sampling.stop() }));

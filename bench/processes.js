@@ -3,9 +3,11 @@
 // what they print, their CPU time and memory read from /proc.
 
 const { spawn, spawnSync } = require('node:child_process');
-const { readdirSync, readFileSync } = require('node:fs');
+const { readdirSync, readFileSync, rmSync } = require('node:fs');
+const net = require('node:net');
 const { join } = require('node:path');
 const os = require('node:os');
+const nginx = require('./nginx');
 
 const ROOT = join(__dirname, '..');
 // Another checkout's bin/gateway can be measured instead, for before/after comparisons.
@@ -106,6 +108,44 @@ async function startServer(kind, core, target) {
   const proc = spawnOn(core, args);
   const m = await waitForLine(proc, 'stdout', /\{"port":(\d+)\}/, kind, 15_000);
   return handle(proc, Number(m[1]), kind);
+}
+
+/**
+ * Starts nginx (bench/nginx.js) as a proxy to `upstreamPort` on `core`, or returns undefined when it is not
+ * installed. Ready once its port accepts connections.
+ */
+async function startNginx(core, upstreamPort) {
+  const binary = nginx.nginxBinary();
+  if (binary === undefined) return undefined;
+  const port = await nginx.freePort();
+  const { prefix, command } = nginx.nginxCommand(binary, port, upstreamPort);
+  const [cmd, argv] = PINNING ? ['taskset', ['-c', String(core), ...command]] : [command[0], command.slice(1)];
+  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let errors = '';
+  proc.stderr.on('data', (d) => (errors += d));
+  for (let i = 0; ; i++) {
+    if (await accepts(port)) break;
+    if (i > 150 || proc.exitCode !== null) {
+      proc.kill('SIGKILL');
+      throw new Error(`nginx did not start:\n${errors}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const server = handle(proc, port, 'nginx');
+  const stop = server.stop;
+  server.stop = () => stop().then(() => rmSync(prefix, { recursive: true, force: true }));
+  return server;
+}
+
+function accepts(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 /**
@@ -247,4 +287,4 @@ function machine() {
   return { cores: os.cpus().length, cpu, node: process.version, platform: `${process.platform} ${os.release()}`, pinning: PINNING ? `taskset: proxy on CPU ${CORES.proxy}, load generator and upstream on CPU ${CORES.load}` : 'none (taskset missing or fewer than 2 cores)' };
 }
 
-module.exports = { cpuIdleSeconds, CORES, gatewayCores, PINNING, ROOT, pinSelf, spawnOn, startServer, startGateway, validateConfig, cpuSeconds, cpuMeter, memoryMB, machine };
+module.exports = { cpuIdleSeconds, CORES, gatewayCores, PINNING, ROOT, pinSelf, spawnOn, startServer, startNginx, startGateway, validateConfig, cpuSeconds, cpuMeter, memoryMB, machine };

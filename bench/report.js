@@ -147,13 +147,16 @@ function throughputTable(summary, baselineLabel, labels) {
   const baseUs = median(ids.map((id) => summary[id].baseline_cpu_us_per_request));
   const sideBySide = ids.some((id) => summary[id].side_by_side_ratio !== undefined);
   const extra = (cell) => (sideBySide ? [cell] : []);
-  const rows = [[baselineLabel, int(baseRps), '100%', ...extra('100%'), ms1(baseUs), '100%', '', '', pct(baseCpu)]];
+  // With nginx in the run, every target is also put beside it: its ratio to the baseline over nginx's.
+  const nginx = summary.nginx;
+  const vsNginx = (cell) => (nginx ? [cell] : []);
+  const rows = [[baselineLabel, int(baseRps), '100%', ...vsNginx(pct(1 / nginx?.ratio)), ...extra('100%'), ms1(baseUs), '100%', ...vsNginx(pct(1 / nginx?.cpu_ratio)), '', '', pct(baseCpu)]];
   for (const id of ids) {
     const s = summary[id];
     const together = s.side_by_side_ratio === undefined ? '' : `${pct(s.side_by_side_ratio)} (${s.side_by_side_saturated}/${s.side_by_side_pairs})`;
-    rows.push([labels[id], int(s.rps), pct(s.ratio), ...extra(together), ms1(s.cpu_us_per_request), pct(s.cpu_ratio), ms2(s.p50_ms), ms2(s.p99_ms), pct(s.cpu)]);
+    rows.push([labels[id], int(s.rps), pct(s.ratio), ...vsNginx(pct(s.ratio / nginx?.ratio)), ...extra(together), ms1(s.cpu_us_per_request), pct(s.cpu_ratio), ...vsNginx(pct(s.cpu_ratio / nginx?.cpu_ratio)), ms2(s.p50_ms), ms2(s.p99_ms), pct(s.cpu)]);
   }
-  return table(['target', 'req/s', 'vs http-proxy', ...extra('side by side'), 'CPU µs/req', 'vs http-proxy (CPU)', 'p50 ms', 'p99 ms', 'proxy CPU'], rows);
+  return table(['target', 'req/s', 'vs http-proxy', ...vsNginx('vs nginx'), ...extra('side by side'), 'CPU µs/req', 'vs http-proxy (CPU)', ...vsNginx('vs nginx (CPU)'), 'p50 ms', 'p99 ms', 'proxy CPU'], rows);
 }
 
 function latencyTable(summary, baselineLabel, labels) {

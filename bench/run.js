@@ -30,8 +30,9 @@ const USAGE = `usage: npm run bench -- [options]
   --fresh on|off        start the baseline and the target anew for each round's measurements, each warmed with
                         4 s of load first (default on; not for e and the observed cases): a process's own luck
                         (its memory layout, its JIT's choices) then varies between rounds instead of between runs
-  --cases LIST          any of a,lb,b,c,d,e,jwt-hs256,jwt-rs256,jwt-rs256-new,hmac,t,log,log-prom,otel,pipe,undici,c-norl,a-obs,c-obs
-                        (default: all)
+  --cases LIST          any of a,lb,b,c,d,e,jwt-hs256,jwt-rs256,jwt-rs256-new,hmac,t,log,log-prom,otel,nginx,pipe,undici,c-norl,
+                        a-obs,c-obs (default: all; nginx is skipped when it is not installed). With nginx in the
+                        run, every case is also given as a ratio to nginx (its ratio to http-proxy over nginx's)
   --workers LIST        worker counts for the gateway cases a-d, e.g. 1,2: a count N > 1 adds case <id>-wN,
                         the gateway started with --workers N on CPUs 0..N-1 (default 1)
   --consumers-e N       consumers in case (e) (default 100000)
@@ -50,6 +51,7 @@ const withoutRateLimiting = (params) => configs.keyAuthAclRateLimit({ ...params,
 
 // rateLimited: whether the first request's response must carry the rate-limiting headers (true) or none (false).
 const TARGETS = {
+  nginx: { label: 'nginx, one process (C proxy, for scale)', server: 'nginx' },
   pipe: { label: 'node:http pipe (alternative)', server: 'pipe' },
   undici: { label: 'undici stream (alternative)', server: 'undici' },
   a: { label: '(a) gateway, one route, no plugins', config: configs.plain },
@@ -297,9 +299,13 @@ async function measureSideBySide(baseline, target, requests, ctx) {
   return { baseline: b, target: m, proxy_core_busy: busy };
 }
 
-/** Side by side only means something when both run on the one proxy core, as a one-worker gateway does. */
+/**
+ * Side by side only means something when both run on the one proxy core, as a one-worker gateway does. Not for
+ * nginx: with half of the core it answers several times the baseline's requests, so the load generator's core
+ * rather than the proxy core sets the split, and the run stays shorter without it.
+ */
 function sideBySideApplies(id) {
-  return id !== 'e' && (TARGETS[id].workers ?? 1) === 1;
+  return id !== 'e' && id !== 'nginx' && (TARGETS[id].workers ?? 1) === 1;
 }
 
 const RELOAD_GIVE_UP_S = 300;
@@ -381,7 +387,11 @@ async function main() {
       const def = TARGETS[id];
       say(`preparing ${def.label}`);
       let t;
-      if (def.server) {
+      if (def.server === 'nginx') {
+        // No JIT and no warm-up to speak of: one process for the whole run (no `start`, never restarted).
+        const server = await proc.startNginx(proc.CORES.proxy, ctx.upstream.port);
+        t = server === undefined ? { skip: 'nginx is not installed (apt-get install nginx)' } : { server, requests: configs.plain({ upstreamPort: 0 }).requests };
+      } else if (def.server) {
         const start = () => proc.startServer(def.server, proc.CORES.proxy, ctx.upstream.port);
         t = { server: await start(), start, requests: configs.plain({ upstreamPort: 0 }).requests };
       } else {
@@ -499,6 +509,7 @@ async function main() {
     sections.push(
       `Throughput, ${opts.connections} connections, median of ${opts.rounds} rounds (vs http-proxy (CPU): the baseline's CPU time per request over the target's${opts.sideBySide ? '; side by side: both loaded at the same time on the proxy core, median of the pairs that kept it ≥ 90% busy (n/rounds)' : ''}):\n\n` +
         `${report.throughputTable(throughputSummary, BASELINE_LABEL, labels)}\n\n` +
+        (throughputSummary.nginx ? `vs nginx: each target's ratio to http-proxy over nginx's (both medians of per-round ratios to the baseline measured just before); (CPU): the same with CPU time per request.\n\n` : '') +
         `Other processes used ${Number.isFinite(foreign) ? foreign.toFixed(2) : '?'} cores on average while measuring${foreign > 0.1 ? ': requests/s are disturbed, CPU µs/req much less' : ''}.`,
     );
     if (costSummary.length > 0) {

@@ -98,6 +98,21 @@ t.test('hide_credentials: Authorization and Proxy-Authorization are gone upstrea
   t.equal(seen().headers['proxy-authorization'], undefined);
 });
 
+t.test('a header seen before (remembered) gets the same treatment as the first time', async (t) => {
+  for (const path of ['/default', '/hide']) {
+    for (let i = 0; i < 2; i++) {
+      t.equal((await request(gw.proxyPort, path, { headers: { authorization: basic('colon', 'pass:word') } })).status, 200);
+      const h = seen().headers;
+      t.equal(h['x-credential-identifier'], 'colon');
+      t.equal(h['x-consumer-username'], 'bob');
+      t.equal(h.authorization, path === '/hide' ? undefined : basic('colon', 'pass:word'));
+    }
+  }
+  t.equal((await request(gw.proxyPort, '/default', { headers: { authorization: basic('colon', 'pass:wor') } })).status, 401);
+  const both = await request(gw.proxyPort, '/default', { headers: { 'proxy-authorization': basic('bob', 'wrong'), authorization: basic('colon', 'pass:word') } });
+  t.equal(both.status, 401, 'Proxy-Authorization still decides first, remembered Authorization or not');
+});
+
 t.test('realm', async (t) => {
   t.equal((await request(gw.proxyPort, '/realm')).headers['www-authenticate'], 'Basic realm="admin area"');
   t.equal((await request(gw.proxyPort, '/realm', { headers: { authorization: basic('bob', 'no') } })).headers['www-authenticate'], 'Basic realm="admin area"');

@@ -2,7 +2,7 @@ import type { PluginDefinition } from '../types';
 import type { Refusal, RequestContext } from '../../proxy/context';
 import { acceptByUsername } from '../auth/consumer';
 import { checkAnonymous, finish, resolveAnonymous, skipAuth, type Attempt, type AuthFailure, type AuthMode } from '../auth/flow';
-import { BUSY, verifyPassword } from './verifier';
+import { BUSY, rememberedFor, verifyPassword } from './verifier';
 import configSchema from './schema.json';
 
 export interface BasicAuthConfig {
@@ -40,6 +40,17 @@ function attempt(ctx: RequestContext, c: Compiled): Attempt {
   const authorization = ctx.clientHeader('authorization') as string | undefined;
   if (proxyAuthorization === undefined && authorization === undefined) return c.missing;
   const users = ctx.snapshot.basicAuthByUsername;
+  // The usual request: an Authorization header alone, the same as one already verified (see RememberedHeaders).
+  // With Proxy-Authorization present, every header is read the long way.
+  const remembered = proxyAuthorization === undefined ? rememberedFor(users) : undefined;
+  const digest = remembered?.digest(authorization!);
+  if (digest !== undefined) {
+    const known = remembered!.get(digest);
+    if (known !== undefined) {
+      if (c.hide) ctx.hideHeader('authorization');
+      return acceptByUsername(ctx, known);
+    }
+  }
   // Kong reads Proxy-Authorization first, then Authorization; hide_credentials drops each header it reads.
   let given = parseBasic(proxyAuthorization);
   if (c.hide) ctx.hideHeader('proxy-authorization');
@@ -54,10 +65,14 @@ function attempt(ctx: RequestContext, c: Compiled): Attempt {
   if (credential === undefined) return tried === undefined ? c.missing : refuseUnknown(ctx, c, tried);
   const verification = verifyPassword(credential, given![1]);
   if (verification === BUSY) return c.busy;
-  if (verification === true) return acceptByUsername(ctx, credential);
   if (verification === false) return c.unauthorized;
   const found = credential;
-  return verification.then((ok) => (ok ? acceptByUsername(ctx, found) : c.unauthorized));
+  const accept = (): undefined => {
+    if (digest !== undefined) remembered!.remember(digest, found);
+    return acceptByUsername(ctx, found);
+  };
+  if (verification === true) return accept();
+  return verification.then((ok) => (ok ? accept() : c.unauthorized));
 }
 
 /**
