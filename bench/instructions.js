@@ -4,14 +4,15 @@
 // machine is not. The gateway runs under valgrind; after a warm-up, batches of requests are sent on keep-alive
 // connections and the instructions executed (all threads) are dumped after each batch.
 //
-//   node bench/instructions.js [--case a|b|c|d|baseline] [--requests N] [--batches K] [--warmup W] [--obs] [--log-only]
-//                              [--metrics-only] [--keep] [--native | --syscalls] [--simulate]
+//   node bench/instructions.js [--case a|b|c|d|log|log-prom|otel|baseline] [--requests N] [--batches K] [--warmup W] [--obs] [--log-only]
+//                              [--metrics-only] [--keep] [--native | --syscalls | --cpu-prof] [--simulate]
 //
 // --case: the benchmark case whose config and requests are used (default a), or `baseline`: the bare http-proxy
 // of bench/servers.js instead of the gateway, so that a case's count can be compared with the baseline's.
 // Needs valgrind. Prints one line per batch (instructions per request) and their median. With --native, the gateway
 // runs without valgrind and each batch reports its CPU time per request from /proc, split into user and system
-// (callgrind counts user-space instructions only: system time is what it cannot see). --syscalls: the same, with
+// (callgrind counts user-space instructions only: system time is what it cannot see). --cpu-prof: the same, with the
+// gateway under `node --cpu-prof` (warm-up included); the profile is kept for bench/profile-summary.js. --syscalls: the same, with
 // strace counting the process's system calls per request over the batches (needs strace). --simulate: callgrind
 // also simulates the caches and branch predictors and prints each batch's misses and mispredictions per request.
 const { spawn, execFileSync } = require('node:child_process');
@@ -34,7 +35,15 @@ const log = args.includes('--obs') || args.includes('--log-only');
 const metrics = args.includes('--obs') || args.includes('--metrics-only');
 const caseIndex = args.indexOf('--case');
 const CASE = caseIndex === -1 ? 'a' : args[caseIndex + 1];
-const CASE_CONFIGS = { a: configs.plain, b: configs.keyAuth, c: configs.keyAuthAclRateLimit, d: configs.basicAuth };
+const CASE_CONFIGS = {
+  a: configs.plain,
+  b: configs.keyAuth,
+  c: configs.keyAuthAclRateLimit,
+  d: configs.basicAuth,
+  log: configs.httpLog,
+  'log-prom': configs.prometheusHttpLog,
+  otel: configs.openTelemetry,
+};
 if (CASE !== 'baseline' && !CASE_CONFIGS[CASE]) throw new Error(`--case: one of ${Object.keys(CASE_CONFIGS).join(', ')}, baseline`);
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-instr-'));
@@ -79,7 +88,8 @@ const simulate = args.includes('--simulate');
 // First-level instruction and data misses (reads, writes), last-level misses of each, and mispredicted
 // conditional and indirect branches.
 const SIMULATED = ['I1mr', 'D1mr', 'D1mw', 'ILmr', 'DLmr', 'DLmw', 'Bcm', 'Bim'];
-const native = args.includes('--native') || syscalls;
+const cpuProfile = args.includes('--cpu-prof');
+const native = args.includes('--native') || syscalls || cpuProfile;
 const TICK_US = 1e6 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 let lastCpu = [0, 0];
 
@@ -143,7 +153,14 @@ async function main() {
     res.end('ok');
   });
   const upstreamPort = await listen(upstream);
-  const { config, requests } = (CASE_CONFIGS[CASE] ?? configs.plain)({ upstreamPort });
+  // Where http-log and opentelemetry send their batches: answers 200 to anything, counts what it got.
+  let collected = 0;
+  const collector = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
+    req.on('data', (d) => (collected += d.length));
+    req.on('end', () => res.end());
+  });
+  const collectorPort = await listen(collector);
+  const { config, requests } = (CASE_CONFIGS[CASE] ?? configs.plain)({ upstreamPort, collectorPort });
   const confFile = path.join(dir, 'kong.yml');
   fs.writeFileSync(confFile, configs.configText(config));
   fs.mkdirSync(path.join(dir, 'log'));
@@ -158,7 +175,7 @@ async function main() {
   }
   const outBase = path.join(dir, 'callgrind.out');
   const child = native
-    ? spawn(process.execPath, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] })
+    ? spawn(process.execPath, [...(cpuProfile ? ['--cpu-prof', '--cpu-prof-dir', dir] : []), ...serverArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(
         'valgrind',
         ['--tool=callgrind', ...(simulate ? ['--cache-sim=yes', '--branch-sim=yes'] : []), `--callgrind-out-file=${outBase}`, '--dump-instr=no', '--compress-strings=no', process.execPath, ...serverArgs],
@@ -206,7 +223,11 @@ async function main() {
   child.kill('SIGTERM');
   upstream.close();
   await new Promise((r) => child.once('exit', r));
+  collector.close();
+  if (collected > 0) console.log(`collector: ${collected} bytes received`);
+  if (cpuProfile) console.log(`CPU profile (for bench/profile-summary.js): ${fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f)).join(', ')}`);
   if (args.includes('--keep')) console.log(`callgrind dumps (one per batch, for callgrind_annotate): ${dir}`);
+  else if (cpuProfile) return;
   else fs.rmSync(dir, { recursive: true, force: true });
 }
 
