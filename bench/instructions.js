@@ -193,7 +193,7 @@ async function main() {
       await send(agent, port, 1, requests);
       break;
     } catch {
-      if (i > 600 || child.exitCode !== null) throw new Error(`gateway did not start:\n${stderr}`);
+      if (i > 2400 || child.exitCode !== null) throw new Error(`gateway did not start:\n${stderr}`);
       await new Promise((r) => setTimeout(r, 500));
     }
   }

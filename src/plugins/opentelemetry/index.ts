@@ -87,6 +87,18 @@ function traceOf(ctx: RequestContext): Trace {
   return t;
 }
 
+/** Span names by plugin name, made once (a flat string, where a template per request would be concatenated). */
+const PLUGIN_SPAN_NAMES = new Map<string, string>();
+
+function pluginSpanName(plugin: string): string {
+  let name = PLUGIN_SPAN_NAMES.get(plugin);
+  if (name === undefined) {
+    name = `kong.access.plugin.${plugin}`;
+    PLUGIN_SPAN_NAMES.set(plugin, name);
+  }
+  return name;
+}
+
 /** Times each plugin's access phase (the pipeline reports each end; a start is the previous end). */
 const PHASE_TIMER: RequestTrace = {
   routed() {},
@@ -95,7 +107,7 @@ const PHASE_TIMER: RequestTrace = {
     const t = TRACES.get(ctx);
     if (t === undefined) return;
     const end = nowNs();
-    t.plugins.push({ name: `kong.access.plugin.${entry.def.name}`, start: t.markNs, end });
+    t.plugins.push({ name: pluginSpanName(entry.def.name), start: t.markNs, end });
     t.markNs = end;
   },
 };
