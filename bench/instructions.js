@@ -9,7 +9,7 @@
 //
 // --case: the benchmark case whose config and requests are used (default a), or `baseline`: the bare http-proxy
 // of bench/servers.js instead of the gateway, so that a case's count can be compared with the baseline's.
-// Needs valgrind. Prints one line per batch (instructions per request) and their median. With --native, the gateway
+// Needs valgrind. Prints one line per batch (instructions per request, all threads and the main thread alone) and their medians. With --native, the gateway
 // runs without valgrind and each batch reports its CPU time per request from /proc, split into user and system
 // (callgrind counts user-space instructions only: system time is what it cannot see). --cpu-prof: the same, with the
 // gateway under `node --cpu-prof` (warm-up included); the profile is kept for bench/profile-summary.js. --syscalls: the same, with
@@ -102,15 +102,23 @@ function cpuSince(pid) {
   return delta;
 }
 
-/** Events counted since the previous dump (all threads): { Ir, and with --cache-sim the simulated cache misses }. */
+/**
+ * Events counted since the previous dump (all threads): { Ir, and with --cache-sim the simulated cache misses },
+ * and `threadIr`: the instructions of the threads other than the main one (V8's compiler and GC helpers, the libuv
+ * pool). In short runs they are mostly JIT compilation, which moves from run to run; the main thread's count is
+ * the steadier figure for comparing two builds.
+ */
 function dumpTotals(pid, outBase) {
   execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
   const files = fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(outBase) + '.') && /\.\d+$/.test(f));
   files.sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()));
-  const text = fs.readFileSync(path.join(dir, files[files.length - 1]), 'utf8');
+  const file = path.join(dir, files[files.length - 1]);
+  const text = fs.readFileSync(file, 'utf8');
   const names = /^events:\s*(.+)$/m.exec(text)[1].trim().split(/\s+/);
   const values = /^(?:summary|totals):\s*(.+)$/m.exec(text)[1].trim().split(/\s+/).map(Number);
-  return Object.fromEntries(names.map((n, i) => [n, values[i] ?? 0]));
+  const annotated = execFileSync('callgrind_annotate', ['--inclusive=yes', file], { maxBuffer: 64 * 1024 * 1024 }).toString();
+  const threads = /^\s*([\d,]+)\s.*:start_thread\b/m.exec(annotated);
+  return { ...Object.fromEntries(names.map((n, i) => [n, values[i] ?? 0])), threadIr: threads === null ? 0 : Number(threads[1].replace(/,/g, '')) };
 }
 
 /**
@@ -202,6 +210,7 @@ async function main() {
   if (native) cpuSince(child.pid);
   else dumpTotals(child.pid, outBase); // each dump counts from the one before
   const perRequest = [];
+  const mainPerRequest = [];
   for (let b = 0; b < BATCHES; b++) {
     await send(agent, port, REQUESTS, requests);
     if (native) {
@@ -213,11 +222,14 @@ async function main() {
     const totals = dumpTotals(child.pid, outBase);
     const per = (event) => totals[event] / REQUESTS;
     perRequest.push(per('Ir'));
+    mainPerRequest.push(per('Ir') - per('threadIr'));
     const misses = simulate ? ` (simulated misses/request: ${SIMULATED.map((e) => `${e} ${per(e).toFixed(0)}`).join(', ')})` : '';
-    console.log(`batch ${b + 1}: ${per('Ir').toFixed(0)} instructions/request${misses}`);
+    console.log(`batch ${b + 1}: ${per('Ir').toFixed(0)} instructions/request, ${(per('Ir') - per('threadIr')).toFixed(0)} on the main thread${misses}`);
   }
   if (tracer !== undefined) console.log(await tracer.stop(REQUESTS * BATCHES));
   perRequest.sort((a, b) => a - b);
+  mainPerRequest.sort((a, b) => a - b);
+  if (!native) console.log(`median on the main thread: ${mainPerRequest[Math.floor(mainPerRequest.length / 2)].toFixed(0)} instructions/request`);
   console.log(`median: ${perRequest[Math.floor(perRequest.length / 2)].toFixed(native ? 1 : 0)} ${native ? 'CPU µs' : 'instructions'}/request (case ${CASE}; ${log ? 'log ' : ''}${metrics ? 'metrics' : ''}${!log && !metrics ? 'no log, no metrics' : ''})`);
   agent.destroy();
   child.kill('SIGTERM');
