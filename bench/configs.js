@@ -180,8 +180,8 @@ function transforms({ upstreamPort }) {
  * http-log on every request, to a local collector (the bench upstream, which takes any POST): each entry is built
  * and queued; batches of up to 100 leave at least once a second, as a Kong user shipping logs would set it.
  */
-function httpLog({ upstreamPort }) {
-  const plugins = [{ name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${upstreamPort}/collect`, queue: { max_batch_size: 100, max_coalescing_delay: 1 } } }];
+function httpLog({ upstreamPort, collectorPort = upstreamPort }) {
+  const plugins = [{ name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${collectorPort}/collect`, queue: { max_batch_size: 100, max_coalescing_delay: 1 } } }];
   return { config: doc([service(upstreamPort, plugins)]), requests: fixedRequest({}) };
 }
 
@@ -189,8 +189,8 @@ function httpLog({ upstreamPort }) {
  * prometheus (global, Kong's default metrics) and http-log on every request, to the local collector: what a file
  * shipping logs and exposing metrics carries.
  */
-function prometheusHttpLog({ upstreamPort }) {
-  const { config, requests } = httpLog({ upstreamPort });
+function prometheusHttpLog({ upstreamPort, collectorPort = upstreamPort }) {
+  const { config, requests } = httpLog({ upstreamPort, collectorPort });
   config.plugins = [...(config.plugins ?? []), { name: 'prometheus', config: { status_code_metrics: true, latency_metrics: true, bandwidth_metrics: true } }];
   return { config, requests };
 }
@@ -199,8 +199,8 @@ function prometheusHttpLog({ upstreamPort }) {
  * opentelemetry sampling every request (sampling_rate 1.0): spans built, OTLP-encoded and POSTed in batches of 200
  * to the local collector (the bench upstream, which takes any POST).
  */
-function openTelemetry({ upstreamPort }) {
-  const plugins = [{ name: 'opentelemetry', config: { traces_endpoint: `http://127.0.0.1:${upstreamPort}/v1/traces`, sampling_rate: 1 } }];
+function openTelemetry({ upstreamPort, collectorPort = upstreamPort }) {
+  const plugins = [{ name: 'opentelemetry', config: { traces_endpoint: `http://127.0.0.1:${collectorPort}/v1/traces`, sampling_rate: 1 } }];
   return { config: doc([service(upstreamPort, plugins)]), requests: fixedRequest({}) };
 }
 

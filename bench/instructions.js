@@ -4,16 +4,17 @@
 // machine is not. The gateway runs under valgrind; after a warm-up, batches of requests are sent on keep-alive
 // connections and the instructions executed (all threads) are dumped after each batch.
 //
-//   node bench/instructions.js [--case a|b|c|d|baseline|nginx] [--requests N] [--batches K] [--warmup W] [--obs] [--log-only]
-//                              [--metrics-only] [--keep] [--native | --syscalls] [--simulate] [--idle S]
-//                              [--node-args "FLAGS"]
+//   node bench/instructions.js [--case a|b|c|d|log|log-prom|otel|baseline|nginx] [--requests N] [--batches K] [--warmup W]
+//                              [--obs] [--log-only] [--metrics-only] [--keep] [--native | --syscalls | --cpu-prof] [--simulate]
+//                              [--idle S] [--node-args "FLAGS"]
 //
 // --case: the benchmark case whose config and requests are used (default a), or `baseline`: the bare http-proxy
 // of bench/servers.js instead of the gateway, so that a case's count can be compared with the baseline's, or `nginx`:
 // nginx as the same proxy (bench/nginx.js; needs nginx installed), for the distance to a C proxy.
-// Needs valgrind. Prints one line per batch (instructions per request) and their median. With --native, the gateway
+// Needs valgrind. Prints one line per batch (instructions per request, all threads and the main thread alone) and their medians. With --native, the gateway
 // runs without valgrind and each batch reports its CPU time per request from /proc, split into user and system
-// (callgrind counts user-space instructions only: system time is what it cannot see). --syscalls: the same, with
+// (callgrind counts user-space instructions only: system time is what it cannot see). --cpu-prof: the same, with the
+// gateway under `node --cpu-prof` (warm-up included); the profile is kept for bench/profile-summary.js. --syscalls: the same, with
 // strace counting the process's system calls per request over the batches (needs strace). --simulate: callgrind
 // also simulates the caches and branch predictors and prints each batch's misses and mispredictions per request.
 const { spawn, execFileSync } = require('node:child_process');
@@ -42,7 +43,15 @@ const log = args.includes('--obs') || args.includes('--log-only');
 const metrics = args.includes('--obs') || args.includes('--metrics-only');
 const caseIndex = args.indexOf('--case');
 const CASE = caseIndex === -1 ? 'a' : args[caseIndex + 1];
-const CASE_CONFIGS = { a: configs.plain, b: configs.keyAuth, c: configs.keyAuthAclRateLimit, d: configs.basicAuth };
+const CASE_CONFIGS = {
+  a: configs.plain,
+  b: configs.keyAuth,
+  c: configs.keyAuthAclRateLimit,
+  d: configs.basicAuth,
+  log: configs.httpLog,
+  'log-prom': configs.prometheusHttpLog,
+  otel: configs.openTelemetry,
+};
 if (CASE !== 'baseline' && CASE !== 'nginx' && !CASE_CONFIGS[CASE]) throw new Error(`--case: one of ${Object.keys(CASE_CONFIGS).join(', ')}, baseline, nginx`);
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-instr-'));
@@ -87,7 +96,8 @@ const simulate = args.includes('--simulate');
 // First-level instruction and data misses (reads, writes), last-level misses of each, and mispredicted
 // conditional and indirect branches.
 const SIMULATED = ['I1mr', 'D1mr', 'D1mw', 'ILmr', 'DLmr', 'DLmw', 'Bcm', 'Bim'];
-const native = args.includes('--native') || syscalls;
+const cpuProfile = args.includes('--cpu-prof');
+const native = args.includes('--native') || syscalls || cpuProfile;
 const TICK_US = 1e6 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 let lastCpu = [0, 0];
 
@@ -100,15 +110,23 @@ function cpuSince(pid) {
   return delta;
 }
 
-/** Events counted since the previous dump (all threads): { Ir, and with --cache-sim the simulated cache misses }. */
+/**
+ * Events counted since the previous dump (all threads): { Ir, and with --cache-sim the simulated cache misses },
+ * and `threadIr`: the instructions of the threads other than the main one (V8's compiler and GC helpers, the libuv
+ * pool). In short runs they are mostly JIT compilation, which moves from run to run; the main thread's count is
+ * the steadier figure for comparing two builds.
+ */
 function dumpTotals(pid, outBase) {
   execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
   const files = fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(outBase) + '.') && /\.\d+$/.test(f));
   files.sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()));
-  const text = fs.readFileSync(path.join(dir, files[files.length - 1]), 'utf8');
+  const file = path.join(dir, files[files.length - 1]);
+  const text = fs.readFileSync(file, 'utf8');
   const names = /^events:\s*(.+)$/m.exec(text)[1].trim().split(/\s+/);
   const values = /^(?:summary|totals):\s*(.+)$/m.exec(text)[1].trim().split(/\s+/).map(Number);
-  return Object.fromEntries(names.map((n, i) => [n, values[i] ?? 0]));
+  const annotated = execFileSync('callgrind_annotate', ['--inclusive=yes', file], { maxBuffer: 64 * 1024 * 1024 }).toString();
+  const threads = /^\s*([\d,]+)\s.*:start_thread\b/m.exec(annotated);
+  return { ...Object.fromEntries(names.map((n, i) => [n, values[i] ?? 0])), threadIr: threads === null ? 0 : Number(threads[1].replace(/,/g, '')) };
 }
 
 /**
@@ -151,7 +169,14 @@ async function main() {
     res.end('ok');
   });
   const upstreamPort = await listen(upstream);
-  const { config, requests } = (CASE_CONFIGS[CASE] ?? configs.plain)({ upstreamPort });
+  // Where http-log and opentelemetry send their batches: answers 200 to anything, counts what it got.
+  let collected = 0;
+  const collector = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
+    req.on('data', (d) => (collected += d.length));
+    req.on('end', () => res.end());
+  });
+  const collectorPort = await listen(collector);
+  const { config, requests } = (CASE_CONFIGS[CASE] ?? configs.plain)({ upstreamPort, collectorPort });
   const confFile = path.join(dir, 'kong.yml');
   fs.writeFileSync(confFile, configs.configText(config));
   fs.mkdirSync(path.join(dir, 'log'));
@@ -173,7 +198,7 @@ async function main() {
   }
   const outBase = path.join(dir, 'callgrind.out');
   const child = native
-    ? spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+    ? spawn(command[0], [...(cpuProfile ? ['--cpu-prof', '--cpu-prof-dir', dir] : []), ...command.slice(1)], { stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(
         'valgrind',
         ['--tool=callgrind', ...(simulate ? ['--cache-sim=yes', '--branch-sim=yes'] : []), `--callgrind-out-file=${outBase}`, '--dump-instr=no', '--compress-strings=no', ...command],
@@ -200,6 +225,7 @@ async function main() {
   if (native) cpuSince(child.pid);
   else dumpTotals(child.pid, outBase); // each dump counts from the one before
   const perRequest = [];
+  const mainPerRequest = [];
   for (let b = 0; b < BATCHES * (IDLE_S > 0 ? 2 : 1); b++) {
     if (IDLE_S > 0 && b === BATCHES) {
       await new Promise((r) => setTimeout(r, IDLE_S * 1000));
@@ -210,6 +236,7 @@ async function main() {
       if (native) cpuSince(child.pid);
       else console.log(`idle ${IDLE_S} s: ${(dumpTotals(child.pid, outBase).Ir / 1e6).toFixed(1)}M instructions while no request came; the same batches again:`);
       perRequest.length = 0; // the median is of the batches after the idle time
+      mainPerRequest.length = 0;
     }
     await send(agent, port, REQUESTS, requests);
     if (native) {
@@ -221,17 +248,24 @@ async function main() {
     const totals = dumpTotals(child.pid, outBase);
     const per = (event) => totals[event] / REQUESTS;
     perRequest.push(per('Ir'));
+    mainPerRequest.push(per('Ir') - per('threadIr'));
     const misses = simulate ? ` (simulated misses/request: ${SIMULATED.map((e) => `${e} ${per(e).toFixed(0)}`).join(', ')})` : '';
-    console.log(`batch ${b + 1}: ${per('Ir').toFixed(0)} instructions/request${misses}`);
+    console.log(`batch ${b + 1}: ${per('Ir').toFixed(0)} instructions/request, ${(per('Ir') - per('threadIr')).toFixed(0)} on the main thread${misses}`);
   }
   if (tracer !== undefined) console.log(await tracer.stop(REQUESTS * BATCHES * (IDLE_S > 0 ? 2 : 1)));
   perRequest.sort((a, b) => a - b);
+  mainPerRequest.sort((a, b) => a - b);
+  if (!native) console.log(`median on the main thread: ${mainPerRequest[Math.floor(mainPerRequest.length / 2)].toFixed(0)} instructions/request`);
   console.log(`median: ${perRequest[Math.floor(perRequest.length / 2)].toFixed(native ? 1 : 0)} ${native ? 'CPU µs' : 'instructions'}/request (case ${CASE}; ${log ? 'log ' : ''}${metrics ? 'metrics' : ''}${!log && !metrics ? 'no log, no metrics' : ''})`);
   agent.destroy();
   child.kill('SIGTERM');
   upstream.close();
   await new Promise((r) => child.once('exit', r));
+  collector.close();
+  if (collected > 0) console.log(`collector: ${collected} bytes received`);
+  if (cpuProfile) console.log(`CPU profile (for bench/profile-summary.js): ${fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f)).join(', ')}`);
   if (args.includes('--keep')) console.log(`callgrind dumps (one per batch, for callgrind_annotate): ${dir}`);
+  else if (cpuProfile) return;
   else fs.rmSync(dir, { recursive: true, force: true });
   if (nginxPrefix !== undefined) fs.rmSync(nginxPrefix, { recursive: true, force: true });
 }

@@ -68,6 +68,9 @@ function requestHeaders(headers: IncomingHttpHeaders, secret: ReadonlySet<string
   return out;
 }
 
+/** `set-cookie` keeps the cookie's name only: `sid=REDACTED`. */
+const redactSetCookie = (c: string): string => redactCookies(c.split(';', 1)[0]);
+
 /** `set-cookie` keeps each cookie's name only: `sid=REDACTED`. */
 function responseHeaders(headers: OutgoingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -76,18 +79,19 @@ function responseHeaders(headers: OutgoingHttpHeaders): Record<string, string | 
     if (v === undefined) continue;
     const text = Array.isArray(v) ? v.map(String) : String(v);
     if (name !== 'set-cookie') out[name] = text;
-    else out[name] = (Array.isArray(text) ? text : [text]).map((c) => redactCookies(c.split(';', 1)[0]));
+    else out[name] = (Array.isArray(text) ? text : [text]).map(redactSetCookie);
   }
   return out;
 }
 
 /**
- * The response headers as written. The forwarder writes them in one writeHead from a flat list, which node keeps
- * only as the header block it sent, so that block is read back (once, in the log phase).
+ * The response headers as written, redacted as responseHeaders() does. The forwarder writes them in one writeHead
+ * from a flat list, which node keeps only as the header block it sent, so that block is read back (once, in the
+ * log phase) straight into the entry's form.
  */
-function sentHeaders(res: Exchange['res']): OutgoingHttpHeaders {
+function sentHeaders(res: Exchange['res']): Record<string, string | string[]> {
   const block = (res as unknown as { _header?: string | null })._header;
-  if (typeof block !== 'string') return res.getHeaders();
+  if (typeof block !== 'string') return responseHeaders(res.getHeaders());
   const out: Record<string, string | string[]> = {};
   const lines = block.split('\r\n');
   for (let i = 1; i < lines.length; i++) {
@@ -96,7 +100,10 @@ function sentHeaders(res: Exchange['res']): OutgoingHttpHeaders {
     const name = lines[i].slice(0, colon).toLowerCase();
     const value = lines[i].slice(colon + 1).trim();
     const had = out[name];
-    if (had === undefined) out[name] = value;
+    if (name === 'set-cookie') {
+      if (had === undefined) out[name] = [redactSetCookie(value)];
+      else (had as string[]).push(redactSetCookie(value));
+    } else if (had === undefined) out[name] = value;
     else if (Array.isArray(had)) had.push(value);
     else out[name] = [had, value];
   }
@@ -210,7 +217,7 @@ export class LogEntry {
       size: access.bytes_in,
       tls: tlsOf(ex.req.socket),
     };
-    const response = { status: access.status, headers: responseHeaders(sentHeaders(ex.res)), size: access.bytes_out };
+    const response = { status: access.status, headers: sentHeaders(ex.res), size: access.bytes_out };
     const latencies = {
       // Kong's KONG_PROXY_LATENCY (until the request went upstream), else the whole time of an answer it made.
       kong: forwarded ? ctx!.forwardedAt - ex.startedAt : total,

@@ -9,6 +9,13 @@ export interface Collector {
   connectTimeout: number;
   sendTimeout: number;
   readTimeout: number;
+  /** Keeps connections open between batches (Kong's HTTP client keeps them alive too); a new one per batch without. */
+  agent?: http.Agent;
+}
+
+/** An agent that keeps idle connections to the collector for the next batch, as long as the collector allows. */
+export function keepAliveAgent(endpoint: URL): http.Agent {
+  return endpoint.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
 }
 
 /** One POST of one batch; rejects (so the queue retries) unless the collector answers 2xx. */
@@ -26,15 +33,18 @@ export function postBatch(c: Collector, body: Buffer): Promise<void> {
     const req = client.request(c.endpoint, {
       method: 'POST',
       headers: { ...c.headers, 'content-type': c.contentType, 'content-length': body.length },
-      agent: false,
+      agent: c.agent ?? false,
     });
     // connect, then send, then read: each its own budget, as Kong's set_timeouts.
     let timer = setTimeout(() => req.destroy(new Error('connect timeout')), c.connectTimeout);
+    const sending = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => req.destroy(new Error('send timeout')), c.sendTimeout);
+    };
     req.on('socket', (socket) => {
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => req.destroy(new Error('send timeout')), c.sendTimeout);
-      });
+      // A kept-alive connection is connected already.
+      if (socket.connecting) socket.once('connect', sending);
+      else sending();
     });
     req.on('finish', () => {
       clearTimeout(timer);

@@ -1,12 +1,14 @@
-import { randomBytes } from 'node:crypto';
+import type { Agent } from 'node:http';
 import type { PluginCheck, PluginDefinition } from '../types';
 import type { RequestContext, RequestTrace } from '../../proxy/context';
 import type { ChainEntry } from '../../config/snapshot';
 import { NODE_ID } from '../../node-id';
 import { VERSION } from '../../version';
 import { BatchQueue, type QueueConfig } from '../../observe/queue';
-import { postBatch, type Collector } from '../../tracing/collector';
+import { randomHex } from '../../tracing/random-id';
+import { keepAliveAgent, postBatch, type Collector } from '../../tracing/collector';
 import { checkPropagation, extract, inject, propagationOf, type ExtractFormat, type Propagation, type TraceContext } from '../../tracing/propagation';
+import { msToNs, nowNs } from '../../tracing/span-clock';
 import { SPAN_KIND, encodeTraces, type Attributes, type AttributeValue, type OtlpSpan } from '../../tracing/otlp';
 import configSchema from './schema.json';
 
@@ -35,6 +37,8 @@ interface Compiled {
   readonly responseHeader: string | undefined;
   /** Undefined without traces_endpoint, or offline. */
   readonly queue: BatchQueue<OtlpSpan> | undefined;
+  /** The collector's kept-alive connections, closed once a retired instance's queue is drained. */
+  readonly agent: Agent | undefined;
   readonly tracing: boolean;
 }
 
@@ -42,18 +46,14 @@ interface Compiled {
 const DEFAULT_SAMPLING_RATE = 0.01;
 const SCOPE = { name: 'kong-internal', version: '0.1.0' };
 
-// Nanoseconds since epoch on a monotonic clock, anchored to the wall clock once.
-const EPOCH_NS = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
-const nowNs = () => EPOCH_NS + process.hrtime.bigint();
-const msToNs = (ms: number) => BigInt(ms) * 1_000_000n;
-const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
 /** One request's trace: ids decided in the access phase, plugin timings from the rewrite phase on. */
 interface Trace {
-  routedNs: bigint;
+  /** Times in nanoseconds since span-clock's origin. */
+  routedNs: number;
   /** When the previous plugin's access phase ended: the next one's start. */
-  markNs: bigint;
-  readonly plugins: Array<{ name: string; start: bigint; end: bigint }>;
+  markNs: number;
+  readonly plugins: Array<{ name: string; start: number; end: number }>;
   traceId: string;
   rootSpanId: string;
   rootParentId: string | undefined;
@@ -75,9 +75,9 @@ function traceOf(ctx: RequestContext): Trace {
       markNs: now,
       plugins: [],
       traceId: '',
-      rootSpanId: hex(8),
+      rootSpanId: randomHex(8),
       rootParentId: undefined,
-      balancerSpanId: hex(8),
+      balancerSpanId: randomHex(8),
       sampled: false,
       decided: false,
       from: undefined,
@@ -85,6 +85,18 @@ function traceOf(ctx: RequestContext): Trace {
     TRACES.set(ctx, t);
   }
   return t;
+}
+
+/** Span names by plugin name, made once (a flat string, where a template per request would be concatenated). */
+const PLUGIN_SPAN_NAMES = new Map<string, string>();
+
+function pluginSpanName(plugin: string): string {
+  let name = PLUGIN_SPAN_NAMES.get(plugin);
+  if (name === undefined) {
+    name = `kong.access.plugin.${plugin}`;
+    PLUGIN_SPAN_NAMES.set(plugin, name);
+  }
+  return name;
 }
 
 /** Times each plugin's access phase (the pipeline reports each end; a start is the previous end). */
@@ -95,7 +107,7 @@ const PHASE_TIMER: RequestTrace = {
     const t = TRACES.get(ctx);
     if (t === undefined) return;
     const end = nowNs();
-    t.plugins.push({ name: `kong.access.plugin.${entry.def.name}`, start: t.markNs, end });
+    t.plugins.push({ name: pluginSpanName(entry.def.name), start: t.markNs, end });
     t.markNs = end;
   },
 };
@@ -106,7 +118,7 @@ function decide(ctx: RequestContext, c: Compiled, t: Trace): void {
   t.decided = true;
   t.from = extract(c.propagation, ctx.req.headers);
   const got = t.from?.ctx;
-  t.traceId = got?.traceId ?? hex(16);
+  t.traceId = got?.traceId ?? randomHex(16);
   t.rootParentId = got?.spanId ?? got?.parentId;
   t.sampled = got?.sampled ?? Math.random() < c.samplingRate;
 }
@@ -135,7 +147,7 @@ function rootAttributes(ctx: RequestContext): Attributes {
 function spansOf(ctx: RequestContext, t: Trace): OtlpSpan[] {
   const end = nowNs();
   const start = msToNs(ctx.startedAt) < t.routedNs ? msToNs(ctx.startedAt) : t.routedNs;
-  const child = (name: string, spanId: string, kind: number, s: bigint, e: bigint, attributes: Attributes = []): OtlpSpan => ({
+  const child = (name: string, spanId: string, kind: number, s: number, e: number, attributes: Attributes = []): OtlpSpan => ({
     traceId: t.traceId,
     spanId,
     parentSpanId: t.rootSpanId,
@@ -147,9 +159,9 @@ function spansOf(ctx: RequestContext, t: Trace): OtlpSpan[] {
   });
   const spans: OtlpSpan[] = [
     { traceId: t.traceId, spanId: t.rootSpanId, parentSpanId: t.rootParentId, name: 'kong', kind: SPAN_KIND.server, startNs: start, endNs: end, attributes: rootAttributes(ctx) },
-    child('kong.router', hex(8), SPAN_KIND.internal, start, t.routedNs),
+    child('kong.router', randomHex(8), SPAN_KIND.internal, start, t.routedNs),
   ];
-  for (const p of t.plugins) spans.push(child(p.name, hex(8), SPAN_KIND.internal, p.start, p.end));
+  for (const p of t.plugins) spans.push(child(p.name, randomHex(8), SPAN_KIND.internal, p.start, p.end));
   if (ctx.forwardedAt !== 0) {
     const upstream = ctx.runtime.upstream;
     const attributes: Array<[string, AttributeValue]> = [['try_count', 1]];
@@ -197,14 +209,17 @@ export const opentelemetry: PluginDefinition<OpenTelemetryConfig, Compiled> = {
       ...conf.resource_attributes,
     });
     let spanQueue: BatchQueue<OtlpSpan> | undefined;
+    let agent: Agent | undefined;
     if (endpoint !== undefined && !build.offline) {
+      const collectorUrl = new URL(endpoint);
       const collector: Collector = {
-        endpoint: new URL(endpoint),
+        endpoint: collectorUrl,
         contentType: 'application/x-protobuf',
         headers: conf.headers,
         connectTimeout: conf.connect_timeout,
         sendTimeout: conf.send_timeout,
         readTimeout: conf.read_timeout,
+        agent: (agent = keepAliveAgent(collectorUrl)),
       };
       spanQueue = new BatchQueue<OtlpSpan>('opentelemetry', queue, (spans) => postBatch(collector, encodeTraces(spans, resource, SCOPE)));
     }
@@ -213,6 +228,7 @@ export const opentelemetry: PluginDefinition<OpenTelemetryConfig, Compiled> = {
       samplingRate: conf.sampling_rate ?? DEFAULT_SAMPLING_RATE,
       responseHeader: conf.http_response_header_for_traceid,
       queue: spanQueue,
+      agent,
       tracing: endpoint !== undefined,
     };
   },
@@ -244,5 +260,6 @@ export const opentelemetry: PluginDefinition<OpenTelemetryConfig, Compiled> = {
   },
   dispose(c) {
     c.queue?.close();
+    void c.queue?.whenDrained().then(() => c.agent?.destroy());
   },
 };

@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import type { Agent } from 'node:http';
 import { isIP } from 'node:net';
 import type { PluginCheck, PluginDefinition } from '../types';
 import type { RequestContext } from '../../proxy/context';
 import { NODE_ID } from '../../node-id';
 import { BatchQueue, type QueueConfig } from '../../observe/queue';
-import { postBatch, type Collector } from '../../tracing/collector';
+import { randomHex } from '../../tracing/random-id';
+import { keepAliveAgent, postBatch, type Collector } from '../../tracing/collector';
 import { checkPropagation, extract, inject, propagationOf, type Propagation, type TraceContext, type ExtractFormat } from '../../tracing/propagation';
 import { parseTagsHeader } from './tags';
 import configSchema from './schema.json';
@@ -37,6 +38,8 @@ interface Compiled {
   readonly tagsHeader: string;
   /** The spans, as JSON texts; undefined without http_endpoint (headers are still propagated) or offline. */
   readonly queue: BatchQueue | undefined;
+  /** The collector's kept-alive connections, closed once a retired instance's queue is drained. */
+  readonly agent: Agent | undefined;
 }
 
 /** Tags the plugin sets itself: a static tag cannot name them (kong/plugins/zipkin/schema.lua). */
@@ -60,7 +63,6 @@ interface Trace {
 
 const TRACES = new WeakMap<RequestContext, Trace>();
 const nowMu = () => Date.now() * 1000;
-const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
 function begin(ctx: RequestContext, c: Compiled): Trace {
   let trace = TRACES.get(ctx);
@@ -71,10 +73,10 @@ function begin(ctx: RequestContext, c: Compiled): Trace {
   const reuse = from?.format === 'b3' || from?.format === 'jaeger';
   trace = {
     sampled: got?.sampled ?? Math.random() < c.conf.sample_ratio,
-    traceId: got?.traceId ?? hex(c.conf.traceid_byte_count),
-    spanId: (reuse ? got?.spanId : undefined) ?? hex(8),
+    traceId: got?.traceId ?? randomHex(c.conf.traceid_byte_count),
+    spanId: (reuse ? got?.spanId : undefined) ?? randomHex(8),
     parentId: got?.parentId,
-    proxySpanId: hex(8),
+    proxySpanId: randomHex(8),
     accessStart: nowMu(),
     headerFilterStart: 0,
     from,
@@ -167,7 +169,7 @@ function spansOf(ctx: RequestContext, c: Compiled, t: Trace): ZipkinSpan[] {
       traceId: t.traceId,
       name: `${name} (balancer try 1)`,
       parentId: t.spanId,
-      id: hex(8),
+      id: randomHex(8),
       kind: 'CLIENT',
       timestamp: tryStart,
       duration: Math.max(0, tryEnd - tryStart),
@@ -252,13 +254,16 @@ export const zipkin: PluginDefinition<ZipkinConfig, Compiled> = {
   compile(conf, build) {
     if (build.previous !== undefined) return build.previous as Compiled;
     let queue: BatchQueue | undefined;
+    let agent: Agent | undefined;
     if (conf.http_endpoint !== undefined && !build.offline) {
+      const endpoint = new URL(conf.http_endpoint);
       const collector: Collector = {
-        endpoint: new URL(conf.http_endpoint),
+        endpoint,
         contentType: 'application/json',
         connectTimeout: conf.connect_timeout,
         sendTimeout: conf.send_timeout,
         readTimeout: conf.read_timeout,
+        agent: (agent = keepAliveAgent(endpoint)),
       };
       queue = new BatchQueue('zipkin', conf.queue, (spans) => postBatch(collector, Buffer.from(`[${spans.join(',')}]`)));
     }
@@ -267,6 +272,7 @@ export const zipkin: PluginDefinition<ZipkinConfig, Compiled> = {
       propagation: propagationOf(conf.header_type, conf.default_header_type, conf.propagation),
       tagsHeader: conf.tags_header.toLowerCase(),
       queue,
+      agent,
     };
   },
   access(ctx, c) {
@@ -292,5 +298,6 @@ export const zipkin: PluginDefinition<ZipkinConfig, Compiled> = {
   },
   dispose(c) {
     c.queue?.close();
+    void c.queue?.whenDrained().then(() => c.agent?.destroy());
   },
 };
