@@ -101,6 +101,7 @@ async function h1KeepAlive(port, duration = DURATION) {
   const result = await new Promise((resolve, reject) => {
     autocannon({ url: `https://127.0.0.1:${port}/`, connections: CONNECTIONS, duration, tlsOptions: { rejectUnauthorized: false, servername: 'bench.test' } }, (err, r) => (err ? reject(err) : resolve(r)));
   });
+  if (result.errors + result.non2xx > 0) console.error('h1', port, 'errors', result.errors, 'non2xx', result.non2xx, 'timeouts', result.timeouts);
   return { rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx };
 }
 
@@ -158,7 +159,7 @@ async function handshakes(port, parallel = 8) {
     while (Date.now() < until) {
       await new Promise((resolve) => {
         const s = tls.connect({ host: '127.0.0.1', port, servername: 'bench.test', rejectUnauthorized: false }, () => { done++; s.destroy(); resolve(); });
-        s.on('error', () => { errors++; resolve(); });
+        s.on('error', (e) => { if (errors++ === 0) console.error('handshake error', e.code ?? e.message); resolve(); });
       });
     }
   }));
