@@ -142,13 +142,11 @@ export class ProxyServer {
   }
 
   /** Limits, connection counting and the answers to malformed requests, on every listener. */
-  private watch(server: Server, info: ListenerInfo, http1 = true): void {
-    if (http1) {
-      setLingerLimits(server as http.Server, this.timeouts.lingering);
-      serverHeaderLimits(server as http.Server);
-      // A WebSocket handshake goes through the same pipeline, its response bound to the socket Node hands over.
-      server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => acceptUpgrade(req, socket, head, (r, res) => this.handle(r, res, info)));
-    }
+  private watch(server: Server, info: ListenerInfo): void {
+    setLingerLimits(server as http.Server, this.timeouts.lingering);
+    serverHeaderLimits(server as http.Server);
+    // A WebSocket handshake goes through the same pipeline, its response bound to the socket Node hands over.
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => acceptUpgrade(req, socket, head, (r, res) => this.handle(r, res, info)));
     const perIp = this.perIp;
     server.on('connection', (socket: Socket) => {
       this.stats.connectionsAccepted++;
@@ -191,6 +189,8 @@ export class ProxyServer {
           {
             ...tlsOptions,
             allowHTTP1: true,
+            // HTTP/1.1 on this listener gets what a plain listener's requests get: WebSocket handshakes among them.
+            Http1IncomingMessage: ProxyRequest,
             Http2ServerRequest: GatewayH2Request as typeof http2.Http2ServerRequest,
             Http2ServerResponse: GatewayH2Response as typeof http2.Http2ServerResponse,
           },
@@ -212,8 +212,11 @@ export class ProxyServer {
         socket.once('close', () => this.h2Sockets.delete(socket));
       });
     }
+    // node:http2 keeps its own defaults for the HTTP/1.1 connections it passes to node:http (no keep-alive timeout,
+    // a 300 s request timeout, 2000 header lines): they get the plain listener's.
+    if (listen.http2) Object.assign(server, http1Limits(this.serverOptions));
     this.servers.push(server);
-    this.watch(server, info, !listen.http2);
+    this.watch(server, info);
     return { server, info };
   }
 
@@ -363,4 +366,14 @@ function upgradeToHttps(ctx: RequestContext): void {
   const forwarded = ctx.clientAddresses.trustsPeer(ctx.req) ? ctx.req.headers['x-forwarded-host'] : undefined;
   const host = typeof forwarded === 'string' ? forwarded : (ctx.req.headers.host ?? '').replace(/:\d+$/, '');
   ctx.respond(code, '', undefined, { Location: `https://${host}${ctx.req.url ?? '/'}` });
+}
+
+/** The HTTP/1.1 server settings node:http reads from the server object it serves a connection for. */
+function http1Limits(o: http.ServerOptions): Partial<http.Server> {
+  return {
+    keepAliveTimeout: o.keepAliveTimeout,
+    headersTimeout: o.headersTimeout,
+    requestTimeout: o.requestTimeout,
+    connectionsCheckingInterval: o.connectionsCheckingInterval,
+  } as Partial<http.Server>;
 }
