@@ -1,13 +1,16 @@
 'use strict';
-// node bench/tls.js [--duration S] [--connections N]
+// node bench/tls.js [--duration S] [--connections N] [--rounds N]
 //
-// TLS at the edge, side by side in one run, each server proxying to the same minimal upstream with the same ECDSA
+// TLS at the edge in one run, each server proxying to the same minimal upstream with the same ECDSA
 // P-256 certificate (made here with the openssl CLI):
 //   - the gateway (`127.0.0.1:0 ssl` and `127.0.0.1:0 ssl http2` listeners, one route, no plugins);
 //   - the bare-Node baselines: node:https + pipe, node:http2 (compat API) + pipe;
 //   - nginx (when installed) with `ssl` and `http2`.
 // Three measures: HTTPS keep-alive over HTTP/1.1 (autocannon), over HTTP/2 (N sessions, M streams each, a request
 // sent as soon as one completes), and new handshakes a second (TLS 1.3, no resumption, a few at a time).
+// The gateway and the Node baseline are measured side by side (loaded at the same time, both on the proxy core, so
+// the ratio of their rates is the ratio of their work), each measure once per round; a pair counts when the proxy
+// core was busy ≥ 90 %. nginx is measured alone against the baseline alone (it answers several times more).
 // The servers run on core 0 when taskset is there, the load and the upstream on the other core.
 
 const { execFileSync, spawn } = require('node:child_process');
@@ -22,9 +25,10 @@ const tls = require('node:tls');
 const autocannon = require('autocannon');
 const proc = require('./processes');
 
-const { values: opts } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '50' } } });
+const { values: opts } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '50' }, rounds: { type: 'string', default: '3' } } });
 const DURATION = Number(opts.duration);
 const CONNECTIONS = Number(opts.connections);
+const ROUNDS = Number(opts.rounds);
 const dir = mkdtempSync(join(tmpdir(), 'bench-tls-'));
 
 function certificate() {
@@ -166,7 +170,38 @@ async function handshakes(port, parallel = 8) {
   return { perSecond: done / DURATION, errors };
 }
 
+/** Busy share of the proxy core between two readings of /proc/stat (undefined without pinning). */
+function coreBusy(before, after) {
+  return before && after ? 1 - (after.idle - before.idle) / (after.total - before.total) : undefined;
+}
+
+/**
+ * One measure on the gateway and the Node baseline at the same time, both on the proxy core: each gets about half
+ * of it, so the ratio of their rates is the ratio of their work per request (or handshake), whatever the core's
+ * speed meanwhile. It counts only when the proxy core had no time to spare (otherwise the load side set the split).
+ */
+async function sideBySide(measure, rate, gateway, baseline) {
+  const before = proc.PINNING ? proc.cpuIdleSeconds(proc.CORES.proxy) : undefined;
+  const [g, b] = await Promise.all([measure(gateway), measure(baseline)]);
+  const busy = coreBusy(before, proc.PINNING ? proc.cpuIdleSeconds(proc.CORES.proxy) : undefined);
+  return { ratio: rate(g) / rate(b), busy, errors: g.errors + b.errors, counts: busy === undefined || busy >= 0.9 };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const pct = (x) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)} %` : '–');
+
+const MEASURES = [
+  { name: 'HTTPS keep-alive, HTTP/1.1', run: (s) => h1KeepAlive(s.h1), rate: (r) => r.rps },
+  { name: 'HTTPS keep-alive, HTTP/2', run: (s) => h2KeepAlive(s.h2), rate: (r) => r.rps },
+  { name: 'new TLS 1.3 handshakes (ECDSA P-256)', run: (s) => handshakes(s.h1), rate: (r) => r.perSecond },
+];
+
 async function main() {
+  // The harness (the load) runs on the last core, away from the servers; the pinned copy's exit ends this one.
+  if (proc.pinSelf()) return new Promise(() => {});
   const cert = certificate();
   const upstream = await proc.startServer('upstream', proc.PINNING ? '1' : undefined);
   const configFile = join(dir, 'kong.yml');
@@ -177,20 +212,33 @@ async function main() {
   });
   const baseline = await startBaseline(upstream.port, cert);
   const nginx = await startNginx(upstream.port, cert);
-  const servers = [['gateway', gateway], ['node baseline', baseline], ...(nginx ? [['nginx', nginx]] : [])];
-  const rows = [];
-  for (const [name, s] of servers) {
-    await h1KeepAlive(s.h1, 2); // warm-up: the JIT, the upstream pool
-    const h1 = await h1KeepAlive(s.h1);
-    const h2 = await h2KeepAlive(s.h2);
-    const hs = await handshakes(s.h1);
-    rows.push({ server: name, h1_rps: Math.round(h1.rps), h1_p99_ms: h1.p99, h2_rps: Math.round(h2.rps), handshakes_per_s: Math.round(hs.perSecond), errors: h1.errors + h2.errors + hs.errors });
+  await Promise.all([h1KeepAlive(gateway.h1, 2), h1KeepAlive(baseline.h1, 2)]); // warm-up: the JIT, the upstream pools
+  const results = MEASURES.map(() => ({ pairs: [], nginxOverBaseline: [] }));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, m] of MEASURES.entries()) {
+      const pair = await sideBySide(m.run, m.rate, gateway, baseline);
+      results[i].pairs.push(pair);
+      if (pair.errors > 0) console.error(`${m.name}: ${pair.errors} errors in round ${round + 1}`);
+      if (nginx) {
+        // nginx answers several times what Node does: measured alone, against the baseline measured alone.
+        const b = m.rate(await m.run(baseline));
+        const n = m.rate(await m.run(nginx));
+        results[i].nginxOverBaseline.push(n / b);
+      }
+    }
   }
+  const rows = MEASURES.map((m, i) => {
+    const r = results[i];
+    const counted = r.pairs.filter((p) => p.counts);
+    const vsBaseline = median(counted.map((p) => p.ratio));
+    return {
+      measure: m.name,
+      'gateway / node baseline, side by side': `${pct(vsBaseline)} (${counted.length}/${r.pairs.length})`,
+      rounds: r.pairs.map((p) => `${pct(p.ratio)}${p.busy === undefined ? '' : ` @${(100 * p.busy).toFixed(0)}%`}`).join(', '),
+      'gateway / nginx': nginx ? pct(vsBaseline / median(r.nginxOverBaseline)) : '–',
+    };
+  });
   console.table(rows);
-  const base = rows[1];
-  const ratio = (a, b) => `${((100 * a) / b).toFixed(0)} %`;
-  console.log(`gateway / node baseline: h1 ${ratio(rows[0].h1_rps, base.h1_rps)}, h2 ${ratio(rows[0].h2_rps, base.h2_rps)}, handshakes ${ratio(rows[0].handshakes_per_s, base.handshakes_per_s)}`);
-  if (nginx) console.log(`gateway / nginx: h1 ${ratio(rows[0].h1_rps, rows[2].h1_rps)}, h2 ${ratio(rows[0].h2_rps, rows[2].h2_rps)}, handshakes ${ratio(rows[0].handshakes_per_s, rows[2].handshakes_per_s)}`);
   gw.stop?.();
   for (const p of [gw.proc, upstream.proc, baseline.child, nginx?.child]) p?.kill('SIGTERM');
 }
