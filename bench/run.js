@@ -66,6 +66,8 @@ const TARGETS = {
   hmac: { label: '(hmac) hmac-sha256', config: configs.hmacSha256 },
   t: { label: '(t) cors + request-transformer + response-transformer (headers)', config: configs.transforms, firstResponse: checkTransformHeaders },
   log: { label: '(log) http-log to a local collector, batches of 100', config: configs.httpLog },
+  'log-down': { label: '(log-down) http-log to a collector that refuses connections', config: (p) => configs.httpLog({ ...p, collectorPort: p.collectors.down }) },
+  'log-slow': { label: '(log-slow) http-log to a collector that answers after 5 s', config: (p) => configs.httpLog({ ...p, collectorPort: p.collectors.slow }) },
   'log-prom': { label: '(log-prom) prometheus + http-log to a local collector (target >= 90% of baseline)', config: configs.prometheusHttpLog },
   otel: { label: '(otel) opentelemetry, sampling 1.0, to a local collector (target >= 85% of baseline)', config: configs.openTelemetry },
   'c-norl': { label: '(c) without rate-limiting', config: withoutRateLimiting, rateLimited: false },
@@ -226,9 +228,31 @@ async function checkAccessLogAndMetrics(t) {
   return `${lines} access log lines = ${counted} requests in /metrics, ≥ ${t.answered} answered`;
 }
 
+/**
+ * Collectors for the log-down and log-slow cases, started on first use in this (the load core's) process: a port
+ * nothing listens on, and a server that holds every POST for 5 s before answering 200.
+ */
+function brokenCollectors() {
+  let ports;
+  const listen = (server) => new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+  return async () => {
+    if (ports) return ports;
+    const closed = http.createServer();
+    const down = await listen(closed);
+    await new Promise((resolve) => closed.close(resolve));
+    const slowServer = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => setTimeout(() => res.end(), 5000).unref());
+    });
+    slowServer.unref();
+    ports = { down, slow: await listen(slowServer) };
+    return ports;
+  };
+}
+
 /** Writes a case's config, validates it through the CLI and starts a gateway on it; or says why not. */
 async function prepareGatewayCase(id, def, ctx) {
-  const params = { upstreamPort: ctx.upstream.port, consumers: id === 'e' ? ctx.opts.consumersE : undefined };
+  const params = { upstreamPort: ctx.upstream.port, consumers: id === 'e' ? ctx.opts.consumersE : undefined, collectors: await ctx.collectors() };
   const generated = def.config(params);
   const file = join(ctx.dir, `case-${id}.yml`);
   writeFileSync(file, configs.configText(generated.config));
@@ -365,7 +389,7 @@ async function main() {
       process.exit(130);
     });
   }
-  const ctx = { opts, dir };
+  const ctx = { opts, dir, collectors: brokenCollectors() };
   const skipped = {};
   const targets = {};
   let large;

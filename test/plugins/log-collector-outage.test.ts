@@ -11,7 +11,7 @@ import { decodeExport } from '../helpers/otlp';
 // (kong/tools/queue.lua: retries with backoff for max_retry_time; a full queue drops its oldest entries). What is
 // asserted: every proxied request completes meanwhile, what waits is bounded by queue.max_entries (the rest is
 // counted in gateway_log_entries_dropped_total), and what was kept is delivered once the collector is back.
-// Proxy latency under such a collector is measured by the benchmark (bench/run.js --cases log), not here.
+// Proxy latency under such a collector is measured by the benchmark (bench/run.js --cases log,log-down,log-slow).
 
 const SLOW_MS = 5000;
 let mode: 'slow' | 'fast' = 'slow';
