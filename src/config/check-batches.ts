@@ -37,7 +37,8 @@ export function checkInBatches(text: string | { read: string }, file: string, co
   try {
     const source = parseConfigText(typeof text === 'string' ? text : readConfigText(text.read), file);
     collect?.();
-    const { entities, hash, warnings } = checkSource(source);
+    // Nothing here reads the document after checking: its consumers can go as their entities are made.
+    const { entities, hash, warnings } = checkSource(source, { releaseDocument: true });
     return { type: 'done', hash, warnings, batches: serializeInBatches(entities, collect) };
   } catch (err) {
     if (err instanceof ConfigError) return { type: 'invalid', issues: err.issues };
