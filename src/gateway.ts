@@ -282,6 +282,7 @@ export class Gateway {
     let hash: string;
     try {
       // A large file, unless a pool's workers need its text: only hashed here, and read by the checking process.
+      // A small one is read and checked here, and its hash is that of the bytes read.
       const digest = keepBatches ? undefined : await hashConfigFile(file);
       if (digest === undefined || digest.size < OFF_THREAD_BYTES) bytes = await readConfigBytes(file);
       hash = bytes === undefined ? digest!.hash : await configHashInSlices(bytes);

@@ -1,6 +1,7 @@
 // Child-process side of a reload's check (loadConfigBytesOffThread, loadConfigFileBehindRequests): reads one file's
-// bytes from stdin (its name is the first argument), or from the file itself when the second is `--read`, checks them at a lower scheduling priority, sends the entities one batch per message, each
-// serialized only once the one before has been written, then the outcome, and ends.
+// bytes from stdin (its name is the first argument), or from the file itself when the second is `--read`, checks
+// them at a lower scheduling priority, sends the entities one batch per message, each serialized only once the one
+// before has been written, then the outcome, and ends.
 import { checkInBatches, type CheckMessage, type EntityBatch } from './check-batches';
 import { behindServing } from './priority';
 
