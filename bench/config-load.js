@@ -22,7 +22,7 @@ function main(file) {
   // Compiling the schema happens once per process, before any file: it is not part of loading one.
   const [, schemaCompileMs] = timed(() => schemaValidator());
   const [source, parseMs] = timed(() => readConfigFile(file));
-  const [schemaIssues, schemaMs] = timed(() => validateSchema(source));
+  const [{ issues: schemaIssues }, schemaMs] = timed(() => validateSchema(source));
   const [normalized, normalizeMs] = timed(() => normalize(source));
   const [snapshot, snapshotMs] = timed(() => buildSnapshot(normalized.entities, 'bench'));
   const errors = [...schemaIssues, ...normalized.issues].filter((i) => i.severity !== 'warning');

@@ -5,8 +5,8 @@
 // bin/gateway) on a copy of FILE, then changes the copy R times (default 3; a comment line at its end, a blank line in JSON: a new configuration_hash), one
 // after the other, S seconds apart (default 2). Every 10 ms the VmRSS of the primary and of every process under it (workers, checking
 // processes) is read from /proc and added up. Prints one JSON line for the start and one per reload: ms until
-// every worker serves the new configuration_hash (per GET /status), the summed RSS before and its peak, and how
-// many checking processes were seen.
+// every worker serves the new configuration_hash (per GET /status), the summed RSS before and its peak, each
+// process's RSS at that peak, each process's own peak, and how many checking processes were seen.
 
 const { spawn } = require('node:child_process');
 const { copyFileSync, appendFileSync, mkdtempSync, readdirSync, readFileSync } = require('node:fs');
@@ -62,16 +62,19 @@ function sampleTree(root) {
   const peaks = new Map();
   let first;
   let peak = 0;
+  let atPeak = {};
   const sample = () => {
     let sum = 0;
+    const now = {};
     for (const pid of tree(root)) {
       const rss = rssKb(pid);
       sum += rss;
       const name = `${role(pid, root)} ${pid}`;
       peaks.set(name, Math.max(peaks.get(name) ?? 0, rss));
+      if (rss >= 1024) now[name] = mb(rss);
     }
     first ??= sum;
-    peak = Math.max(peak, sum);
+    if (sum > peak) [peak, atPeak] = [sum, now];
   };
   sample();
   const timer = setInterval(sample, 10);
@@ -81,7 +84,7 @@ function sampleTree(root) {
       sample();
       const byProcess = Object.fromEntries([...peaks].filter(([name, kb]) => kb >= 1024 && !name.startsWith('gone')).map(([name, kb]) => [name, mb(kb)]));
       const checking = Object.keys(byProcess).filter((name) => name.startsWith('checking')).length;
-      return { rss_before_mb: mb(first), peak_rss_sum_mb: mb(peak), checking_processes: checking, peak_rss_mb: byProcess };
+      return { rss_before_mb: mb(first), peak_rss_sum_mb: mb(peak), at_sum_peak_mb: atPeak, checking_processes: checking, peak_rss_mb: byProcess };
     },
   };
 }

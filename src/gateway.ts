@@ -3,9 +3,9 @@ import https from 'node:https';
 import type { Server } from 'node:net';
 import { activateUpstreams } from './balancer/registry';
 import { configHashInSlices, loadConfigText } from './config/load';
-import { loadConfigBytesOffThread, readCheckedConfig, type LoadedOffThread, type LoadedWithBatches } from './config/load-off-thread';
+import { loadConfigBytesOffThread, loadConfigFileBehindRequests, readCheckedConfig, type LoadedOffThread, type LoadedWithBatches } from './config/load-off-thread';
 import { ConfigError, formatIssue } from './config/errors';
-import { readConfigBytes } from './config/source';
+import { hashConfigFile, readConfigBytes } from './config/source';
 import { retireSnapshot, type Snapshot } from './config/snapshot';
 import { watchConfigFile, type ConfigWatcher } from './config/watch';
 import type { EntitySet } from './config/entities';
@@ -277,9 +277,15 @@ export class Gateway {
 
   private async reloadNow(source: ReloadSource, force: boolean): Promise<ReloadRecord | undefined> {
     const file = this.options.configFile;
-    let bytes: Uint8Array;
+    const keepBatches = this.options.workers !== undefined;
+    let bytes: Uint8Array | undefined;
+    let hash: string;
     try {
-      bytes = await readConfigBytes(file);
+      // A large file, unless a pool's workers need its text: only hashed here, and read by the checking process.
+      // A small one is read and checked here, and its hash is that of the bytes read.
+      const digest = keepBatches ? undefined : await hashConfigFile(file);
+      if (digest === undefined || digest.size < OFF_THREAD_BYTES) bytes = await readConfigBytes(file);
+      hash = bytes === undefined ? digest!.hash : await configHashInSlices(bytes);
     } catch (err) {
       const state = `unreadable: ${(err as Error).message}`;
       if (!force && state === this.fileState) return undefined;
@@ -295,15 +301,14 @@ export class Gateway {
         )
       ).record;
     }
-    const hash = await configHashInSlices(bytes);
     if (!force && hash === this.fileState) return undefined;
     this.fileState = hash;
-    const keepBatches = this.options.workers !== undefined;
-    // The bytes go to the check and are not held here meanwhile (13 MB for 100,000 consumers, beside the checking
-    // process's peak), except for a pool, whose workers get the text of a file too small to be checked apart.
+    if (bytes === undefined) return (await this.apply((previous) => loadConfigFileBehindRequests(file, previous), source, file)).record;
+    // The bytes go to the check and are not held here meanwhile, except for a pool, whose workers get the text of
+    // a file too small to be checked apart.
     const content = keepBatches ? bytes : undefined;
     let toCheck: Uint8Array | undefined = bytes;
-    bytes = undefined!;
+    bytes = undefined;
     const load = (previous: () => Snapshot) => {
       const given = toCheck!;
       toCheck = undefined;

@@ -3,7 +3,7 @@
 // sides: the thread that checks and the one that reads the batches (which imports only the types).
 import { serialize } from 'node:v8';
 import { checkSource } from './load';
-import { parseConfigText } from './source';
+import { parseConfigText, readConfigText } from './source';
 import { ConfigError, type ConfigIssue } from './errors';
 import type { EntitySet } from './entities';
 
@@ -26,17 +26,19 @@ export type CheckOutcome = Exclude<CheckMessage, { type: 'done' }> | { type: 'do
 const BATCH = 2000;
 
 /**
- * The one outcome of checking a file's text: the entities in batches, or the issues, or why it failed. Callers
- * pass the text without keeping it (nor the bytes it came from), so that it can go once parsed; the parsed
+ * The one outcome of checking a file's text: the entities in batches, or the issues, or why it failed. `text` is
+ * the text, or `{ read: file }` to read it from that file here (an unreadable file is an issue, as on a start).
+ * Callers pass the text without keeping it (nor the bytes it came from), so that it can go once parsed; the parsed
  * document is let go before the first batch is asked for. `collect`, where given, is called where most of what
  * was made so far has become garbage (after parsing, after checking): a process that only checks passes a full
  * garbage collection, so that its heap does not grow to hold that garbage beside what comes next.
  */
-export function checkInBatches(text: string, file: string, collect?: () => void): CheckOutcome {
+export function checkInBatches(text: string | { read: string }, file: string, collect?: () => void): CheckOutcome {
   try {
-    const source = parseConfigText(text, file);
+    const source = parseConfigText(typeof text === 'string' ? text : readConfigText(text.read), file);
     collect?.();
-    const { entities, hash, warnings } = checkSource(source);
+    // Nothing here reads the document after checking: its consumers can go as their entities are made.
+    const { entities, hash, warnings } = checkSource(source, { releaseDocument: true });
     return { type: 'done', hash, warnings, batches: serializeInBatches(entities, collect) };
   } catch (err) {
     if (err instanceof ConfigError) return { type: 'invalid', issues: err.issues };

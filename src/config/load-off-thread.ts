@@ -62,7 +62,21 @@ export async function loadConfigBytesOffThread(
   if (behindRequests) await nextTurn();
   const checking = behindRequests ? checkInProcess(bytes, file) : checkInWorker(bytes, file);
   bytes = undefined!; // the check has them: not held by this function for the rest of the load
-  const outcome = await checking;
+  return loadChecked(await checking, previous, behindRequests, keepBatches);
+}
+
+/**
+ * A reload of a large file, as loadConfigBytesOffThread with `behindRequests`, but the checking process reads the
+ * file itself: its bytes are never in this process, where they would otherwise sit (as garbage not yet collected,
+ * 13 MB for 100,000 consumers) beside that process's peak.
+ */
+export async function loadConfigFileBehindRequests(file: string, previous?: () => Snapshot | undefined): Promise<LoadedOffThread> {
+  await nextTurn(); // forking holds the event loop: a task of its own
+  return loadChecked(await checkInProcess(undefined, file), previous, true, false);
+}
+
+/** A check's outcome to a loaded config, or its rejection (as loadConfigText throws it). */
+async function loadChecked(outcome: CheckMessage, previous: (() => Snapshot | undefined) | undefined, behindRequests: boolean, keepBatches: boolean): Promise<LoadedWithBatches> {
   if (outcome.type === 'invalid') throw new ConfigError(outcome.issues);
   if (outcome.type === 'failed') throw new Error(outcome.message);
   const loaded = await readCheckedConfig(keepBatches ? { ...outcome, batches: [...outcome.batches] } : outcome, previous, behindRequests);
@@ -123,17 +137,19 @@ function checkInWorker(bytes: Uint8Array, file: string): Promise<CheckMessage> {
 export const CHECK_PROCESS_FLAGS = ['--single-threaded', '--expose-gc', '--max-semi-space-size=2', '--heap-growing-percent=25'];
 
 /**
- * Runs the check in a child process on `bytes`; resolves with its outcome once it has exited. A process rather
+ * Runs the check in a child process on `bytes` (or on the file, which it then reads itself); resolves with its outcome once it has exited. A process rather
  * than a worker thread, so that all of the check's CPU time comes after the requests served here: it runs at a
  * lower priority with V8's background threads off, where a worker's garbage collection and optimizing compiler
  * would run on threads this process shares at normal priority (about a third of a large check's CPU time).
  */
-function checkInProcess(bytes: Uint8Array, file: string): Promise<CheckMessage> {
-  const child = fork(PROCESS_FILE, [file], { execArgv: [...PROCESS_LOADER, ...CHECK_PROCESS_FLAGS], serialization: 'advanced', stdio: ['pipe', 'ignore', 'ignore', 'ipc'] });
+function checkInProcess(bytes: Uint8Array | undefined, file: string): Promise<CheckMessage> {
+  const args = bytes === undefined ? [file, '--read'] : [file];
+  const stdin = bytes === undefined ? 'ignore' : 'pipe';
+  const child = fork(PROCESS_FILE, args, { execArgv: [...PROCESS_LOADER, ...CHECK_PROCESS_FLAGS], serialization: 'advanced', stdio: [stdin, 'ignore', 'ignore', 'ipc'] });
   if (child.pid !== undefined) behindServing(child.pid);
   const outcome = checkOutcome(child);
   // Written here, outside every closure: once the child has read them, nothing of this load holds the bytes.
-  child.stdin!.end(bytes);
+  if (bytes !== undefined) child.stdin!.end(bytes);
   return outcome;
 }
 
@@ -153,6 +169,6 @@ function checkOutcome(child: ChildProcess): Promise<CheckMessage> {
       else reject(failure ?? new Error(`config checking process exited with ${signal ?? code} before answering`));
     });
     // A process that exits early closes its end: the rest of the bytes have nowhere to go.
-    child.stdin!.on('error', () => {});
+    child.stdin?.on('error', () => {});
   });
 }

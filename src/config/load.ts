@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ConfigError, type ConfigIssue } from './errors';
-import { normalize } from './normalize';
+import { normalize, type NormalizeOptions } from './normalize';
 import { lint } from './lint';
 import { buildSnapshot, type Snapshot } from './snapshot';
 import { parseConfigText, readConfigFile, type ConfigSource } from './source';
@@ -28,9 +28,9 @@ const isError = (i: ConfigIssue) => i.severity !== 'warning';
  * between a broken entity and a sound one, which validation may have filled with the wrong defaults: if that
  * trips the later checks, the schema's errors stand alone, as they are enough to refuse the file.
  */
-function normalizeAroundErrors(source: ConfigSource, broken: ReadonlySet<object>, schemaIssues: ConfigIssue[]): ReturnType<typeof normalize> {
+function normalizeAroundErrors(source: ConfigSource, broken: ReadonlySet<object>, schemaIssues: ConfigIssue[], options: NormalizeOptions): ReturnType<typeof normalize> {
   try {
-    return normalize(source, broken);
+    return normalize(source, broken, options);
   } catch (err) {
     if (!schemaIssues.some(isError)) throw err;
     throw new ConfigError(schemaIssues.sort(inFileOrder));
@@ -40,10 +40,11 @@ function normalizeAroundErrors(source: ConfigSource, broken: ReadonlySet<object>
 /**
  * Parses, validates and normalizes; throws ConfigError with every located issue, in file order. The checks after
  * the schema run on the rest of the file when some entities break it, so one run reports every problem.
+ * `options.releaseDocument`: `source.data` is emptied along the way (see NormalizeOptions).
  */
-export function checkSource(source: ConfigSource): CheckedConfig {
+export function checkSource(source: ConfigSource, options: NormalizeOptions = {}): CheckedConfig {
   const { issues: schemaIssues, broken } = validateSchema(source);
-  const { entities, issues, locations } = normalizeAroundErrors(source, broken, schemaIssues);
+  const { entities, issues, locations } = normalizeAroundErrors(source, broken, schemaIssues, options);
   const found = [...schemaIssues, ...issues];
   if (found.some(isError)) throw new ConfigError(found.sort(inFileOrder));
   const router = new Router(entities.routes, new Map(entities.services.map((s) => [s.id, s])));

@@ -26,17 +26,35 @@ export interface RouteAccess {
 export class AccessAnalysis {
   private readonly resolver: ChainResolver;
   private readonly groups = new Map<string, string[]>();
-  private readonly consumers;
+  private readonly entities: EntitySet;
+  private lookups: { entities: EntitySet; consumerById: Map<string, ConsumerEntity>; consumerByUsername: Map<string, ConsumerEntity> } | undefined;
 
   constructor(entities: EntitySet) {
+    this.entities = entities;
     this.resolver = ChainResolver.uncompiled(entities.plugins);
     for (const a of entities.acls) {
       const list = this.groups.get(a.consumer);
       if (list) list.push(a.group);
       else this.groups.set(a.consumer, [a.group]);
     }
-    const by = (key: 'id' | 'username') => new Map(entities.consumers.filter((c) => c[key] !== undefined).map((c) => [c[key]!, c]));
-    this.consumers = { entities, consumerById: by('id'), consumerByUsername: by('username') };
+  }
+
+  /**
+   * The consumers by id and by username, built the first time an anonymous fallback is looked up: most configs
+   * have none, and for 100,000 consumers the two maps are ~25 MB, which a reload's checking process would add
+   * on top of its peak.
+   */
+  private get consumers() {
+    if (this.lookups === undefined) {
+      const consumerById = new Map<string, ConsumerEntity>();
+      const consumerByUsername = new Map<string, ConsumerEntity>();
+      for (const c of this.entities.consumers) {
+        consumerById.set(c.id, c);
+        if (c.username !== undefined) consumerByUsername.set(c.username, c);
+      }
+      this.lookups = { entities: this.entities, consumerById, consumerByUsername };
+    }
+    return this.lookups;
   }
 
   of(route: RouteEntity): RouteAccess {

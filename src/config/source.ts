@@ -1,5 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { Composer, CST, Lexer, LineCounter, Parser, isMap, isSeq, isScalar, isPair, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { ConfigError, type ConfigIssue, type PathSegment } from './errors';
 import { parseJsonObject, valueDepth } from './json-text';
@@ -74,6 +75,43 @@ export async function readConfigBytes(file: string): Promise<Buffer> {
   }
 }
 
+// The piece of a file hashConfigFile reads at a time, into one buffer: one read per turn of the event loop.
+const HASH_PIECE = 1024 * 1024;
+
+/**
+ * The md5 of a config file's bytes (its configuration_hash) and their count, read a piece at a time into one
+ * reused buffer: for a reload whose checking process reads the file itself, so that its bytes (13 MB for 100,000
+ * consumers) are never held here, nor left as garbage beside that process's peak. The same checks and errors as
+ * readConfigBytes.
+ */
+export async function hashConfigFile(file: string): Promise<{ hash: string; size: number }> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, OPEN_FLAGS);
+  } catch (err) {
+    throw unreadable(file, err);
+  }
+  try {
+    const stats = await handle.stat();
+    checkReadable(file, stats);
+    const hash = createHash('md5');
+    const piece = Buffer.allocUnsafeSlow(Math.max(1, Math.min(HASH_PIECE, stats.size)));
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(piece, 0, piece.byteLength, null);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+      if (size > MAX_CONFIG_BYTES) throw tooLarge(file, size);
+      hash.update(piece.subarray(0, bytesRead));
+    }
+    return { hash: hash.digest('hex'), size };
+  } catch (err) {
+    throw located(file, err);
+  } finally {
+    await handle.close();
+  }
+}
+
 // Without blocking: opening a FIFO that has no writer would wait for one (a regular file reads the same either way).
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 // A file that grew after it was looked at is read on in pieces this large.
@@ -86,8 +124,7 @@ const READ_ON = 64 * 1024;
  * reading stops past MAX_CONFIG_BYTES, whatever size the file said it had.
  */
 function* boundedRead(file: string, stats: Stats): Generator<Buffer, Buffer, number> {
-  if (!stats.isFile()) throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `not a regular file (${fileKind(stats)})` }]);
-  if (stats.size > MAX_CONFIG_BYTES) throw tooLarge(file, stats.size);
+  checkReadable(file, stats);
   const chunks: Buffer[] = [];
   let total = 0;
   let chunk = Buffer.allocUnsafeSlow(stats.size);
@@ -106,6 +143,12 @@ function* boundedRead(file: string, stats: Stats): Generator<Buffer, Buffer, num
   }
   if (filled > 0) chunks.push(chunk.subarray(0, filled));
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
+}
+
+/** Only a regular file within the size limit is read. */
+function checkReadable(file: string, stats: Stats): void {
+  if (!stats.isFile()) throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `not a regular file (${fileKind(stats)})` }]);
+  if (stats.size > MAX_CONFIG_BYTES) throw tooLarge(file, stats.size);
 }
 
 function fileKind(stats: Stats): string {
