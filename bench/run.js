@@ -15,6 +15,7 @@ const http = require('node:http');
 
 const configs = require('./configs');
 const { throughput, paced } = require('./load');
+const { encodable } = require('./raw-load');
 const proc = require('./processes');
 const report = require('./report');
 
@@ -159,16 +160,19 @@ function oneOf(value, allowed, name) {
   return value;
 }
 
-/** The throughput load generator of a case: --generator, or with auto the case's own (autocannon by default). */
-function generatorFor(id, opts) {
-  if (opts.generator !== 'auto') return opts.generator;
-  return TARGETS[id]?.generator ?? 'autocannon';
+/**
+ * The throughput load generator of a case: --generator, or with auto the case's own (autocannon by default). A case
+ * whose requests are rebuilt per request (jwt-rs256-new) stays on autocannon.
+ */
+function generatorFor(id, opts, requests) {
+  const chosen = opts.generator !== 'auto' ? opts.generator : (TARGETS[id]?.generator ?? 'autocannon');
+  return chosen === 'raw' && requests !== undefined && !encodable(requests) ? 'autocannon' : chosen;
 }
 
-/** Which cases were loaded by which generator, in words for the report. */
-function describeGenerators(ids, opts) {
+/** Which cases ([id, requests] pairs) were loaded by which generator, in words for the report. */
+function describeGenerators(cases, opts) {
   const by = {};
-  for (const id of ids) (by[generatorFor(id, opts)] ??= []).push(id);
+  for (const [id, requests] of cases) (by[generatorFor(id, opts, requests)] ??= []).push(id);
   const name = { raw: 'bench/raw-load.js (pre-encoded requests)', autocannon: 'autocannon' };
   return Object.entries(by).map(([g, list]) => `${name[g]} for ${list.join(', ')}`).join('; ');
 }
@@ -482,7 +486,7 @@ async function main() {
         // that served the earlier rounds (compiled code, caches filled: d's bcrypt results).
         const warmup = opts.warmup + (fresh ? FRESH_WARMUP_S : 0);
         // The same generator for the baseline and the target: both sides of a ratio get the same load.
-        const generator = generatorFor(id, opts);
+        const generator = generatorFor(id, opts, t.requests);
         const b = await measure(baseline, t.requests, ctx, generator, warmup);
         const m = await measure(t.server, t.requests, ctx, generator, warmup);
         t.answered += m.warmup_requests + m.requests;
@@ -538,7 +542,7 @@ async function main() {
       `Throughput, ${opts.connections} connections, median of ${opts.rounds} rounds (vs http-proxy (CPU): the baseline's CPU time per request over the target's${opts.sideBySide ? '; side by side: both loaded at the same time on the proxy core, median of the pairs that kept it ≥ 90% busy (n/rounds)' : ''}):\n\n` +
         `${report.throughputTable(throughputSummary, BASELINE_LABEL, labels)}\n\n` +
         (throughputSummary.nginx ? `vs nginx: each target's ratio to http-proxy over nginx's (both medians of per-round ratios to the baseline measured just before); (CPU): the same with CPU time per request.\n\n` : '') +
-        `Load generator: ${describeGenerators(Object.keys(throughputSummary), opts)}.\n\n` +
+        `Load generator: ${describeGenerators(Object.keys(throughputSummary).map((id) => [id, targets[id]?.requests]), opts)}.\n\n` +
         `Other processes used ${Number.isFinite(foreign) ? foreign.toFixed(2) : '?'} cores on average while measuring${foreign > 0.1 ? ': requests/s are disturbed, CPU µs/req much less' : ''}.`,
     );
     if (costSummary.length > 0) {
