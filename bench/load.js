@@ -1,12 +1,13 @@
 'use strict';
 // The two ways the benchmark loads a server:
-// - throughput: autocannon, closed loop, N connections as fast as the server answers;
+// - throughput: closed loop, N connections as fast as the server answers (autocannon, or bench/raw-load.js);
 // - paced: an open-loop client sending at a fixed rate (for latency at a steady load and for stalls).
 // Latencies are kept as floats in milliseconds: autocannon's own histogram has 1 ms resolution, too coarse
 // for what a gateway adds per request.
 
 const http = require('node:http');
 const autocannon = require('autocannon');
+const { rawThroughput, encodable } = require('./raw-load');
 
 /** Growable Float64Array of samples. */
 class Samples {
@@ -49,15 +50,22 @@ function runAutocannon(opts, onResponse) {
 }
 
 /**
- * Loads `port` with `requests` (cycled per connection) for `duration` seconds after a warm-up of `warmup`
- * seconds; returns requests/s, latency percentiles, anything that was not a 2xx and the requests answered
- * (measured and warm-up), plus what `meter()` reports: it is called when the measured part starts and
- * returns a function that, called at its end with the number of requests, returns fields to add (CPU use).
+ * Loads `port` with `requests` for `duration` seconds after a warm-up of `warmup` seconds; returns requests/s,
+ * latency percentiles, anything that was not a 2xx and the requests answered (measured and warm-up), plus what
+ * `meter()` reports: it is called when the measured part starts and returns a function that, called at its end
+ * with the number of requests, returns fields to add (CPU use). `generator`: 'autocannon' (requests cycled per
+ * connection, a new set of connections for the measured part) or 'raw' (bench/raw-load.js: pre-encoded requests
+ * handed out in turn over all connections, the same connections throughout; far less work per request).
  */
-async function throughput(port, requests, { connections, duration, warmup }, meter = () => () => ({})) {
+async function throughput(port, requests, { connections, duration, warmup, generator = 'autocannon' }, meter = () => () => ({})) {
+  const latencies = new Samples();
+  if (generator === 'raw') {
+    if (!encodable(requests)) throw new Error('the raw load generator sends fixed requests only (no setupRequest, no body)');
+    const { seconds, ...r } = await rawThroughput(port, requests, { connections, duration, warmup }, meter, latencies);
+    return { ...r, rps: r.requests / seconds, latency: latencies.summary(), timeouts: 0 };
+  }
   const base = { url: `http://127.0.0.1:${port}`, connections, pipelining: 1, requests: copyRequests(requests) };
   const warm = warmup > 0 ? await runAutocannon({ ...base, duration: warmup }) : undefined;
-  const latencies = new Samples();
   const metered = meter();
   const result = await runAutocannon({ ...base, requests: copyRequests(requests), duration }, (_client, _status, _bytes, ms) => latencies.push(ms));
   const seconds = result.duration || duration;

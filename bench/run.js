@@ -15,6 +15,7 @@ const http = require('node:http');
 
 const configs = require('./configs');
 const { throughput, paced } = require('./load');
+const { encodable } = require('./raw-load');
 const proc = require('./processes');
 const report = require('./report');
 
@@ -22,7 +23,12 @@ const USAGE = `usage: npm run bench -- [options]
   --rounds N            rounds, each measuring baseline then target, for every target (default 5)
   --duration S          seconds of load per measurement (default 5)
   --warmup S            seconds of load before each measurement, not counted (default 2)
-  --connections N       autocannon connections (default 50)
+  --connections N       connections of the throughput load (default 50)
+  --generator auto|raw|autocannon
+                        the throughput load generator: autocannon, or bench/raw-load.js (pre-encoded requests,
+                        a fraction of autocannon's work per request); auto (the default) takes raw for the cases
+                        whose load side would otherwise fill its core before the proxies fill theirs (c, c-norl,
+                        c-obs) and autocannon for the others
   --rate N              requests/s of the steady-load latency measurement (default 1000)
   --latency-duration S  seconds of the steady-load measurement (default 5; 0 skips it)
   --side-by-side on|off also load baseline and target at the same time, both on the proxy core, each round
@@ -57,7 +63,7 @@ const TARGETS = {
   a: { label: '(a) gateway, one route, no plugins', config: configs.plain },
   lb: { label: '(lb) upstream of 3 targets, round-robin', config: configs.balanced },
   b: { label: '(b) key-auth, one consumer', config: configs.keyAuth },
-  c: { label: '(c) key-auth + acl + rate-limiting, 1000 consumers', config: configs.keyAuthAclRateLimit, rateLimited: true },
+  c: { label: '(c) key-auth + acl + rate-limiting, 1000 consumers', config: configs.keyAuthAclRateLimit, rateLimited: true, generator: 'raw' },
   d: { label: '(d) basic-auth (bcrypt), cache warm', config: configs.basicAuth },
   e: { label: '(e) 100,000 consumers with keys', config: configs.manyConsumers },
   'jwt-hs256': { label: '(jwt) HS256, token reused', config: configs.jwtHs256 },
@@ -70,9 +76,9 @@ const TARGETS = {
   'log-slow': { label: '(log-slow) http-log to a collector that answers after 5 s', config: (p) => configs.httpLog({ ...p, collectorPort: p.collectors.slow }) },
   'log-prom': { label: '(log-prom) prometheus + http-log to a local collector (target >= 90% of baseline)', config: configs.prometheusHttpLog },
   otel: { label: '(otel) opentelemetry, sampling 1.0, to a local collector (target >= 85% of baseline)', config: configs.openTelemetry },
-  'c-norl': { label: '(c) without rate-limiting', config: withoutRateLimiting, rateLimited: false },
+  'c-norl': { label: '(c) without rate-limiting', config: withoutRateLimiting, rateLimited: false, generator: 'raw' },
   'a-obs': { label: '(a) with access log (file) and metrics', config: configs.plain, ...observed },
-  'c-obs': { label: '(c) with access log (file) and metrics', config: configs.keyAuthAclRateLimit, rateLimited: true, ...observed },
+  'c-obs': { label: '(c) with access log (file) and metrics', config: configs.keyAuthAclRateLimit, rateLimited: true, generator: 'raw', ...observed },
 };
 /** What one feature costs: the case with it (on) against the same case without (off), when both ran. */
 const COSTS = [
@@ -96,6 +102,7 @@ function options() {
       'latency-duration': { type: 'string', default: '5' },
       'side-by-side': { type: 'string', default: 'on' },
       fresh: { type: 'string', default: 'on' },
+      generator: { type: 'string', default: 'auto' },
       cases: { type: 'string', default: Object.keys(TARGETS).join(',') },
       'consumers-e': { type: 'string', default: '100000' },
       workers: { type: 'string', default: '1' },
@@ -137,6 +144,7 @@ function options() {
     latencyDuration: num('latency-duration', 0),
     sideBySide: onOff(values['side-by-side'], 'side-by-side'),
     fresh: onOff(values.fresh, 'fresh'),
+    generator: oneOf(values.generator, ['auto', 'raw', 'autocannon'], 'generator'),
     cases,
     consumersE: num('consumers-e', 1),
     out: values.out,
@@ -147,6 +155,28 @@ function options() {
 function onOff(value, name) {
   if (value !== 'on' && value !== 'off') throw new Error(`--${name}: expected on or off, got '${value}'`);
   return value === 'on';
+}
+
+function oneOf(value, allowed, name) {
+  if (!allowed.includes(value)) throw new Error(`--${name}: expected one of ${allowed.join(', ')}, got '${value}'`);
+  return value;
+}
+
+/**
+ * The throughput load generator of a case: --generator, or with auto the case's own (autocannon by default). A case
+ * whose requests are rebuilt per request (jwt-rs256-new) stays on autocannon.
+ */
+function generatorFor(id, opts, requests) {
+  const chosen = opts.generator !== 'auto' ? opts.generator : (TARGETS[id]?.generator ?? 'autocannon');
+  return chosen === 'raw' && requests !== undefined && !encodable(requests) ? 'autocannon' : chosen;
+}
+
+/** Which cases ([id, requests] pairs) were loaded by which generator, in words for the report. */
+function describeGenerators(cases, opts) {
+  const by = {};
+  for (const [id, requests] of cases) (by[generatorFor(id, opts, requests)] ??= []).push(id);
+  const name = { raw: 'bench/raw-load.js (pre-encoded requests)', autocannon: 'autocannon' };
+  return Object.entries(by).map(([g, list]) => `${name[g]} for ${list.join(', ')}`).join('; ');
 }
 
 function say(line) {
@@ -295,8 +325,8 @@ function timeConfigLoad(file, format) {
   return { format, mb: statSync(file).size / 1024 / 1024, ...run(), off_thread_ms: offThread.load_ms, off_thread_max_delay_ms: offThread.max_event_loop_delay_ms };
 }
 
-function measure(server, requests, ctx, warmup = ctx.opts.warmup) {
-  return throughput(server.port, requests, { ...ctx.opts, warmup }, proc.cpuMeter(server.pid, [ctx.upstream.pid]));
+function measure(server, requests, ctx, generator, warmup = ctx.opts.warmup) {
+  return throughput(server.port, requests, { ...ctx.opts, warmup, generator }, proc.cpuMeter(server.pid, [ctx.upstream.pid]));
 }
 
 /**
@@ -304,7 +334,7 @@ function measure(server, requests, ctx, warmup = ctx.opts.warmup) {
  * ratio of their requests/s is the ratio of their work per request, and whatever slows the machine meanwhile
  * slows both. Sequential measurements a few seconds apart differ by ±20–30% on a shared virtual machine.
  */
-async function measureSideBySide(baseline, target, requests, ctx) {
+async function measureSideBySide(baseline, target, requests, ctx, generator) {
   const core = () => (proc.PINNING ? proc.cpuIdleSeconds(proc.CORES.proxy) : undefined);
   let before;
   const meter = (server) => {
@@ -315,8 +345,8 @@ async function measureSideBySide(baseline, target, requests, ctx) {
     };
   };
   const [b, m] = await Promise.all([
-    throughput(baseline.port, requests, ctx.opts, meter(baseline)),
-    throughput(target.port, requests, ctx.opts, meter(target)),
+    throughput(baseline.port, requests, { ...ctx.opts, generator }, meter(baseline)),
+    throughput(target.port, requests, { ...ctx.opts, generator }, meter(target)),
   ]);
   const after = core();
   const busy = before && after ? 1 - (after.idle - before.idle) / (after.total - before.total) : undefined;
@@ -377,7 +407,7 @@ async function main() {
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
   say(`# gateway benchmark, ${started.toISOString()}`);
   say(`machine: ${machine.cores} cores, ${machine.cpu}, node ${machine.node}, ${machine.platform}; pinning: ${machine.pinning}`);
-  say(`rounds ${opts.rounds}, ${opts.duration} s per measurement after ${opts.warmup} s warm-up, ${opts.connections} connections; steady load ${opts.rate} req/s for ${opts.latencyDuration} s`);
+  say(`rounds ${opts.rounds}, ${opts.duration} s per measurement after ${opts.warmup} s warm-up, ${opts.connections} connections (load generator: ${opts.generator}); steady load ${opts.rate} req/s for ${opts.latencyDuration} s`);
 
   const dir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
   const running = [];
@@ -479,8 +509,10 @@ async function main() {
         // A process started for this round warms up longer, each right before its own measurement: as warm as one
         // that served the earlier rounds (compiled code, caches filled: d's bcrypt results).
         const warmup = opts.warmup + (fresh ? FRESH_WARMUP_S : 0);
-        const b = await measure(baseline, t.requests, ctx, warmup);
-        const m = await measure(t.server, t.requests, ctx, warmup);
+        // The same generator for the baseline and the target: both sides of a ratio get the same load.
+        const generator = generatorFor(id, opts, t.requests);
+        const b = await measure(baseline, t.requests, ctx, generator, warmup);
+        const m = await measure(t.server, t.requests, ctx, generator, warmup);
         t.answered += m.warmup_requests + m.requests;
         (thr[id] ??= []).push({ baseline: b, target: m });
         process.stdout.write(`baseline ${Math.round(b.rps)} req/s, target ${Math.round(m.rps)} req/s (${((m.rps / b.rps) * 100).toFixed(1)}%)`);
@@ -488,7 +520,7 @@ async function main() {
         // A refused request means the limit was reached: the case no longer measures counting alone.
         if (TARGETS[id].rateLimited && m.non2xx > 0) throw new Error(`(${id}) answered ${m.non2xx} requests with a non-2xx: the rate limit must stay out of reach`);
         if (opts.sideBySide && sideBySideApplies(id)) {
-          const pair = await measureSideBySide(baseline, t.server, t.requests, ctx);
+          const pair = await measureSideBySide(baseline, t.server, t.requests, ctx, generator);
           t.answered += pair.target.warmup_requests + pair.target.requests;
           (together[id] ??= []).push(pair);
           const busy = pair.proxy_core_busy === undefined ? '' : `, proxy core ${(pair.proxy_core_busy * 100).toFixed(0)}% busy`;
@@ -534,6 +566,7 @@ async function main() {
       `Throughput, ${opts.connections} connections, median of ${opts.rounds} rounds (vs http-proxy (CPU): the baseline's CPU time per request over the target's${opts.sideBySide ? '; side by side: both loaded at the same time on the proxy core, median of the pairs that kept it ≥ 90% busy (n/rounds)' : ''}):\n\n` +
         `${report.throughputTable(throughputSummary, BASELINE_LABEL, labels)}\n\n` +
         (throughputSummary.nginx ? `vs nginx: each target's ratio to http-proxy over nginx's (both medians of per-round ratios to the baseline measured just before); (CPU): the same with CPU time per request.\n\n` : '') +
+        `Load generator: ${describeGenerators(Object.keys(throughputSummary).map((id) => [id, targets[id]?.requests]), opts)}.\n\n` +
         `Other processes used ${Number.isFinite(foreign) ? foreign.toFixed(2) : '?'} cores on average while measuring${foreign > 0.1 ? ': requests/s are disturbed, CPU µs/req much less' : ''}.`,
     );
     if (costSummary.length > 0) {

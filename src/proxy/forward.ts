@@ -584,10 +584,25 @@ function addPluginHeaders(
   list: Array<string | string[]>,
 ): void {
   for (let i = 0; i < added.length; i += 2) {
-    const name = added[i].toLowerCase();
+    const name = lowerCaseName(added[i]);
     const fromUpstream = h[name] !== undefined && isCopied(name, skipped, named);
     if (!fromUpstream && !SET_DOWNSTREAM.has(name)) list.push(added[i], added[i + 1]);
   }
+}
+
+// Plugins add the same few names on every request (rate-limiting's five X-RateLimit-* and RateLimit-*): each is
+// lower-cased once, and the lower-cased string, used as a property key below, is looked up in V8's string table once
+// rather than per request. Bounded: names a config could make up are few, anything past the bound is done each time.
+const lowerCased = new Map<string, string>();
+const MAX_LOWER_CASED = 512;
+
+function lowerCaseName(name: string): string {
+  let lower = lowerCased.get(name);
+  if (lower === undefined) {
+    lower = name.toLowerCase();
+    if (lowerCased.size < MAX_LOWER_CASED) lowerCased.set(name, lower);
+  }
+  return lower;
 }
 
 function stripPort(host: string): string {

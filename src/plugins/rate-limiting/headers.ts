@@ -4,6 +4,18 @@ const capitalized = (p: string) => p[0].toUpperCase() + p.slice(1);
 export const LIMIT_HEADER = PERIODS.map((p) => `X-RateLimit-Limit-${capitalized(p)}`);
 export const REMAINING_HEADER = PERIODS.map((p) => `X-RateLimit-Remaining-${capitalized(p)}`);
 
+// RateLimit-Reset changes at most once a second (always 1 for a per-second limit): the last value's text is kept.
+let lastReset = 1;
+let lastResetText = '1';
+
+function resetText(seconds: number): string {
+  if (seconds !== lastReset) {
+    lastReset = seconds;
+    lastResetText = String(seconds);
+  }
+  return lastResetText;
+}
+
 /** What the headers are computed from, fixed per plugin instance. */
 export interface HeaderPlan {
   periods: readonly PeriodIndex[];
@@ -31,18 +43,21 @@ export function writeRateLimitHeaders(
 ): number {
   let chosen = 0;
   let chosenRemaining = Infinity;
+  let chosenText = '';
   for (let i = 0; i < plan.periods.length; i++) {
     let remaining = plan.limits[i] - usage[i];
     if (allowed || remaining <= 0) remaining -= 1;
     if (remaining < 0) remaining = 0;
     const p = plan.periods[i];
-    out.push(LIMIT_HEADER[p], plan.limitValues[i], REMAINING_HEADER[p], String(remaining));
+    const text = String(remaining);
+    out.push(LIMIT_HEADER[p], plan.limitValues[i], REMAINING_HEADER[p], text);
     if (remaining <= chosenRemaining) {
       chosen = i;
       chosenRemaining = remaining;
+      chosenText = text;
     }
   }
   const reset = secondsLeft(windows[plan.periods[chosen]].end, now);
-  out.push('RateLimit-Limit', plan.limitValues[chosen], 'RateLimit-Remaining', String(chosenRemaining), 'RateLimit-Reset', String(reset));
+  out.push('RateLimit-Limit', plan.limitValues[chosen], 'RateLimit-Remaining', chosenText, 'RateLimit-Reset', resetText(reset));
   return reset;
 }
