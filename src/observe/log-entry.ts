@@ -6,9 +6,11 @@ import type { RequestContext } from '../proxy/context';
 import type { AccessEntry } from './access-log';
 import type { Exchange } from './observer';
 import { redactTarget, secretQueryNames } from './redact';
+import { jsonString, jsonValue } from './json-text';
 
 /** Kong's redaction mark (kong/pdk/log.lua serialize), used for every value the entry leaves out. */
 export const LOG_REDACTED = 'REDACTED';
+const REDACTED_JSON = `"${LOG_REDACTED}"`;
 
 /** Kong's default workspace: a DB-less node has only this one. */
 const WORKSPACE = { id: '00000000-0000-0000-0000-000000000000', name: 'default' };
@@ -56,16 +58,19 @@ function redactCookies(value: string): string {
     .join(';');
 }
 
-function requestHeaders(headers: IncomingHttpHeaders, secret: ReadonlySet<string>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+/** The request headers as the entry's JSON object, secrets and cookie values redacted. */
+function requestHeadersJson(headers: IncomingHttpHeaders, secret: ReadonlySet<string>): string {
+  let out = '{';
   for (const name in headers) {
     const v = headers[name];
     if (v === undefined) continue;
-    if (secret.has(name)) out[name] = LOG_REDACTED;
-    else if (name === 'cookie') out[name] = Array.isArray(v) ? v.map(redactCookies) : redactCookies(v);
-    else out[name] = v;
+    let text: string;
+    if (secret.has(name)) text = REDACTED_JSON;
+    else if (name === 'cookie') text = jsonValue(Array.isArray(v) ? v.map(redactCookies) : redactCookies(v))!;
+    else text = typeof v === 'string' ? jsonString(v) : jsonValue(v)!;
+    out += `${out.length === 1 ? '' : ','}${jsonString(name)}:${text}`;
   }
-  return out;
+  return out + '}';
 }
 
 /** `set-cookie` keeps the cookie's name only: `sid=REDACTED`. */
@@ -108,6 +113,39 @@ function sentHeaders(res: Exchange['res']): Record<string, string | string[]> {
     else out[name] = [had, value];
   }
   return out;
+}
+
+/** Beyond this many response headers, repeated names are found through an object, not by comparing names. */
+const FEW_HEADERS = 16;
+/** What makes a header block's values other than plain JSON text: `"`, `\\`, tab (node refuses other control characters), non-ASCII. */
+const NOT_PLAIN = /["\\\t\u0080-\uffff]/;
+
+/**
+ * sentHeaders() as the entry's JSON text, written straight from the header block when it is plain: at most
+ * FEW_HEADERS lines, no repeated name, no set-cookie, nothing to escape, no name an object would reorder or refuse
+ * (a digit or symbol first, `__proto__`): the common response. Else through sentHeaders().
+ */
+function sentHeadersJson(res: Exchange['res']): string {
+  const block = (res as unknown as { _header?: string | null })._header;
+  if (typeof block !== 'string' || NOT_PLAIN.test(block)) return jsonValue(sentHeaders(res))!;
+  const names: string[] = [];
+  let out = '{';
+  let start = block.indexOf('\r\n') + 2;
+  for (;;) {
+    const end = block.indexOf('\r\n', start);
+    if (end === -1 || end === start) break;
+    const colon = block.indexOf(':', start);
+    if (colon > start && colon < end) {
+      const name = block.slice(start, colon).toLowerCase();
+      if (name === 'set-cookie' || name === '__proto__' || name.charCodeAt(0) < 0x3a || names.length === FEW_HEADERS || names.includes(name)) {
+        return jsonValue(sentHeaders(res))!;
+      }
+      names.push(name);
+      out += `${names.length === 1 ? '' : ','}"${name}":"${block.slice(colon + 1, end).trim()}"`;
+    }
+    start = end + 2;
+  }
+  return out + '}';
 }
 
 /** A query string as Kong's get_query gives it: one value, or a list for a repeated name; `true` for a bare name. */
@@ -207,47 +245,43 @@ export class LogEntry {
     const scheme = (ex.req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
     const forwarded = ctx !== undefined && ctx.forwardedAt !== 0;
     const total = this.endedAt - ex.startedAt;
-    const request = {
-      id: ex.requestId,
-      uri,
-      url: `${scheme}://${host}:${ex.req.socket.localPort}${uri}`,
-      querystring: queryOf(ex.target, secrets.query),
-      method: ex.req.method,
-      headers: requestHeaders(ex.req.headers, secrets.headers),
-      size: access.bytes_in,
-      tls: tlsOf(ex.req.socket),
-    };
-    const response = { status: access.status, headers: sentHeaders(ex.res), size: access.bytes_out };
-    const latencies = {
-      // Kong's KONG_PROXY_LATENCY (until the request went upstream), else the whole time of an answer it made.
-      kong: forwarded ? ctx!.forwardedAt - ex.startedAt : total,
-      proxy: access.upstream_latency_ms ?? -1,
-      request: total,
-      receive: ctx !== undefined && ctx.upstreamRespondedAt !== 0 ? this.endedAt - ctx.upstreamRespondedAt : 0,
-    };
+    const tls = tlsOf(ex.req.socket);
+    const method = ex.req.method;
+    // Kong's request object, its members in JSON.stringify's order: tls only on a TLS connection.
+    const request =
+      `{"id":${jsonString(ex.requestId)},"uri":${jsonString(uri)},"url":${jsonString(`${scheme}://${host}:${ex.req.socket.localPort}${uri}`)}` +
+      `,"querystring":${ex.target.indexOf('?') === -1 ? '{}' : jsonValue(queryOf(ex.target, secrets.query))}` +
+      (method === undefined ? '' : `,"method":${jsonString(method)}`) +
+      `,"headers":${requestHeadersJson(ex.req.headers, secrets.headers)},"size":${jsonValue(access.bytes_in)}` +
+      (tls === undefined ? '}' : `,"tls":${jsonValue(tls)}}`);
+    const response = `{"status":${jsonValue(access.status)},"headers":${sentHeadersJson(ex.res)},"size":${jsonValue(access.bytes_out)}}`;
+    // Kong's KONG_PROXY_LATENCY (until the request went upstream), else the whole time of an answer it made.
+    const kong = forwarded ? ctx!.forwardedAt - ex.startedAt : total;
+    const receive = ctx !== undefined && ctx.upstreamRespondedAt !== 0 ? this.endedAt - ctx.upstreamRespondedAt : 0;
+    const latencies = `{"kong":${jsonValue(kong)},"proxy":${jsonValue(access.upstream_latency_ms ?? -1)},"request":${jsonValue(total)},"receive":${jsonValue(receive)}}`;
     const upstream = ctx?.runtime.upstream;
-    const tries = forwarded && upstream !== undefined ? [{ ip: upstream.host, port: upstream.port }] : [];
+    const tries = forwarded && upstream !== undefined ? `[{"ip":${jsonString(upstream.host)},"port":${jsonValue(upstream.port)}}]` : '[]';
     const entities = ctx === undefined ? NO_ROUTE : entitiesOf(ctx.runtime);
     const credential = ctx?.credential;
     const consumer = ctx?.consumer;
     // Kong's RESPONSE_SOURCE.NAMES: the service's answer, or one the gateway made.
     const source = ctx !== undefined && ctx.upstreamRespondedAt !== 0 && ctx.refusal === undefined ? 'upstream' : 'kong';
     return (
-      `{"request":${JSON.stringify(request)}` +
-      `,"upstream_uri":${JSON.stringify(forwarded ? redactTarget(ex.req.url ?? '', secrets.query) : '')}` +
+      `{"request":${request}` +
+      `,"upstream_uri":${jsonString(forwarded ? redactTarget(ex.req.url ?? '', secrets.query) : '')}` +
       `,"upstream_status":"${ctx !== undefined && ctx.upstreamStatus !== 0 ? ctx.upstreamStatus : ''}"` +
-      `,"response":${JSON.stringify(response)}` +
-      `,"latencies":${JSON.stringify(latencies)}` +
-      `,"tries":${JSON.stringify(tries)}` +
-      (credential === undefined ? '' : `,"authenticated_entity":${JSON.stringify({ id: credential.id, consumer_id: credential.consumerId })}`) +
+      `,"response":${response}` +
+      `,"latencies":${latencies}` +
+      `,"tries":${tries}` +
+      (credential === undefined ? '' : `,"authenticated_entity":${jsonValue({ id: credential.id, consumer_id: credential.consumerId })}`) +
       (entities.route === undefined ? '' : `,"route":${entities.route}`) +
       (entities.service === undefined ? '' : `,"service":${entities.service}`) +
       (consumer === undefined ? '' : `,"consumer":${consumerOf(consumer)}`) +
-      `,"client_ip":${JSON.stringify(this.access.client_ip ?? '')}` +
+      `,"client_ip":${jsonString(this.access.client_ip ?? '')}` +
       `,"started_at":${ex.startedAt}` +
       `,"source":"${source}"` +
       (ctx?.traceIds === undefined ? '' : `,"trace_id":${JSON.stringify(ctx.traceIds)}`) +
-      (ctx?.correlationId === undefined ? '' : `,"correlation_id":${JSON.stringify(ctx.correlationId)}`) +
+      (ctx?.correlationId === undefined ? '' : `,"correlation_id":${jsonString(ctx.correlationId)}`) +
       `,"workspace":"${WORKSPACE.id}","workspace_name":"${WORKSPACE.name}"}`
     );
   }
