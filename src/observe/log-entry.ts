@@ -125,7 +125,7 @@ const NOT_PLAIN = /["\\\t\u0080-\uffff]/;
  * FEW_HEADERS lines, no repeated name, no set-cookie, nothing to escape, no name an object would reorder or refuse
  * (a digit or symbol first, `__proto__`): the common response. Else through sentHeaders().
  */
-function sentHeadersJson(res: Exchange['res']): string {
+export function sentHeadersJson(res: Exchange['res']): string {
   const block = (res as unknown as { _header?: string | null })._header;
   if (typeof block !== 'string' || NOT_PLAIN.test(block)) return jsonValue(sentHeaders(res))!;
   const names: string[] = [];
