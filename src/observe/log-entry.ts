@@ -141,7 +141,12 @@ export function sentHeadersJson(res: Exchange['res']): string {
         return jsonValue(sentHeaders(res))!;
       }
       names.push(name);
-      out += `${names.length === 1 ? '' : ','}"${name}":"${block.slice(colon + 1, end).trim()}"`;
+      // `name: value` as node writes it needs no trim: only a value with spaces around it does.
+      const value =
+        block.charCodeAt(colon + 1) === 32 && block.charCodeAt(colon + 2) > 32 && block.charCodeAt(end - 1) > 32
+          ? block.slice(colon + 2, end)
+          : block.slice(colon + 1, end).trim();
+      out += `${names.length === 1 ? '' : ','}"${name}":"${value}"`;
     }
     start = end + 2;
   }

@@ -30,6 +30,7 @@ t.test('kong/pdk/log.lua serialize: response.headers read from the sent header b
     ['a repeated name is a list', ['X-A', '1', 'x-a', '2', 'x-a', '3'], { 'x-a': ['1', '2', '3'] }],
     ['set-cookie keeps the names only', ['Set-Cookie', 'sid=secret; Path=/', 'Set-Cookie', 'b=2'], { 'set-cookie': ['sid=REDACTED', 'b=REDACTED'] }],
     ['quotes, backslashes and tabs are escaped', ['X-Q', 'say "hi"\\ \tthere'], { 'x-q': 'say "hi"\\ \tthere' }],
+    ['spaces around a value are trimmed', ['X-S', '  spaced out  ', 'X-E', '', 'X-1', 'y'], { 'x-s': 'spaced out', 'x-e': '', 'x-1': 'y' }],
     ['latin1 values pass', ['X-L', 'caf\u00e9'], { 'x-l': 'caf\u00e9' }],
     ['a digit-first name is ordered as an object orders it', ['X-B', 'b', '123', 'n'], { '123': 'n', 'x-b': 'b' }],
   ];
