@@ -7,6 +7,11 @@
 /** What JSON.stringify escapes: control characters, `"`, `\\`, and (lone) surrogates. */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
+/** Whether a string is its own JSON text between quotes: nothing in it to escape. */
+export function isPlainJson(s: string): boolean {
+  return !NEEDS_ESCAPE.test(s);
+}
+
 /** A string as JSON: quoted as it stands when no character needs an escape, else JSON.stringify's text. */
 export function jsonString(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;

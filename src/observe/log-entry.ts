@@ -6,7 +6,7 @@ import type { RequestContext } from '../proxy/context';
 import type { AccessEntry } from './access-log';
 import type { Exchange } from './observer';
 import { redactTarget, secretQueryNames } from './redact';
-import { jsonString, jsonValue } from './json-text';
+import { isPlainJson, jsonString, jsonValue } from './json-text';
 
 /** Kong's redaction mark (kong/pdk/log.lua serialize), used for every value the entry leaves out. */
 export const LOG_REDACTED = 'REDACTED';
@@ -198,18 +198,27 @@ export function tlsOf(socket: Exchange['req']['socket']): { version: string; cip
   return { version, cipher: tls.getCipher().name, client_verify: clientVerify };
 }
 
-/** A route's and its service's JSON, made once per route and config (Kong's entities: the route names its service by id). */
-const entityJson = new WeakMap<RouteRuntime, { route: string | undefined; service: string | undefined }>();
-const NO_ROUTE = { route: undefined, service: undefined };
+/**
+ * A route's and its service's JSON, and `tries` for a request it forwarded, made once per route and config (Kong's
+ * entities: the route names its service by id).
+ */
+interface EntityJson {
+  route: string | undefined;
+  service: string | undefined;
+  tries: string;
+}
+const entityJson = new WeakMap<RouteRuntime, EntityJson>();
+const NO_ROUTE: EntityJson = { route: undefined, service: undefined, tries: '[]' };
 const consumerJson = new WeakMap<ConsumerEntity, string>();
 
-function entitiesOf(runtime: RouteRuntime) {
+function entitiesOf(runtime: RouteRuntime): EntityJson {
   let j = entityJson.get(runtime);
   if (j === undefined) {
     const { service, ...route } = runtime.route;
     j = {
       route: JSON.stringify(service === undefined ? route : { ...route, service: { id: service } }),
       service: runtime.service === undefined ? undefined : JSON.stringify(runtime.service),
+      tries: runtime.upstream === undefined ? '[]' : JSON.stringify([{ ip: runtime.upstream.host, port: runtime.upstream.port }]),
     };
     entityJson.set(runtime, j);
   }
@@ -258,8 +267,12 @@ export class LogEntry {
     const tls = tlsOf(ex.req.socket);
     const method = ex.req.method;
     // Kong's request object, its members in JSON.stringify's order: tls only on a TLS connection.
+    // The url is plain when its parts are: checked once each, the uri serving both members.
+    const url = `${scheme}://${host}:${ex.req.socket.localPort}${uri}`;
+    const plainUri = isPlainJson(uri);
     const request =
-      `{"id":${jsonString(ex.requestId)},"uri":${jsonString(uri)},"url":${jsonString(`${scheme}://${host}:${ex.req.socket.localPort}${uri}`)}` +
+      `{"id":${jsonString(ex.requestId)},"uri":${plainUri ? `"${uri}"` : JSON.stringify(uri)}` +
+      `,"url":${plainUri && isPlainJson(host) ? `"${url}"` : JSON.stringify(url)}` +
       `,"querystring":${ex.target.indexOf('?') === -1 ? '{}' : jsonValue(queryOf(ex.target, secrets.query))}` +
       (method === undefined ? '' : `,"method":${jsonString(method)}`) +
       `,"headers":${requestHeadersJson(ex.req.headers, secrets.headers)},"size":${jsonValue(access.bytes_in)}` +
@@ -269,8 +282,6 @@ export class LogEntry {
     const kong = forwarded ? ctx!.forwardedAt - ex.startedAt : total;
     const receive = ctx !== undefined && ctx.upstreamRespondedAt !== 0 ? this.endedAt - ctx.upstreamRespondedAt : 0;
     const latencies = `{"kong":${jsonValue(kong)},"proxy":${jsonValue(access.upstream_latency_ms ?? -1)},"request":${jsonValue(total)},"receive":${jsonValue(receive)}}`;
-    const upstream = ctx?.runtime.upstream;
-    const tries = forwarded && upstream !== undefined ? `[{"ip":${jsonString(upstream.host)},"port":${jsonValue(upstream.port)}}]` : '[]';
     const entities = ctx === undefined ? NO_ROUTE : entitiesOf(ctx.runtime);
     const credential = ctx?.credential;
     const consumer = ctx?.consumer;
@@ -282,7 +293,7 @@ export class LogEntry {
       `,"upstream_status":"${ctx !== undefined && ctx.upstreamStatus !== 0 ? ctx.upstreamStatus : ''}"` +
       `,"response":${response}` +
       `,"latencies":${latencies}` +
-      `,"tries":${tries}` +
+      `,"tries":${forwarded ? entities.tries : '[]'}` +
       (credential === undefined ? '' : `,"authenticated_entity":${jsonValue({ id: credential.id, consumer_id: credential.consumerId })}`) +
       (entities.route === undefined ? '' : `,"route":${entities.route}`) +
       (entities.service === undefined ? '' : `,"service":${entities.service}`) +
