@@ -1,7 +1,7 @@
 import t from 'tap';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sentHeadersJson } from '../../src/observe/log-entry';
+import { sentHeadersJson, withoutPort } from '../../src/observe/log-entry';
 
 /** The entry's response.headers for a response written with `headers` (a flat list, as the forwarder writes). */
 async function entryHeaders(headers: string[]): Promise<string> {
@@ -46,4 +46,10 @@ t.test('kong/pdk/log.lua serialize: response.headers read from the sent header b
   const parsed = JSON.parse(await entryHeaders(many)) as Record<string, string>;
   t.equal(Object.keys(parsed).filter((k) => k.startsWith('x-h')).length, 20, 'more headers than the plain path takes');
   t.equal(parsed['x-h19'], '19');
+});
+
+t.test('the entry url takes the Host header without its port, as /:\\d+$/ removes it', async (t) => {
+  for (const host of ['', 'a', 'a:', 'a:80', 'a:8o', 'example.test:8000', '[::1]', '[::1]:8443', '::1', 'a:b:12', ':5']) {
+    t.equal(withoutPort(host), host.replace(/:\d+$/, ''), JSON.stringify(host));
+  }
 });
