@@ -277,10 +277,10 @@ export class LogEntry {
     const total = this.endedAt - ex.startedAt;
     const tls = tlsOf(ex.req.socket);
     const method = ex.req.method;
-    // Kong's request object, its members in JSON.stringify's order: tls only on a TLS connection.
     // The url is plain when its parts are: checked once each, the uri serving both members.
     const url = `${scheme}://${host}:${ex.req.socket.localPort}${uri}`;
     const plainUri = isPlainJson(uri);
+    // Kong's request object, its members in JSON.stringify's order: tls only on a TLS connection.
     const request =
       `{"id":${jsonString(ex.requestId)},"uri":${plainUri ? `"${uri}"` : JSON.stringify(uri)}` +
       `,"url":${plainUri && isPlainJson(host) ? `"${url}"` : JSON.stringify(url)}` +
