@@ -6,9 +6,11 @@ import type { RequestContext } from '../proxy/context';
 import type { AccessEntry } from './access-log';
 import type { Exchange } from './observer';
 import { redactTarget, secretQueryNames } from './redact';
+import { isPlainJson, jsonString, jsonValue } from './json-text';
 
 /** Kong's redaction mark (kong/pdk/log.lua serialize), used for every value the entry leaves out. */
 export const LOG_REDACTED = 'REDACTED';
+const REDACTED_JSON = `"${LOG_REDACTED}"`;
 
 /** Kong's default workspace: a DB-less node has only this one. */
 const WORKSPACE = { id: '00000000-0000-0000-0000-000000000000', name: 'default' };
@@ -56,16 +58,19 @@ function redactCookies(value: string): string {
     .join(';');
 }
 
-function requestHeaders(headers: IncomingHttpHeaders, secret: ReadonlySet<string>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+/** The request headers as the entry's JSON object, secrets and cookie values redacted. */
+function requestHeadersJson(headers: IncomingHttpHeaders, secret: ReadonlySet<string>): string {
+  let out = '{';
   for (const name in headers) {
     const v = headers[name];
     if (v === undefined) continue;
-    if (secret.has(name)) out[name] = LOG_REDACTED;
-    else if (name === 'cookie') out[name] = Array.isArray(v) ? v.map(redactCookies) : redactCookies(v);
-    else out[name] = v;
+    let text: string;
+    if (secret.has(name)) text = REDACTED_JSON;
+    else if (name === 'cookie') text = jsonValue(Array.isArray(v) ? v.map(redactCookies) : redactCookies(v))!;
+    else text = typeof v === 'string' ? jsonString(v) : jsonValue(v)!;
+    out += `${out.length === 1 ? '' : ','}${jsonString(name)}:${text}`;
   }
-  return out;
+  return out + '}';
 }
 
 /** `set-cookie` keeps the cookie's name only: `sid=REDACTED`. */
@@ -110,6 +115,49 @@ function sentHeaders(res: Exchange['res']): Record<string, string | string[]> {
   return out;
 }
 
+/** Beyond this many response headers, repeated names are found through an object, not by comparing names. */
+const FEW_HEADERS = 16;
+/**
+ * Whether a sent header block has a value JSON must escape: node refuses control characters in names and values
+ * but tab, and names are tokens, so only `"`, `\\` and tab can be there (three native scans, cheaper than a regex).
+ */
+function needsEscape(block: string): boolean {
+  return block.indexOf('"') !== -1 || block.indexOf('\\') !== -1 || block.indexOf('\t') !== -1;
+}
+
+/**
+ * sentHeaders() as the entry's JSON text, written straight from the header block when it is plain: at most
+ * FEW_HEADERS lines, no repeated name, no set-cookie, nothing to escape, no name an object would reorder or refuse
+ * (a digit or symbol first, `__proto__`): the common response. Else through sentHeaders().
+ */
+export function sentHeadersJson(res: Exchange['res']): string {
+  const block = (res as unknown as { _header?: string | null })._header;
+  if (typeof block !== 'string' || needsEscape(block)) return jsonValue(sentHeaders(res))!;
+  const names: string[] = [];
+  let out = '{';
+  let start = block.indexOf('\r\n') + 2;
+  for (;;) {
+    const end = block.indexOf('\r\n', start);
+    if (end === -1 || end === start) break;
+    const colon = block.indexOf(':', start);
+    if (colon > start && colon < end) {
+      const name = block.slice(start, colon).toLowerCase();
+      if (name === 'set-cookie' || name === '__proto__' || name.charCodeAt(0) < 0x3a || names.length === FEW_HEADERS || names.includes(name)) {
+        return jsonValue(sentHeaders(res))!;
+      }
+      names.push(name);
+      // `name: value` as node writes it needs no trim: only a value with spaces around it does.
+      const value =
+        block.charCodeAt(colon + 1) === 32 && block.charCodeAt(colon + 2) > 32 && block.charCodeAt(end - 1) > 32
+          ? block.slice(colon + 2, end)
+          : block.slice(colon + 1, end).trim();
+      out += `${names.length === 1 ? '' : ','}"${name}":"${value}"`;
+    }
+    start = end + 2;
+  }
+  return out + '}';
+}
+
 /** A query string as Kong's get_query gives it: one value, or a list for a repeated name; `true` for a bare name. */
 function queryOf(target: string, secret: ReadonlySet<string>): Record<string, string | boolean | Array<string | boolean>> {
   const out: Record<string, string | boolean | Array<string | boolean>> = {};
@@ -136,6 +184,17 @@ function decodeQuery(s: string): string {
   }
 }
 
+/** A Host header without its `:port` (what /:\d+$/ removes), without a regex per request. */
+export function withoutPort(host: string): string {
+  const colon = host.lastIndexOf(':');
+  if (colon === -1 || colon === host.length - 1) return host;
+  for (let i = colon + 1; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c < 48 || c > 57) return host;
+  }
+  return host.slice(0, colon);
+}
+
 /**
  * Kong's request.tls, only on a TLS connection: protocol version, OpenSSL cipher name, and the client certificate's
  * verification as nginx's $ssl_client_verify says it (NONE without one, SUCCESS, or FAILED:reason).
@@ -150,18 +209,27 @@ export function tlsOf(socket: Exchange['req']['socket']): { version: string; cip
   return { version, cipher: tls.getCipher().name, client_verify: clientVerify };
 }
 
-/** A route's and its service's JSON, made once per route and config (Kong's entities: the route names its service by id). */
-const entityJson = new WeakMap<RouteRuntime, { route: string | undefined; service: string | undefined }>();
-const NO_ROUTE = { route: undefined, service: undefined };
+/**
+ * A route's and its service's JSON, and `tries` for a request it forwarded, made once per route and config (Kong's
+ * entities: the route names its service by id).
+ */
+interface EntityJson {
+  route: string | undefined;
+  service: string | undefined;
+  tries: string;
+}
+const entityJson = new WeakMap<RouteRuntime, EntityJson>();
+const NO_ROUTE: EntityJson = { route: undefined, service: undefined, tries: '[]' };
 const consumerJson = new WeakMap<ConsumerEntity, string>();
 
-function entitiesOf(runtime: RouteRuntime) {
+function entitiesOf(runtime: RouteRuntime): EntityJson {
   let j = entityJson.get(runtime);
   if (j === undefined) {
     const { service, ...route } = runtime.route;
     j = {
       route: JSON.stringify(service === undefined ? route : { ...route, service: { id: service } }),
       service: runtime.service === undefined ? undefined : JSON.stringify(runtime.service),
+      tries: runtime.upstream === undefined ? '[]' : JSON.stringify([{ ip: runtime.upstream.host, port: runtime.upstream.port }]),
     };
     entityJson.set(runtime, j);
   }
@@ -203,51 +271,49 @@ export class LogEntry {
     const { exchange: ex, ctx, access } = this;
     const secrets = secretsOf(ex.snapshot);
     const uri = redactTarget(ex.target, secrets.query);
-    const host = (ex.req.headers.host ?? '').replace(/:\d+$/, '');
+    const host = withoutPort(ex.req.headers.host ?? '');
     const scheme = (ex.req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
     const forwarded = ctx !== undefined && ctx.forwardedAt !== 0;
     const total = this.endedAt - ex.startedAt;
-    const request = {
-      id: ex.requestId,
-      uri,
-      url: `${scheme}://${host}:${ex.req.socket.localPort}${uri}`,
-      querystring: queryOf(ex.target, secrets.query),
-      method: ex.req.method,
-      headers: requestHeaders(ex.req.headers, secrets.headers),
-      size: access.bytes_in,
-      tls: tlsOf(ex.req.socket),
-    };
-    const response = { status: access.status, headers: sentHeaders(ex.res), size: access.bytes_out };
-    const latencies = {
-      // Kong's KONG_PROXY_LATENCY (until the request went upstream), else the whole time of an answer it made.
-      kong: forwarded ? ctx!.forwardedAt - ex.startedAt : total,
-      proxy: access.upstream_latency_ms ?? -1,
-      request: total,
-      receive: ctx !== undefined && ctx.upstreamRespondedAt !== 0 ? this.endedAt - ctx.upstreamRespondedAt : 0,
-    };
-    const upstream = ctx?.runtime.upstream;
-    const tries = forwarded && upstream !== undefined ? [{ ip: upstream.host, port: upstream.port }] : [];
+    const tls = tlsOf(ex.req.socket);
+    const method = ex.req.method;
+    // The url is plain when its parts are: checked once each, the uri serving both members.
+    const url = `${scheme}://${host}:${ex.req.socket.localPort}${uri}`;
+    const plainUri = isPlainJson(uri);
+    // Kong's request object, its members in JSON.stringify's order: tls only on a TLS connection.
+    const request =
+      `{"id":${jsonString(ex.requestId)},"uri":${plainUri ? `"${uri}"` : JSON.stringify(uri)}` +
+      `,"url":${plainUri && isPlainJson(host) ? `"${url}"` : JSON.stringify(url)}` +
+      `,"querystring":${ex.target.indexOf('?') === -1 ? '{}' : jsonValue(queryOf(ex.target, secrets.query))}` +
+      (method === undefined ? '' : `,"method":${jsonString(method)}`) +
+      `,"headers":${requestHeadersJson(ex.req.headers, secrets.headers)},"size":${jsonValue(access.bytes_in)}` +
+      (tls === undefined ? '}' : `,"tls":${jsonValue(tls)}}`);
+    const response = `{"status":${jsonValue(access.status)},"headers":${sentHeadersJson(ex.res)},"size":${jsonValue(access.bytes_out)}}`;
+    // Kong's KONG_PROXY_LATENCY (until the request went upstream), else the whole time of an answer it made.
+    const kong = forwarded ? ctx!.forwardedAt - ex.startedAt : total;
+    const receive = ctx !== undefined && ctx.upstreamRespondedAt !== 0 ? this.endedAt - ctx.upstreamRespondedAt : 0;
+    const latencies = `{"kong":${jsonValue(kong)},"proxy":${jsonValue(access.upstream_latency_ms ?? -1)},"request":${jsonValue(total)},"receive":${jsonValue(receive)}}`;
     const entities = ctx === undefined ? NO_ROUTE : entitiesOf(ctx.runtime);
     const credential = ctx?.credential;
     const consumer = ctx?.consumer;
     // Kong's RESPONSE_SOURCE.NAMES: the service's answer, or one the gateway made.
     const source = ctx !== undefined && ctx.upstreamRespondedAt !== 0 && ctx.refusal === undefined ? 'upstream' : 'kong';
     return (
-      `{"request":${JSON.stringify(request)}` +
-      `,"upstream_uri":${JSON.stringify(forwarded ? redactTarget(ex.req.url ?? '', secrets.query) : '')}` +
+      `{"request":${request}` +
+      `,"upstream_uri":${jsonString(forwarded ? redactTarget(ex.req.url ?? '', secrets.query) : '')}` +
       `,"upstream_status":"${ctx !== undefined && ctx.upstreamStatus !== 0 ? ctx.upstreamStatus : ''}"` +
-      `,"response":${JSON.stringify(response)}` +
-      `,"latencies":${JSON.stringify(latencies)}` +
-      `,"tries":${JSON.stringify(tries)}` +
-      (credential === undefined ? '' : `,"authenticated_entity":${JSON.stringify({ id: credential.id, consumer_id: credential.consumerId })}`) +
+      `,"response":${response}` +
+      `,"latencies":${latencies}` +
+      `,"tries":${forwarded ? entities.tries : '[]'}` +
+      (credential === undefined ? '' : `,"authenticated_entity":${jsonValue({ id: credential.id, consumer_id: credential.consumerId })}`) +
       (entities.route === undefined ? '' : `,"route":${entities.route}`) +
       (entities.service === undefined ? '' : `,"service":${entities.service}`) +
       (consumer === undefined ? '' : `,"consumer":${consumerOf(consumer)}`) +
-      `,"client_ip":${JSON.stringify(this.access.client_ip ?? '')}` +
+      `,"client_ip":${jsonString(this.access.client_ip ?? '')}` +
       `,"started_at":${ex.startedAt}` +
       `,"source":"${source}"` +
       (ctx?.traceIds === undefined ? '' : `,"trace_id":${JSON.stringify(ctx.traceIds)}`) +
-      (ctx?.correlationId === undefined ? '' : `,"correlation_id":${JSON.stringify(ctx.correlationId)}`) +
+      (ctx?.correlationId === undefined ? '' : `,"correlation_id":${jsonString(ctx.correlationId)}`) +
       `,"workspace":"${WORKSPACE.id}","workspace_name":"${WORKSPACE.name}"}`
     );
   }

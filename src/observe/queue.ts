@@ -154,6 +154,8 @@ export class BatchQueue<T = string> {
   /** Starts every batch that is ready and allowed; else waits for the coalescing delay to end. */
   private pump(): void {
     while (this.running < this.limit && this.size > 0) {
+      // Already waiting for the coalescing delay, and the batch is not full: its timer sends it (no clock read per entry).
+      if (this.timer !== undefined && !this.closed && this.size < this.conf.max_batch_size) return;
       const due = this.gatheringSince + this.delayMs;
       if (!this.closed && this.size < this.conf.max_batch_size && Date.now() < due) {
         if (this.timer === undefined) {

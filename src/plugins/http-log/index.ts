@@ -96,9 +96,10 @@ export const httpLog: PluginDefinition<HttpLogConfig, QueuedSink> = {
     };
     const where = endpointName(url);
     const write = (batch: string[]): Promise<void> => {
-      const body = queueConf.max_batch_size === 1 ? batch[0] : `[${batch.join(',')}]`;
+      // Encoded once: its length is the buffer's, and the socket writes it as it stands.
+      const body = Buffer.from(queueConf.max_batch_size === 1 ? batch[0] : `[${batch.join(',')}]`);
       return new Promise((resolve, reject) => {
-        const req = (secure ? https : http).request({ ...target, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+        const req = (secure ? https : http).request({ ...target, headers: { ...headers, 'content-length': body.length } }, (res) => {
           res.resume(); // read the body even when it is not used, so the connection can be reused
           res.on('end', () => {
             const status = res.statusCode ?? 0;
