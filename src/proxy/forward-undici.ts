@@ -5,8 +5,11 @@ import { PassThrough, Readable } from 'node:stream';
 import { buildConnector, Client, Pool, type Dispatcher } from 'undici';
 import type { UpstreamTarget } from '../config/snapshot';
 import {
+  addGatewayResponseHeaders,
   answeredBeforeBody,
   clientHeaders,
+  downstreamSkipped,
+  namesHopByHop,
   cutIfIncomplete,
   filterResponse,
   onAttemptFailed,
@@ -17,6 +20,7 @@ import {
   type UpstreamResponse,
 } from './forward';
 import { hasResponsePhase } from './response-head';
+import { headerNameOf } from './header-names';
 import { tlsConnectOptions } from './upstream-tls-options';
 
 /*
@@ -148,15 +152,21 @@ class UndiciAttempt implements Attempt, Dispatcher.DispatchHandlers {
     state.lease?.responded(statusCode);
     const ctx = state.ctx;
     const res = this.res;
-    const headers = mergeHeaders(rawHeaders as Buffer[]);
+    const headers: Record<string, string | string[]> = {};
+    // Built in the same pass when nothing needs clientHeaders' general path (plugin headers, repeats, Connection).
+    const copied: Array<string | string[]> | undefined = ctx.responseHeaders === undefined ? [] : undefined;
+    const clean = mergeHeaders(rawHeaders as Buffer[], headers, copied, downstreamSkipped(ctx));
     ctx.upstreamStatus = statusCode;
-    const list = clientHeaders(ctx, headers);
+    const list =
+      clean && !namesHopByHop(headers.connection)
+        ? addGatewayResponseHeaders(ctx, copied!, headers.via as string | undefined)
+        : clientHeaders(ctx, headers);
     if (!ctx.req.complete && state.streamsBody) answeredBeforeBody(ctx.req, res, this);
     if (hasResponsePhase(ctx.chain)) {
       const body = new FilteredBody(statusCode, statusText, headers);
       body[RESPONSE] = res;
       body.resumeUpstream = resume;
-      body.once('close', cutIfIncomplete);
+      body.on('close', cutIfIncomplete);
       this.body = body;
       filterResponse(ctx, body as unknown as UpstreamResponse, list);
       return true;
@@ -219,18 +229,27 @@ const FIRST_WINS = new Set([
   'expires',
 ]);
 
-function mergeHeaders(raw: Buffer[]): IncomingHttpHeaders {
-  const h: Record<string, string | string[]> = {};
+/**
+ * Merges `raw` into `h`. With `copied`, also appends the headers not `skipped` to it, as clientHeaders would copy
+ * them; returns false when that list cannot stand (no `copied`, or a header came twice and was merged).
+ */
+function mergeHeaders(raw: Buffer[], h: Record<string, string | string[]>, copied: Array<string | string[]> | undefined, skipped: Set<string>): boolean {
+  let clean = copied !== undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toString('latin1').toLowerCase();
+    const name = headerNameOf(raw[i]);
     const value = raw[i + 1].toString('latin1');
     const seen = h[name];
-    if (seen === undefined) h[name] = name === 'set-cookie' ? [value] : value;
-    else if (name === 'set-cookie') (seen as string[]).push(value);
+    if (seen === undefined) {
+      h[name] = name === 'set-cookie' ? [value] : value;
+      if (clean && !skipped.has(name)) copied!.push(name, value);
+      continue;
+    }
+    clean = false;
+    if (name === 'set-cookie') (seen as string[]).push(value);
     else if (name === 'cookie') h[name] = `${seen}; ${value}`;
     else if (!FIRST_WINS.has(name)) h[name] = `${seen}, ${value}`;
   }
-  return h;
+  return clean;
 }
 
 /** The request's headers without Transfer-Encoding, which undici refuses: it frames a streamed body itself. */
