@@ -20,7 +20,7 @@ import {
   type UpstreamResponse,
 } from './forward';
 import { hasResponsePhase } from './response-head';
-import { headerNameOf } from './header-names';
+import { headerNameOf, headerValueOf } from './header-names';
 import { tlsConnectOptions } from './upstream-tls-options';
 
 /*
@@ -237,7 +237,7 @@ function mergeHeaders(raw: Buffer[], h: Record<string, string | string[]>, copie
   let clean = copied !== undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = headerNameOf(raw[i]);
-    const value = raw[i + 1].toString('latin1');
+    const value = headerValueOf(raw[i + 1]);
     const seen = h[name];
     if (seen === undefined) {
       h[name] = name === 'set-cookie' ? [value] : value;
