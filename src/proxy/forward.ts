@@ -521,14 +521,14 @@ export function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<
   const te = h['te'] as string | undefined;
   if (te !== undefined && /\btrailers\b/i.test(te)) list.push('te', 'trailers');
 
-  const peer = req.socket.remoteAddress ?? '';
   const client = ctx.clientIp;
   const xff = h['x-forwarded-for'] as string | undefined;
   const host = h.host;
   // Kong: a trusted proxy's X-Forwarded-Proto/Host/Port/Path/Prefix are passed on; anyone else's are replaced.
   const trusted = ctx.clientAddresses.trustsPeer(req) ? h : undefined;
-  const hostSent = trusted?.['x-forwarded-host'] ?? (host === undefined ? undefined : stripPort(host));
-  list.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${peer}`, 'x-forwarded-proto', trusted?.['x-forwarded-proto'] ?? ctx.scheme);
+  const hostSent = trusted?.['x-forwarded-host'] ?? (host === undefined ? undefined : hostWithoutPort(host));
+  // The peer's address is read only when appended: each read of remoteAddress goes through several socket getters.
+  list.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${req.socket.remoteAddress ?? ''}`, 'x-forwarded-proto', trusted?.['x-forwarded-proto'] ?? ctx.scheme);
   if (hostSent !== undefined) list.push('x-forwarded-host', hostSent);
   list.push('x-forwarded-port', trusted?.['x-forwarded-port'] ?? String(req.socket.localPort));
   list.push('x-forwarded-path', trusted?.['x-forwarded-path'] ?? ctx.rawPath);
@@ -604,6 +604,19 @@ function addPluginHeaders(
     const fromUpstream = h[name] !== undefined && isCopied(name, skipped, named);
     if (!fromUpstream && !SET_DOWNSTREAM.has(name)) list.push(added[i], added[i + 1]);
   }
+}
+
+// The Host header of the last request and that host without its port: traffic repeats the same few hosts.
+let lastHost = '';
+let lastHostName = '';
+
+/** stripPort for the Host header, remembered for the next request with the same one. */
+function hostWithoutPort(host: string): string {
+  if (host !== lastHost) {
+    lastHostName = stripPort(host);
+    lastHost = host;
+  }
+  return lastHostName;
 }
 
 function stripPort(host: string): string {
