@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { buildConnector, Client, Pool, type Dispatcher } from 'undici';
 import type { UpstreamTarget } from '../config/snapshot';
+import type { RequestContext } from './context';
 import {
   addGatewayResponseHeaders,
   answeredBeforeBody,
@@ -152,18 +153,18 @@ class UndiciAttempt implements Attempt, Dispatcher.DispatchHandlers {
     state.lease?.responded(statusCode);
     const ctx = state.ctx;
     const res = this.res;
-    const headers: Record<string, string | string[]> = {};
-    // Built in the same pass when nothing needs clientHeaders' general path (plugin headers, repeats, Connection).
-    const copied: Array<string | string[]> | undefined = ctx.responseHeaders === undefined ? [] : undefined;
-    const clean = mergeHeaders(rawHeaders as Buffer[], headers, copied, downstreamSkipped(ctx));
     ctx.upstreamStatus = statusCode;
-    const list =
-      clean && !namesHopByHop(headers.connection)
-        ? addGatewayResponseHeaders(ctx, copied!, headers.via as string | undefined)
-        : clientHeaders(ctx, headers);
+    const raw = rawHeaders as Buffer[];
+    const filtered = hasResponsePhase(ctx.chain);
+    let list = filtered || ctx.responseHeaders !== undefined ? undefined : plainClientHeaders(ctx, raw);
+    let headers: IncomingHttpHeaders | undefined;
+    if (list === undefined) {
+      headers = mergeHeaders(raw);
+      list = clientHeaders(ctx, headers);
+    }
     if (!ctx.req.complete && state.streamsBody) answeredBeforeBody(ctx.req, res, this);
-    if (hasResponsePhase(ctx.chain)) {
-      const body = new FilteredBody(statusCode, statusText, headers);
+    if (filtered) {
+      const body = new FilteredBody(statusCode, statusText, headers!);
       body[RESPONSE] = res;
       body.resumeUpstream = resume;
       body.on('close', cutIfIncomplete);
@@ -229,27 +230,52 @@ const FIRST_WINS = new Set([
   'expires',
 ]);
 
-/**
- * Merges `raw` into `h`. With `copied`, also appends the headers not `skipped` to it, as clientHeaders would copy
- * them; returns false when that list cannot stand (no `copied`, or a header came twice and was merged).
- */
-function mergeHeaders(raw: Buffer[], h: Record<string, string | string[]>, copied: Array<string | string[]> | undefined, skipped: Set<string>): boolean {
-  let clean = copied !== undefined;
+function mergeHeaders(raw: Buffer[]): IncomingHttpHeaders {
+  const h: Record<string, string | string[]> = {};
   for (let i = 0; i < raw.length; i += 2) {
     const name = headerNameOf(raw[i]);
     const value = headerValueOf(raw[i + 1]);
     const seen = h[name];
-    if (seen === undefined) {
-      h[name] = name === 'set-cookie' ? [value] : value;
-      if (clean && !skipped.has(name)) copied!.push(name, value);
-      continue;
-    }
-    clean = false;
-    if (name === 'set-cookie') (seen as string[]).push(value);
+    if (seen === undefined) h[name] = name === 'set-cookie' ? [value] : value;
+    else if (name === 'set-cookie') (seen as string[]).push(value);
     else if (name === 'cookie') h[name] = `${seen}; ${value}`;
     else if (!FIRST_WINS.has(name)) h[name] = `${seen}, ${value}`;
   }
-  return clean;
+  return h;
+}
+
+/** More upstream headers than this go through mergeHeaders (plainClientHeaders compares each with those before). */
+const MAX_PLAIN_HEADERS = 32;
+
+/**
+ * The client's headers straight from the upstream's raw ones, without the merged object, for the usual answer: no
+ * header repeated, no Connection header naming others, not too many headers. Undefined otherwise: mergeHeaders and
+ * clientHeaders then do what node:http's merging would. The caller has checked that no plugin added response
+ * headers.
+ */
+function plainClientHeaders(ctx: RequestContext, raw: Buffer[]): Array<string | string[]> | undefined {
+  if (raw.length > 2 * MAX_PLAIN_HEADERS) return undefined;
+  const skipped = downstreamSkipped(ctx);
+  const list: Array<string | string[]> = [];
+  let via: string | undefined;
+  let connection = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = headerNameOf(raw[i]);
+    const value = headerValueOf(raw[i + 1]);
+    if (skipped.has(name)) {
+      if (name === 'via') {
+        if (via !== undefined) return undefined;
+        via = value;
+      } else if (name === 'connection') {
+        if (connection || namesHopByHop(value)) return undefined;
+        connection = true;
+      }
+      continue;
+    }
+    for (let j = 0; j < list.length; j += 2) if (list[j] === name) return undefined;
+    list.push(name, value);
+  }
+  return addGatewayResponseHeaders(ctx, list, via);
 }
 
 /** The request's headers without Transfer-Encoding, which undici refuses: it frames a streamed body itself. */
