@@ -22,6 +22,7 @@ import {
 } from './forward';
 import { hasResponsePhase } from './response-head';
 import { headerNameOf, headerValueOf } from './header-names';
+import { addKnownUndiciHeaderNames } from './undici-header-names';
 import { tlsConnectOptions } from './upstream-tls-options';
 
 /*
@@ -35,6 +36,8 @@ import { tlsConnectOptions } from './upstream-tls-options';
  * written, not between reads (an answer whose headers trickle in slower than read_timeout in total is a 504);
  * an Upgrade header is dropped on both (hop-by-hop: a WebSocket handshake never reaches either, see upgrade.ts).
  */
+
+addKnownUndiciHeaderNames();
 
 const USES = Symbol('gateway.uses');
 interface TaggedSocket extends Socket {
