@@ -70,9 +70,19 @@ export function isBadlyFramed(req: IncomingMessage): boolean {
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
-    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+    if (name.length === 4 && isHost(name)) hosts++;
   }
   return hosts > 1 || (hosts === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor === 1);
+}
+
+/** `name` is Host in any case, without the new string toLowerCase makes of `Host`. */
+function isHost(name: string): boolean {
+  return (
+    (name.charCodeAt(0) | 0x20) === 104 /* h */ &&
+    (name.charCodeAt(1) | 0x20) === 111 /* o */ &&
+    (name.charCodeAt(2) | 0x20) === 115 /* s */ &&
+    (name.charCodeAt(3) | 0x20) === 116 /* t */
+  );
 }
 
 const REFUSED = Symbol('gateway.refused');

@@ -4,9 +4,13 @@ import type { Socket } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { buildConnector, Client, Pool, type Dispatcher } from 'undici';
 import type { UpstreamTarget } from '../config/snapshot';
+import type { RequestContext } from './context';
 import {
+  addGatewayResponseHeaders,
   answeredBeforeBody,
   clientHeaders,
+  downstreamSkipped,
+  namesHopByHop,
   cutIfIncomplete,
   filterResponse,
   onAttemptFailed,
@@ -17,6 +21,8 @@ import {
   type UpstreamResponse,
 } from './forward';
 import { hasResponsePhase } from './response-head';
+import { headerNameOf, headerValueOf } from './header-names';
+import { addKnownUndiciHeaderNames } from './undici-header-names';
 import { tlsConnectOptions } from './upstream-tls-options';
 
 /*
@@ -30,6 +36,8 @@ import { tlsConnectOptions } from './upstream-tls-options';
  * written, not between reads (an answer whose headers trickle in slower than read_timeout in total is a 504);
  * an Upgrade header is dropped on both (hop-by-hop: a WebSocket handshake never reaches either, see upgrade.ts).
  */
+
+addKnownUndiciHeaderNames();
 
 const USES = Symbol('gateway.uses');
 interface TaggedSocket extends Socket {
@@ -148,15 +156,21 @@ class UndiciAttempt implements Attempt, Dispatcher.DispatchHandlers {
     state.lease?.responded(statusCode);
     const ctx = state.ctx;
     const res = this.res;
-    const headers = mergeHeaders(rawHeaders as Buffer[]);
     ctx.upstreamStatus = statusCode;
-    const list = clientHeaders(ctx, headers);
+    const raw = rawHeaders as Buffer[];
+    const filtered = hasResponsePhase(ctx.chain);
+    let list = filtered || ctx.responseHeaders !== undefined ? undefined : plainClientHeaders(ctx, raw);
+    let headers: IncomingHttpHeaders | undefined;
+    if (list === undefined) {
+      headers = mergeHeaders(raw);
+      list = clientHeaders(ctx, headers);
+    }
     if (!ctx.req.complete && state.streamsBody) answeredBeforeBody(ctx.req, res, this);
-    if (hasResponsePhase(ctx.chain)) {
-      const body = new FilteredBody(statusCode, statusText, headers);
+    if (filtered) {
+      const body = new FilteredBody(statusCode, statusText, headers!);
       body[RESPONSE] = res;
       body.resumeUpstream = resume;
-      body.once('close', cutIfIncomplete);
+      body.on('close', cutIfIncomplete);
       this.body = body;
       filterResponse(ctx, body as unknown as UpstreamResponse, list);
       return true;
@@ -222,8 +236,8 @@ const FIRST_WINS = new Set([
 function mergeHeaders(raw: Buffer[]): IncomingHttpHeaders {
   const h: Record<string, string | string[]> = {};
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toString('latin1').toLowerCase();
-    const value = raw[i + 1].toString('latin1');
+    const name = headerNameOf(raw[i]);
+    const value = headerValueOf(raw[i + 1]);
     const seen = h[name];
     if (seen === undefined) h[name] = name === 'set-cookie' ? [value] : value;
     else if (name === 'set-cookie') (seen as string[]).push(value);
@@ -231,6 +245,40 @@ function mergeHeaders(raw: Buffer[]): IncomingHttpHeaders {
     else if (!FIRST_WINS.has(name)) h[name] = `${seen}, ${value}`;
   }
   return h;
+}
+
+/** More upstream headers than this go through mergeHeaders (plainClientHeaders compares each with those before). */
+const MAX_PLAIN_HEADERS = 32;
+
+/**
+ * The client's headers straight from the upstream's raw ones, without the merged object, for the usual answer: no
+ * header repeated, no Connection header naming others, not too many headers. Undefined otherwise: mergeHeaders and
+ * clientHeaders then do what node:http's merging would. The caller has checked that no plugin added response
+ * headers.
+ */
+function plainClientHeaders(ctx: RequestContext, raw: Buffer[]): Array<string | string[]> | undefined {
+  if (raw.length > 2 * MAX_PLAIN_HEADERS) return undefined;
+  const skipped = downstreamSkipped(ctx);
+  const list: Array<string | string[]> = [];
+  let via: string | undefined;
+  let connection = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = headerNameOf(raw[i]);
+    const value = headerValueOf(raw[i + 1]);
+    if (skipped.has(name)) {
+      if (name === 'via') {
+        if (via !== undefined) return undefined;
+        via = value;
+      } else if (name === 'connection') {
+        if (connection || namesHopByHop(value)) return undefined;
+        connection = true;
+      }
+      continue;
+    }
+    for (let j = 0; j < list.length; j += 2) if (list[j] === name) return undefined;
+    list.push(name, value);
+  }
+  return addGatewayResponseHeaders(ctx, list, via);
 }
 
 /** The request's headers without Transfer-Encoding, which undici refuses: it frames a streamed body itself. */

@@ -159,7 +159,7 @@ function onUpstreamResponse(this: UpstreamRequest, upRes: UpstreamResponse): voi
   // An upstream that dies mid-body (reset, short of its Content-Length, read timeout) must cut the client's
   // stream too: left alone, the client would wait for the rest forever.
   upRes[RESPONSE] = res;
-  upRes.once('close', cutIfIncomplete);
+  upRes.on('close', cutIfIncomplete); // emitted once: `on` spares the wrapper `once` allocates
   ctx.upstreamStatus = upRes.statusCode!;
   const list = clientHeaders(ctx, upRes.headers);
   if (!ctx.req.complete && this[ATTEMPT].state.streamsBody) answeredBeforeBody(ctx.req, res, this[ATTEMPT]);
@@ -171,7 +171,7 @@ function onUpstreamResponse(this: UpstreamRequest, upRes: UpstreamResponse): voi
 
 export function relayBody(upRes: UpstreamResponse): void {
   upRes.on('data', relayChunk);
-  upRes.once('end', relayEnd);
+  upRes.on('end', relayEnd);
 }
 
 /** Runs the response-phase plugins on the upstream's answer; the body too, when one asked for it whole. */
@@ -385,10 +385,10 @@ function send(state: ForwardState): void {
   };
   proxyReq[ATTEMPT] = attempt;
   state.current = attempt;
-  proxyReq.once('socket', onUpstreamSocket);
+  proxyReq.on('socket', onUpstreamSocket); // 'socket' and 'response' come once per request: no `once` wrappers
   proxyReq.on('timeout', onReadTimeout);
   proxyReq.on('error', onUpstreamError);
-  proxyReq.once('response', onUpstreamResponse);
+  proxyReq.on('response', onUpstreamResponse);
   if (ctx.body !== undefined) proxyReq.end(ctx.body);
   else if (state.streamsBody && ctx.bodyLimit !== undefined) relayCounted(attempt, ctx.bodyLimit, proxyReq);
   else if (state.streamsBody) req.pipe(proxyReq);
@@ -521,14 +521,14 @@ export function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<
   const te = h['te'] as string | undefined;
   if (te !== undefined && /\btrailers\b/i.test(te)) list.push('te', 'trailers');
 
-  const peer = req.socket.remoteAddress ?? '';
   const client = ctx.clientIp;
   const xff = h['x-forwarded-for'] as string | undefined;
   const host = h.host;
   // Kong: a trusted proxy's X-Forwarded-Proto/Host/Port/Path/Prefix are passed on; anyone else's are replaced.
   const trusted = ctx.clientAddresses.trustsPeer(req) ? h : undefined;
-  const hostSent = trusted?.['x-forwarded-host'] ?? (host === undefined ? undefined : stripPort(host));
-  list.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${peer}`, 'x-forwarded-proto', trusted?.['x-forwarded-proto'] ?? ctx.scheme);
+  const hostSent = trusted?.['x-forwarded-host'] ?? (host === undefined ? undefined : hostWithoutPort(host));
+  // The peer's address is read only when appended: each read of remoteAddress goes through several socket getters.
+  list.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${req.socket.remoteAddress ?? ''}`, 'x-forwarded-proto', trusted?.['x-forwarded-proto'] ?? ctx.scheme);
   if (hostSent !== undefined) list.push('x-forwarded-host', hostSent);
   list.push('x-forwarded-port', trusted?.['x-forwarded-port'] ?? String(req.socket.localPort));
   list.push('x-forwarded-path', trusted?.['x-forwarded-path'] ?? ctx.rawPath);
@@ -545,19 +545,35 @@ export function upstreamHeaders(ctx: RequestContext, emptyBody: boolean): Array<
  * Connection value (a WebSocket's 101 says `upgrade`).
  */
 export function clientHeaders(ctx: RequestContext, h: IncomingHttpHeaders, connection?: string): Array<string | string[]> {
-  const res = ctx.res;
   const named = namedHopByHop(h['connection']);
   const list: Array<string | string[]> = [];
-  const skipped = ctx.req.httpVersionMinor === 0 ? NOT_COPIED_TO_HTTP10 : NOT_COPIED_DOWNSTREAM;
+  const skipped = downstreamSkipped(ctx);
   if (ctx.responseHeaders !== undefined) addPluginHeaders(ctx.responseHeaders, h, skipped, named, list);
   copyHeaders(h, skipped, named, list);
-  const via = endToEnd(h, 'via', named);
+  return addGatewayResponseHeaders(ctx, list, endToEnd(h, 'via', named), connection);
+}
+
+/** The upstream's response headers not copied to this request's client. */
+export function downstreamSkipped(ctx: RequestContext): Set<string> {
+  return ctx.req.httpVersionMinor === 0 ? NOT_COPIED_TO_HTTP10 : NOT_COPIED_DOWNSTREAM;
+}
+
+/** Whether a response's Connection header names other headers hop-by-hop (the unusual case). */
+export function namesHopByHop(connection: string | string[] | undefined): boolean {
+  return namedHopByHop(connection as string | undefined) !== undefined;
+}
+
+/**
+ * Appends Kong's response headers to `list`, the upstream's end-to-end headers: `via` is the upstream's Via, if
+ * any; `connection` replaces the gateway's own Connection value (a WebSocket's 101 says `upgrade`).
+ */
+export function addGatewayResponseHeaders(ctx: RequestContext, list: Array<string | string[]>, via: string | undefined, connection?: string): Array<string | string[]> {
   const now = Date.now();
   ctx.upstreamRespondedAt = now;
   list.push(
     // The client connection's fate is the client's and the gateway's business, not the upstream's.
     'connection',
-    connection ?? (res.shouldKeepAlive ? 'keep-alive' : 'close'),
+    connection ?? (ctx.res.shouldKeepAlive ? 'keep-alive' : 'close'),
     'via',
     via === undefined ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`,
     'x-kong-upstream-latency',
@@ -605,6 +621,19 @@ function lowerCaseName(name: string): string {
   return lower;
 }
 
+// The Host header of the last request and that host without its port: traffic repeats the same few hosts.
+let lastHost = '';
+let lastHostName = '';
+
+/** stripPort for the Host header, remembered for the next request with the same one. */
+function hostWithoutPort(host: string): string {
+  if (host !== lastHost) {
+    lastHostName = stripPort(host);
+    lastHost = host;
+  }
+  return lastHostName;
+}
+
 function stripPort(host: string): string {
   if (host.startsWith('[')) {
     const end = host.indexOf(']');
@@ -648,7 +677,8 @@ export function forward(ctx: RequestContext): void {
   };
   const res = ctx.res as ClientResponse;
   res[STATE] = state;
-  res.once('close', dropUpstreamIfUnfinished);
+  // `on`, not `once`: a response closes once, and `once` wraps the listener in a new closure per request.
+  res.on('close', dropUpstreamIfUnfinished);
   ctx.forwardedAt = Date.now();
   if (ctx.runtime.balanced !== undefined && !nextTarget(state)) return;
   send(state);

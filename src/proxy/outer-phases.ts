@@ -8,7 +8,12 @@ interface Phases {
 }
 const PHASES = new WeakMap<Snapshot, Phases>();
 
+// The snapshot being served asks on every request: it is answered without the WeakMap.
+let lastSnapshot: Snapshot | undefined;
+let lastPhases: Phases | undefined;
+
 function phasesOf(snapshot: Snapshot): Phases {
+  if (snapshot === lastSnapshot) return lastPhases!;
   let phases = PHASES.get(snapshot);
   if (phases === undefined) {
     phases = { rewrite: false };
@@ -21,6 +26,8 @@ function phasesOf(snapshot: Snapshot): Phases {
     }
     PHASES.set(snapshot, phases);
   }
+  lastSnapshot = snapshot;
+  lastPhases = phases;
   return phases;
 }
 

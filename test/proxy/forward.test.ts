@@ -42,6 +42,20 @@ t.before(async () => {
       res.writeHead(299, 'Custom Reason', [['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['X-Twice', 'x'], ['X-Twice', 'y']].flat());
       return res.end('cookies');
     }
+    if (req.url === '/repeats') {
+      const lines = [
+        ['Set-Cookie', 'only=1'],
+        ['Via', '1.1 a'],
+        ['Via', '1.1 b'],
+        ['Content-Type', 'text/plain'],
+        ['Content-Type', 'text/html'],
+        ['Connection', 'keep-alive'],
+        ['Connection', 'X-Secret'],
+        ['X-Secret', 's'],
+      ];
+      res.writeHead(200, lines.flat());
+      return res.end('repeats');
+    }
     if (req.url === '/hop') {
       res.writeHead(200, { Connection: 'keep-alive, X-Private', 'Keep-Alive': 'timeout=5', 'X-Private': 'between us', 'X-Public': 'yes' });
       return res.end('hop');
@@ -89,6 +103,15 @@ t.test('repeated upstream headers and the reason phrase reach the client', async
   t.match(got, /\r\nset-cookie: a=1\r\nset-cookie: b=2\r\n/i);
   t.match(got, /\r\nx-twice: x, y\r\n/i);
   t.match(got, /\r\n\r\n(7\r\n)?cookies(\r\n0\r\n\r\n)?$/);
+});
+
+t.test('repeated Via, Content-Type and Connection lines are merged as node:http merges them', async (t) => {
+  const got = await raw(gw.proxyPort, 'GET /repeats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  t.match(got, /\r\nset-cookie: only=1\r\n/i);
+  t.match(got, /\r\nvia: 1\.1 a, 1\.1 b, 1\.1 gateway\/[^\r]+\r\n/i, "the upstream's Via lines, then the gateway's");
+  t.match(got, /\r\ncontent-type: text\/plain\r\n/i, 'the first Content-Type');
+  t.notMatch(got, /text\/html/);
+  t.notMatch(got, /x-secret/i, 'named by the second Connection line');
 });
 
 t.test('an HTTP/1.0 client gets an unframed body and a closed connection', async (t) => {
