@@ -135,8 +135,22 @@ export class BatchQueue<T = string> {
   private dropOldest(): void {
     const e = this.entries[this.head];
     this.entries[this.head++] = undefined;
+    // A full queue whose batch is still being retried drops one entry per entry added: the array is compacted here
+    // too, or it would grow by a slot per request until that batch ends (up to max_retry_time).
+    this.compact();
     if (this.conf.max_bytes != null) this.bytes -= bytesOf(e);
     this.drop('queue full', 1);
+  }
+
+  /** Forgets the slots before `head` once they are most of the array. */
+  private compact(): void {
+    if (this.head === this.entries.length) {
+      this.entries = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
   }
 
   /** Counts dropped entries; logs them at most once per DROP_LOG_INTERVAL_MS, with the count since the last line. */
@@ -176,13 +190,7 @@ export class BatchQueue<T = string> {
     const end = Math.min(this.head + this.conf.max_batch_size, this.entries.length);
     const batch = this.entries.slice(this.head, end) as T[];
     this.head = end;
-    if (this.head === this.entries.length) {
-      this.entries = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
-    }
+    this.compact();
     if (this.conf.max_bytes != null) for (const e of batch) this.bytes -= bytesOf(e);
     // The entries left start gathering the next batch now.
     this.gatheringSince = Date.now();

@@ -160,3 +160,21 @@ t.test('at stop, what is queued is sent within the grace; what is left then is d
   t.equal(s.add('late'), false, 'nothing is taken after the grace');
   stuck.release();
 });
+
+t.test('a full queue whose batch is still out keeps its memory bounded: dropping compacts what it holds', async (t) => {
+  const h = held();
+  const q = new BatchQueue('full-while-sending', conf({ max_entries: 10, max_batch_size: 5, max_coalescing_delay: 0 }), h.handler);
+  for (let i = 0; i < 100_000; i++) q.add(`e${i}`);
+  t.equal(h.batches.length, 1, 'one batch out, never answered');
+  t.equal(q.size, 10, 'max_entries kept');
+  const held_ = (q as unknown as { entries: unknown[] }).entries.length;
+  t.ok(held_ <= 2 * 1024 + 10, `the queue's array holds ${held_} slots, not one per entry added`);
+  h.release();
+  await waitFor('the second batch', () => (h.batches.length === 2 ? true : undefined));
+  t.same(h.batches[1], ['e99990', 'e99991', 'e99992', 'e99993', 'e99994'], 'the newest entries are the ones kept, in order');
+  h.release();
+  await waitFor('the third batch', () => (h.batches.length === 3 ? true : undefined));
+  t.same(h.batches[2], ['e99995', 'e99996', 'e99997', 'e99998', 'e99999']);
+  h.release();
+  await q.whenDrained();
+});
