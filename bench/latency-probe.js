@@ -14,7 +14,11 @@ const configs = require('./configs');
 const { paced, throughput } = require('./load');
 const proc = require('./processes');
 
-const CASES = { a: configs.plain, b: configs.keyAuth, c: configs.keyAuthAclRateLimit, 'c-norl': (p) => configs.keyAuthAclRateLimit({ ...p, rateLimiting: false }) };
+const CASES = { a: configs.plain, b: configs.keyAuth, c: configs.keyAuthAclRateLimit, 'c-norl': (p) => configs.keyAuthAclRateLimit({ ...p, rateLimiting: false }),
+  log: configs.httpLog,
+  // http-log to a port nothing listens on (the port of a server opened and closed at once)
+  'log-down': (p) => configs.httpLog({ ...p, collectorPort: p.deadPort }),
+};
 
 // Loaded into the gateway with --require: one JSON line per GC and per event-loop gap on stdout.
 const PROBE = `
@@ -50,7 +54,11 @@ async function main() {
   try {
     const upstream = await proc.startServer('upstream', proc.CORES.load);
     running.push(upstream);
-    const generated = CASES[values.case]({ upstreamPort: upstream.port });
+    const closed = require('node:http').createServer();
+    await new Promise((r) => closed.listen(0, '127.0.0.1', r));
+    const deadPort = closed.address().port;
+    await new Promise((r) => closed.close(r));
+    const generated = CASES[values.case]({ upstreamPort: upstream.port, deadPort });
     const file = join(dir, 'kong.yml');
     writeFileSync(file, configs.configText(generated.config));
     const probe = join(dir, 'probe.js');
