@@ -1,4 +1,5 @@
 import { log } from '../log';
+import { ObjectStore, TextStore, type EntryStore } from './entry-store';
 
 /** Kong's queue settings (kong/tools/queue_schema.lua): sizes in entries and bytes, times in seconds. */
 export interface QueueConfig {
@@ -14,7 +15,7 @@ export interface QueueConfig {
 }
 
 /** Sends one batch; rejects to have it retried. */
-export type BatchHandler<T = string> = (batch: T[]) => Promise<void>;
+export type BatchHandler<B> = (batch: B[]) => Promise<void>;
 
 /** Why entries were dropped: the queue was full, or their batch failed for max_retry_time. */
 export type DropReason = 'queue full' | 'retries exhausted' | 'shutdown';
@@ -31,21 +32,16 @@ function countDropped(plugin: string, reason: DropReason, n: number): void {
 const DROP_LOG_INTERVAL_MS = 10_000;
 
 /** Queues that may still hold entries: the ones stop() waits for. */
-const open = new Set<BatchQueue<unknown>>();
-
-/** max_bytes counts the bytes of text entries (log lines, JSON spans); other entries count none, as Kong's needs strings. */
-const bytesOf = (entry: unknown): number => (typeof entry === 'string' ? Buffer.byteLength(entry) : 0);
+const open = new Set<BatchQueue<unknown, unknown>>();
 
 /**
  * Kong's batch queue: entries (JSON texts) wait until `max_batch_size` of them are queued or `max_coalescing_delay`
  * has passed since the first, then go to the handler as one batch; a failed batch is retried with exponential
  * backoff (initial_retry_delay doubling up to max_retry_delay) for max_retry_time, then dropped. Memory is bounded
  * by max_entries and max_bytes: a full queue drops its oldest entries. add() never waits. Entries are log lines or
- * spans: anything the handler can send.
+ * spans: text entries wait as bytes (TextStore), and a batch of them is their bytes.
  */
-export class BatchQueue<T = string> {
-  private entries: Array<T | undefined> = [];
-  private head = 0;
+export class BatchQueue<T, B = T> {
   private bytes = 0;
   private running = 0;
   /** When the batch now gathering got its first entry. */
@@ -65,16 +61,17 @@ export class BatchQueue<T = string> {
     /** The plugin it serves: the metric's label and the log lines' subject. */
     readonly plugin: string,
     readonly conf: QueueConfig,
-    private readonly handler: BatchHandler<T>,
+    private readonly handler: BatchHandler<B>,
+    private readonly store: EntryStore<T, B>,
   ) {
     this.delayMs = conf.max_coalescing_delay * 1000;
     this.limit = conf.concurrency_limit === -1 ? Infinity : 1;
-    open.add(this as BatchQueue<unknown>);
+    open.add(this as BatchQueue<unknown, unknown>);
   }
 
   /** Entries waiting (not counting batches being sent). */
   get size(): number {
-    return this.entries.length - this.head;
+    return this.store.size;
   }
 
   /** Queues one entry; false when it was dropped at once (larger than max_bytes, or after shutdown). */
@@ -84,10 +81,10 @@ export class BatchQueue<T = string> {
       return false;
     }
     // A request that ran on a replaced config ends after its queue was closed: still sent, at once.
-    if (this.closed) open.add(this as BatchQueue<unknown>);
+    if (this.closed) open.add(this as BatchQueue<unknown, unknown>);
     const maxBytes = this.conf.max_bytes;
     if (maxBytes != null) {
-      const n = bytesOf(entry);
+      const n = this.store.bytesOf(entry);
       if (n > maxBytes) {
         this.drop('queue full', 1);
         return false;
@@ -97,7 +94,7 @@ export class BatchQueue<T = string> {
     }
     if (this.size >= this.conf.max_entries) this.dropOldest();
     if (this.size === 0) this.gatheringSince = Date.now();
-    this.entries.push(entry);
+    this.store.push(entry);
     this.pump();
     return true;
   }
@@ -126,31 +123,15 @@ export class BatchQueue<T = string> {
     this.abandoned = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.drop('shutdown', this.size);
-    this.entries = [];
-    this.head = 0;
+    this.store.clear();
     this.bytes = 0;
-    open.delete(this as BatchQueue<unknown>);
+    open.delete(this as BatchQueue<unknown, unknown>);
   }
 
   private dropOldest(): void {
-    const e = this.entries[this.head];
-    this.entries[this.head++] = undefined;
-    // A full queue whose batch is still being retried drops one entry per entry added: the array is compacted here
-    // too, or it would grow by a slot per request until that batch ends (up to max_retry_time).
-    this.compact();
-    if (this.conf.max_bytes != null) this.bytes -= bytesOf(e);
+    const n = this.store.dropOldest();
+    if (this.conf.max_bytes != null) this.bytes -= n;
     this.drop('queue full', 1);
-  }
-
-  /** Forgets the slots before `head` once they are most of the array. */
-  private compact(): void {
-    if (this.head === this.entries.length) {
-      this.entries = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
-    }
   }
 
   /** Counts dropped entries; logs them at most once per DROP_LOG_INTERVAL_MS, with the count since the last line. */
@@ -186,18 +167,15 @@ export class BatchQueue<T = string> {
     if (this.size === 0 && this.running === 0) this.settled();
   }
 
-  private take(): T[] {
-    const end = Math.min(this.head + this.conf.max_batch_size, this.entries.length);
-    const batch = this.entries.slice(this.head, end) as T[];
-    this.head = end;
-    this.compact();
-    if (this.conf.max_bytes != null) for (const e of batch) this.bytes -= bytesOf(e);
+  private take(): B[] {
+    const batch = this.store.take(Math.min(this.conf.max_batch_size, this.store.size));
+    if (this.conf.max_bytes != null) this.bytes -= this.store.takenBytes;
     // The entries left start gathering the next batch now.
     this.gatheringSince = Date.now();
     return batch;
   }
 
-  private send(batch: T[]): void {
+  private send(batch: B[]): void {
     this.running++;
     void this.deliver(batch).finally(() => {
       this.running--;
@@ -205,7 +183,7 @@ export class BatchQueue<T = string> {
     });
   }
 
-  private async deliver(batch: T[]): Promise<void> {
+  private async deliver(batch: B[]): Promise<void> {
     const started = Date.now();
     const maxRetryMs = this.conf.max_retry_time * 1000;
     let delay = this.conf.initial_retry_delay * 1000;
@@ -225,11 +203,35 @@ export class BatchQueue<T = string> {
   }
 
   private settled(): void {
-    if (this.closed) open.delete(this as BatchQueue<unknown>);
+    if (this.closed) open.delete(this as BatchQueue<unknown, unknown>);
     const drained = this.drained;
     this.drained = undefined;
     drained?.();
   }
+}
+
+/** A queue of text entries (log lines, JSON spans): its batches are the entries' UTF-8 bytes. */
+export function textQueue(plugin: string, conf: QueueConfig, handler: BatchHandler<Buffer>): BatchQueue<string, Buffer> {
+  return new BatchQueue(plugin, conf, handler, new TextStore());
+}
+
+/** A queue of entries kept as objects (spans encoded per batch). */
+export function objectQueue<T>(plugin: string, conf: QueueConfig, handler: BatchHandler<T>): BatchQueue<T, T> {
+  return new BatchQueue(plugin, conf, handler, new ObjectStore<T>());
+}
+
+/** Batch entries' bytes joined into one body: `open`, the entries with `separator` between them, `close`. */
+export function joinBytes(batch: readonly Buffer[], open: string, separator: string, close: string): Buffer {
+  let length = open.length + close.length + separator.length * Math.max(0, batch.length - 1);
+  for (const b of batch) length += b.length;
+  const out = Buffer.allocUnsafe(length);
+  let at = out.write(open, 0, 'latin1');
+  for (let i = 0; i < batch.length; i++) {
+    if (i > 0) at += out.write(separator, at, 'latin1');
+    at += batch[i].copy(out, at);
+  }
+  out.write(close, at, 'latin1');
+  return out;
 }
 
 /**

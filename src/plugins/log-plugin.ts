@@ -1,5 +1,5 @@
 import type { PluginCheck } from './types';
-import { BatchQueue, type QueueConfig } from '../observe/queue';
+import { textQueue, type BatchQueue, type QueueConfig } from '../observe/queue';
 import type { LogEntry } from '../observe/log-entry';
 
 /** Kong's custom_fields_by_lua: Lua code, which this gateway does not run; an empty map is no code. */
@@ -26,19 +26,20 @@ export const IMMEDIATE_QUEUE: QueueConfig = {
 
 /** Where a log plugin's batches go: a collector, a file, a socket. */
 export interface Sink {
-  write(batch: string[]): Promise<void>;
+  /** The entries' JSON texts as UTF-8. */
+  write(batch: Buffer[]): Promise<void>;
   /** Releases connections or descriptors, once nothing is left to send. */
   close(): void;
 }
 
 /** A log plugin instance's compiled state: its queue and where the queue sends. */
 export interface QueuedSink {
-  queue: BatchQueue;
+  queue: BatchQueue<string, Buffer>;
   sink: Sink;
 }
 
 export function queuedSink(plugin: string, queue: QueueConfig, sink: Sink): QueuedSink {
-  return { sink, queue: new BatchQueue(plugin, queue, (batch) => sink.write(batch)) };
+  return { sink, queue: textQueue(plugin, queue, (batch) => sink.write(batch)) };
 }
 
 /** The log phase of every log plugin: the entry is queued, never waited for. */

@@ -1,6 +1,9 @@
 // The batch queue every log plugin shares, after Kong's kong/tools/queue.lua (spec/01-unit/27-queue_spec.lua).
 import t from 'tap';
-import { BatchQueue, drainQueues, droppedEntries, type QueueConfig } from '../../src/observe/queue';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { drainQueues, droppedEntries, joinBytes, textQueue, type QueueConfig } from '../../src/observe/queue';
+import { TextStore } from '../../src/observe/entry-store';
 import { waitFor } from '../helpers/wait';
 
 const SPEC = 'spec/01-unit/27-queue_spec.lua';
@@ -16,6 +19,10 @@ const conf = (over: Partial<QueueConfig> = {}): QueueConfig => ({
   concurrency_limit: 1,
   ...over,
 });
+
+/** A text queue whose batches the test reads back as strings. */
+const texts = (name: string, c: QueueConfig, handler: (batch: string[]) => Promise<void>) =>
+  textQueue(name, c, (batch) => handler(batch.map((entry) => entry.toString())));
 
 const dropped = (plugin: string, reason: string) => droppedEntries.get(`${plugin}\n${reason}`) ?? 0;
 
@@ -35,7 +42,7 @@ function held() {
 
 t.test(`${SPEC}: a batch leaves once max_batch_size entries are queued, one batch at a time`, async (t) => {
   const h = held();
-  const q = new BatchQueue('batching', conf({ max_batch_size: 3 }), h.handler);
+  const q = texts('batching', conf({ max_batch_size: 3 }), h.handler);
   for (const e of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) q.add(e);
   t.same(h.batches, [['a', 'b', 'c']], 'concurrency_limit 1: the second full batch waits for the first');
   h.release();
@@ -54,7 +61,7 @@ t.test(`${SPEC}: a batch leaves once max_batch_size entries are queued, one batc
 
 t.test(`${SPEC}: entries wait at most max_coalescing_delay, then leave together`, async (t) => {
   const batches: string[][] = [];
-  const q = new BatchQueue('coalescing', conf({ max_batch_size: 100, max_coalescing_delay: 0.05 }), async (b) => void batches.push(b));
+  const q = texts('coalescing', conf({ max_batch_size: 100, max_coalescing_delay: 0.05 }), async (b) => void batches.push(b));
   q.add('a');
   q.add('b');
   t.same(batches, [], 'not sent at once');
@@ -66,7 +73,7 @@ t.test(`${SPEC}: entries wait at most max_coalescing_delay, then leave together`
 t.test(`${SPEC}: a full queue drops its oldest entries, counts them and never blocks`, async (t) => {
   const h = held();
   const before = dropped('full', 'queue full');
-  const q = new BatchQueue('full', conf({ max_entries: 2, max_coalescing_delay: 0 }), h.handler);
+  const q = texts('full', conf({ max_entries: 2, max_coalescing_delay: 0 }), h.handler);
   for (const e of ['a', 'b', 'c', 'd']) t.equal(q.add(e), true);
   t.same(h.batches, [['a']], 'a is being sent');
   t.equal(q.size, 2);
@@ -83,7 +90,7 @@ t.test(`${SPEC}: a full queue drops its oldest entries, counts them and never bl
 t.test(`${SPEC}: max_bytes bounds the bytes waiting; an entry larger than it is refused`, async (t) => {
   const h = held();
   const before = dropped('bytes', 'queue full');
-  const q = new BatchQueue('bytes', conf({ max_bytes: 10, max_coalescing_delay: 0 }), h.handler);
+  const q = texts('bytes', conf({ max_bytes: 10, max_coalescing_delay: 0 }), h.handler);
   q.add('sent'); // in flight: not counted
   q.add('aaaaa');
   q.add('bbbbb');
@@ -102,7 +109,7 @@ t.test(`${SPEC}: max_bytes bounds the bytes waiting; an entry larger than it is 
 
 t.test(`${SPEC}: a failed batch is retried with exponential backoff until it succeeds`, async (t) => {
   const calls: number[] = [];
-  const q = new BatchQueue('retry', conf({ max_coalescing_delay: 0, initial_retry_delay: 0.02, max_retry_delay: 0.08 }), async (b) => {
+  const q = texts('retry', conf({ max_coalescing_delay: 0, initial_retry_delay: 0.02, max_retry_delay: 0.08 }), async (b) => {
     calls.push(Date.now());
     if (calls.length <= 4) throw new Error('collector down');
     t.same(b, ['entry']);
@@ -121,7 +128,7 @@ t.test(`${SPEC}: a failed batch is retried with exponential backoff until it suc
 t.test(`${SPEC}: a batch failing past max_retry_time is dropped and counted`, async (t) => {
   const before = dropped('give-up', 'retries exhausted');
   let calls = 0;
-  const q = new BatchQueue('give-up', conf({ max_batch_size: 2, max_coalescing_delay: 0, max_retry_time: 0 }), async () => {
+  const q = texts('give-up', conf({ max_batch_size: 2, max_coalescing_delay: 0, max_retry_time: 0 }), async () => {
     calls++;
     throw new Error('collector down');
   });
@@ -134,7 +141,7 @@ t.test(`${SPEC}: a batch failing past max_retry_time is dropped and counted`, as
 
 t.test(`${SPEC}: concurrency_limit -1 sends batches without waiting for the previous`, async (t) => {
   const h = held();
-  const q = new BatchQueue('parallel', conf({ concurrency_limit: -1, max_coalescing_delay: 0 }), h.handler);
+  const q = texts('parallel', conf({ concurrency_limit: -1, max_coalescing_delay: 0 }), h.handler);
   q.add('a');
   q.add('b');
   q.add('c');
@@ -146,12 +153,12 @@ t.test(`${SPEC}: concurrency_limit -1 sends batches without waiting for the prev
 
 t.test('at stop, what is queued is sent within the grace; what is left then is dropped and counted', async (t) => {
   const sent: string[][] = [];
-  const q = new BatchQueue('stop', conf({ max_batch_size: 100 }), async (b) => void sent.push(b));
+  const q = texts('stop', conf({ max_batch_size: 100 }), async (b) => void sent.push(b));
   q.add('a');
   q.add('b');
   const stuck = held();
   const before = dropped('stuck', 'shutdown');
-  const s = new BatchQueue('stuck', conf({ max_coalescing_delay: 0 }), stuck.handler);
+  const s = texts('stuck', conf({ max_coalescing_delay: 0 }), stuck.handler);
   s.add('in flight');
   s.add('waiting');
   await drainQueues(100);
@@ -163,12 +170,13 @@ t.test('at stop, what is queued is sent within the grace; what is left then is d
 
 t.test('a full queue whose batch is still out keeps its memory bounded: dropping compacts what it holds', async (t) => {
   const h = held();
-  const q = new BatchQueue('full-while-sending', conf({ max_entries: 10, max_batch_size: 5, max_coalescing_delay: 0 }), h.handler);
+  const q = texts('full-while-sending', conf({ max_entries: 10, max_batch_size: 5, max_coalescing_delay: 0 }), h.handler);
   for (let i = 0; i < 100_000; i++) q.add(`e${i}`);
   t.equal(h.batches.length, 1, 'one batch out, never answered');
   t.equal(q.size, 10, 'max_entries kept');
-  const held_ = (q as unknown as { entries: unknown[] }).entries.length;
-  t.ok(held_ <= 2 * 1024 + 10, `the queue's array holds ${held_} slots, not one per entry added`);
+  const store = (q as unknown as { store: { chunkOf: unknown[]; chunks: unknown[] } }).store;
+  t.ok(store.chunkOf.length <= 2 * 1024 + 10, `the queue's arrays hold ${store.chunkOf.length} slots, not one per entry added`);
+  t.ok(store.chunks.length <= 2, `${store.chunks.length} chunks of bytes kept: the ones no queued entry uses are let go`);
   h.release();
   await waitFor('the second batch', () => (h.batches.length === 2 ? true : undefined));
   t.same(h.batches[1], ['e99990', 'e99991', 'e99992', 'e99993', 'e99994'], 'the newest entries are the ones kept, in order');
@@ -177,4 +185,50 @@ t.test('a full queue whose batch is still out keeps its memory bounded: dropping
   t.same(h.batches[2], ['e99995', 'e99996', 'e99997', 'e99998', 'e99999']);
   h.release();
   await q.whenDrained();
+});
+
+t.test('text entries wait as UTF-8 bytes in shared chunks; a batch being sent keeps its bytes while more arrive', async (t) => {
+  const store = new TextStore();
+  const wide = 'é€😀'.repeat(50);
+  const huge = 'x'.repeat(300 * 1024);
+  const texts = [...Array.from({ length: 500 }, (_, i) => `{"n":${i},"s":"${wide}"}`), huge, 'last'];
+  for (const text of texts) store.push(text);
+  t.equal(store.size, texts.length);
+  t.equal(store.bytesOf(wide), Buffer.byteLength(wide), 'max_bytes counts UTF-8 bytes');
+  const first = store.take(200);
+  t.equal(store.takenBytes, texts.slice(0, 200).reduce((n, e) => n + Buffer.byteLength(e), 0));
+  for (let i = 0; i < 1000; i++) store.push(`later ${i}`);
+  t.same(first.map(String), texts.slice(0, 200), 'the batch taken is intact after more entries were written');
+  t.equal(store.dropOldest(), Buffer.byteLength(texts[200]));
+  const rest = store.take(store.size).map(String);
+  t.same(rest, [...texts.slice(201), ...Array.from({ length: 1000 }, (_, i) => `later ${i}`)], 'every entry back in order, the one larger than a chunk too');
+  t.equal(store.size, 0);
+});
+
+t.test('joinBytes: the body of a batch, as the collectors expect it', async (t) => {
+  const batch = ['{"a":1}', '{"b":"é"}'].map((e) => Buffer.from(e));
+  t.equal(joinBytes(batch, '[', ',', ']').toString(), '[{"a":1},{"b":"é"}]');
+  t.equal(joinBytes(batch, '', '\n', '\n').toString(), '{"a":1}\n{"b":"é"}\n');
+  t.equal(joinBytes([], '[', ',', ']').toString(), '[]');
+});
+
+t.test('a full queue (collector down) keeps its entries off the JS heap, so collections have nothing of them to copy', async (t) => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const stuck = held();
+  const q = texts('off-heap', conf({ max_coalescing_delay: 0 }), stuck.handler);
+  const padding = 'p'.repeat(1000);
+  gc();
+  const before = process.memoryUsage();
+  for (let i = 0; i < 10_000; i++) q.add(`{"i":${i},"padding":"${padding}"}`);
+  gc();
+  const after = process.memoryUsage();
+  t.equal(q.size, 9_999, 'one batch out, never answered; the rest wait');
+  const heapMb = (after.heapUsed - before.heapUsed) / 1e6;
+  const offHeapMb = (after.arrayBuffers - before.arrayBuffers) / 1e6;
+  // As strings, 10,000 entries of ~1 KB held 10 MB or more of heap.
+  t.ok(heapMb < 2, `JS heap grew ${heapMb.toFixed(2)} MB`);
+  t.ok(offHeapMb >= 10, `buffers grew ${offHeapMb.toFixed(2)} MB`);
+  q.abandon();
+  stuck.release();
 });

@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { PluginDefinition } from '../types';
 import { closeQueuedSink, IMMEDIATE_QUEUE, queuedSink, queueEntry, refuseLuaFields, type QueuedSink, type Sink } from '../log-plugin';
+import { joinBytes } from '../../observe/queue';
 import configSchema from './schema.json';
 
 export interface FileLogConfig {
@@ -21,8 +22,8 @@ class FileSink implements Sink {
     readonly reopen: boolean,
   ) {}
 
-  async write(batch: string[]): Promise<void> {
-    const data = `${batch.join('\n')}\n`;
+  async write(batch: Buffer[]): Promise<void> {
+    const data = joinBytes(batch, '', '\n', '\n');
     if (this.reopen) {
       const h = await this.open();
       try {

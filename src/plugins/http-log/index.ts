@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { PluginCheck, PluginDefinition } from '../types';
-import type { QueueConfig } from '../../observe/queue';
+import { joinBytes, type QueueConfig } from '../../observe/queue';
 import { closeQueuedSink, queuedSink, queueEntry, refuseLuaFields, type QueuedSink } from '../log-plugin';
 import configSchema from './schema.json';
 
@@ -95,9 +95,8 @@ export const httpLog: PluginDefinition<HttpLogConfig, QueuedSink> = {
       agent,
     };
     const where = endpointName(url);
-    const write = (batch: string[]): Promise<void> => {
-      // Encoded once: its length is the buffer's, and the socket writes it as it stands.
-      const body = Buffer.from(queueConf.max_batch_size === 1 ? batch[0] : `[${batch.join(',')}]`);
+    const write = (batch: Buffer[]): Promise<void> => {
+      const body = queueConf.max_batch_size === 1 ? batch[0] : joinBytes(batch, '[', ',', ']');
       return new Promise((resolve, reject) => {
         const req = (secure ? https : http).request({ ...target, headers: { ...headers, 'content-length': body.length } }, (res) => {
           res.resume(); // read the body even when it is not used, so the connection can be reused

@@ -4,7 +4,7 @@ import type { RequestContext, RequestTrace } from '../../proxy/context';
 import type { ChainEntry } from '../../config/snapshot';
 import { NODE_ID } from '../../node-id';
 import { VERSION } from '../../version';
-import { BatchQueue, type QueueConfig } from '../../observe/queue';
+import { objectQueue, type BatchQueue, type QueueConfig } from '../../observe/queue';
 import { randomHex } from '../../tracing/random-id';
 import { keepAliveAgent, postBatch, type Collector } from '../../tracing/collector';
 import { checkPropagation, extract, inject, propagationOf, type ExtractFormat, type Propagation, type TraceContext } from '../../tracing/propagation';
@@ -221,7 +221,7 @@ export const opentelemetry: PluginDefinition<OpenTelemetryConfig, Compiled> = {
         readTimeout: conf.read_timeout,
         agent: (agent = keepAliveAgent(collectorUrl)),
       };
-      spanQueue = new BatchQueue<OtlpSpan>('opentelemetry', queue, (spans) => postBatch(collector, encodeTraces(spans, resource, SCOPE)));
+      spanQueue = objectQueue<OtlpSpan>('opentelemetry', queue, (spans) => postBatch(collector, encodeTraces(spans, resource, SCOPE)));
     }
     return {
       propagation: propagationOf(conf.header_type, undefined, conf.propagation),

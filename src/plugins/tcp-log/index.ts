@@ -2,6 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { PluginDefinition } from '../types';
 import { closeQueuedSink, IMMEDIATE_QUEUE, queuedSink, queueEntry, refuseLuaFields, type QueuedSink, type Sink } from '../log-plugin';
+import { joinBytes } from '../../observe/queue';
 import configSchema from './schema.json';
 
 export interface TcpLogConfig {
@@ -27,11 +28,11 @@ class TcpSink implements Sink {
     this.where = `${c.host}:${c.port}`;
   }
 
-  async write(batch: string[]): Promise<void> {
+  async write(batch: Buffer[]): Promise<void> {
     if (this.idle !== undefined) clearTimeout(this.idle);
     const socket = this.socket ?? (await this.connect());
     await new Promise<void>((resolve, reject) => {
-      socket.write(`${batch.join('\n')}\n`, (err) => (err ? reject(new Error(`failed to send data to ${this.where}: ${err.message}`)) : resolve()));
+      socket.write(joinBytes(batch, '', '\n', '\n'), (err) => (err ? reject(new Error(`failed to send data to ${this.where}: ${err.message}`)) : resolve()));
     }).catch((err) => {
       socket.destroy();
       throw err;

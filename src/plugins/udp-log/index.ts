@@ -17,7 +17,7 @@ class UdpSink implements Sink {
 
   constructor(private readonly c: UdpLogConfig) {}
 
-  async write(batch: string[]): Promise<void> {
+  async write(batch: Buffer[]): Promise<void> {
     const socket = await (this.socket ??= this.connect());
     await Promise.all(
       batch.map(

@@ -1,0 +1,168 @@
+/**
+ * Where a batch queue keeps its waiting entries, oldest first. `B` is what a batch hands the sender: the entries
+ * themselves, or their bytes.
+ */
+export interface EntryStore<T, B> {
+  readonly size: number;
+  /** Bytes of an entry, as max_bytes counts them. */
+  bytesOf(entry: T): number;
+  push(entry: T): void;
+  /** Forgets the oldest entry; returns its bytes. */
+  dropOldest(): number;
+  /** Removes the `n` oldest entries and returns them (n ≤ size). */
+  take(n: number): B[];
+  /** Bytes of the entries `take` just returned. */
+  readonly takenBytes: number;
+  clear(): void;
+}
+
+/** Entries kept as they are (spans as objects): max_bytes counts none of them, as Kong's counts strings only. */
+export class ObjectStore<T> implements EntryStore<T, T> {
+  private entries: Array<T | undefined> = [];
+  private head = 0;
+  readonly takenBytes = 0;
+
+  get size(): number {
+    return this.entries.length - this.head;
+  }
+
+  bytesOf(): number {
+    return 0;
+  }
+
+  push(entry: T): void {
+    this.entries.push(entry);
+  }
+
+  dropOldest(): number {
+    this.entries[this.head++] = undefined;
+    this.compact();
+    return 0;
+  }
+
+  take(n: number): T[] {
+    const batch = this.entries.slice(this.head, this.head + n) as T[];
+    this.head += n;
+    this.compact();
+    return batch;
+  }
+
+  clear(): void {
+    this.entries = [];
+    this.head = 0;
+  }
+
+  /** Forgets the slots before `head` once they are most of the array (a full queue drops one per entry added). */
+  private compact(): void {
+    if (this.head === this.entries.length) this.clear();
+    else if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** Bytes per chunk: a log entry is ~1–2 KB, so a chunk holds a hundred or more. */
+const CHUNK_BYTES = 256 * 1024;
+/** UTF-8 needs at most 3 bytes per UTF-16 code unit: a text this short surely fits without measuring it. */
+const MAX_UTF8_PER_UNIT = 3;
+
+/**
+ * Text entries (log lines, JSON spans) kept as UTF-8 in large buffers outside the JS heap, each entry a start and
+ * an end in number arrays. A queue that fills while its collector is down keeps up to max_entries of them for as
+ * long as max_retry_time: as strings, each survived young-generation collections and was copied into the old
+ * generation, and the proxy's collections grew several-fold (p99 +6 ms); here nothing of a queued entry is a JS
+ * object. A batch is views of the chunks: a chunk no entry needs is left to the collector, never reused, so a
+ * batch still being retried keeps its bytes.
+ */
+export class TextStore implements EntryStore<string, Buffer> {
+  /** chunks[i] is chunk number firstChunk + i. */
+  private chunks: Buffer[] = [];
+  private firstChunk = 0;
+  /** Bytes used in the last chunk. */
+  private used = 0;
+  /** Per entry, oldest first from `head`: its chunk number, start and end in that chunk. */
+  private chunkOf: number[] = [];
+  private startOf: number[] = [];
+  private endOf: number[] = [];
+  private head = 0;
+  takenBytes = 0;
+
+  get size(): number {
+    return this.chunkOf.length - this.head;
+  }
+
+  bytesOf(text: string): number {
+    return Buffer.byteLength(text);
+  }
+
+  push(text: string): void {
+    let chunk = this.chunks.length === 0 ? undefined : this.chunks[this.chunks.length - 1];
+    const room = chunk === undefined ? 0 : chunk.length - this.used;
+    if (chunk === undefined || (text.length * MAX_UTF8_PER_UNIT > room && Buffer.byteLength(text) > room)) {
+      chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, Buffer.byteLength(text)));
+      this.chunks.push(chunk);
+      this.used = 0;
+    }
+    const start = this.used;
+    this.used += chunk.write(text, start);
+    this.chunkOf.push(this.firstChunk + this.chunks.length - 1);
+    this.startOf.push(start);
+    this.endOf.push(this.used);
+  }
+
+  dropOldest(): number {
+    const bytes = this.endOf[this.head] - this.startOf[this.head];
+    this.advance(1);
+    return bytes;
+  }
+
+  take(n: number): Buffer[] {
+    const batch = new Array<Buffer>(n);
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const k = this.head + i;
+      batch[i] = this.chunks[this.chunkOf[k] - this.firstChunk].subarray(this.startOf[k], this.endOf[k]);
+      bytes += this.endOf[k] - this.startOf[k];
+    }
+    this.takenBytes = bytes;
+    this.advance(n);
+    return batch;
+  }
+
+  clear(): void {
+    this.chunks = [];
+    this.firstChunk = 0;
+    this.used = 0;
+    this.chunkOf = [];
+    this.startOf = [];
+    this.endOf = [];
+    this.head = 0;
+  }
+
+  private advance(n: number): void {
+    this.head += n;
+    if (this.head === this.chunkOf.length) {
+      // Empty: the last chunk keeps its room for the next entries.
+      const last = this.chunks[this.chunks.length - 1];
+      this.firstChunk += this.chunks.length - 1;
+      this.chunks = [last];
+      this.chunkOf = [];
+      this.startOf = [];
+      this.endOf = [];
+      this.head = 0;
+      return;
+    }
+    const oldest = this.chunkOf[this.head] - this.firstChunk;
+    if (oldest > 0) {
+      this.chunks.splice(0, oldest);
+      this.firstChunk += oldest;
+    }
+    if (this.head > 1024 && this.head * 2 > this.chunkOf.length) {
+      this.chunkOf = this.chunkOf.slice(this.head);
+      this.startOf = this.startOf.slice(this.head);
+      this.endOf = this.endOf.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
