@@ -64,6 +64,8 @@ export class ObjectStore<T> implements EntryStore<T, T> {
 
 /** Bytes per chunk: a log entry is ~1–2 KB, so a chunk holds a hundred or more. */
 const CHUNK_BYTES = 256 * 1024;
+/** Chunks kept for reuse once their entries have left. */
+const SPARE_CHUNKS = 2;
 /** UTF-8 needs at most 3 bytes per UTF-16 code unit: a text this short surely fits without measuring it. */
 const MAX_UTF8_PER_UNIT = 3;
 
@@ -72,13 +74,14 @@ const MAX_UTF8_PER_UNIT = 3;
  * an end in number arrays. A queue that fills while its collector is down keeps up to max_entries of them for as
  * long as max_retry_time: as strings, each survived young-generation collections and was copied into the old
  * generation, and the proxy's collections grew several-fold (p99 +6 ms); here nothing of a queued entry is a JS
- * object. A batch is views of the chunks: a chunk no entry needs is left to the collector, never reused, so a
- * batch still being retried keeps its bytes.
+ * object. A batch is copied out of the chunks, so a chunk no entry needs is reused: a full queue dropping its oldest
+ * entries allocates nothing, where new chunks would have the collector chase their external memory.
  */
 export class TextStore implements EntryStore<string, Buffer> {
   /** chunks[i] is chunk number firstChunk + i. */
   private chunks: Buffer[] = [];
   private firstChunk = 0;
+  private spare: Buffer[] = [];
   /** Bytes used in the last chunk. */
   private used = 0;
   /** Per entry, oldest first from `head`: its chunk number, start and end in that chunk. */
@@ -100,7 +103,8 @@ export class TextStore implements EntryStore<string, Buffer> {
     let chunk = this.chunks.length === 0 ? undefined : this.chunks[this.chunks.length - 1];
     const room = chunk === undefined ? 0 : chunk.length - this.used;
     if (chunk === undefined || (text.length * MAX_UTF8_PER_UNIT > room && Buffer.byteLength(text) > room)) {
-      chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, Buffer.byteLength(text)));
+      const bytes = Buffer.byteLength(text);
+      chunk = bytes <= CHUNK_BYTES ? (this.spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES)) : Buffer.allocUnsafeSlow(bytes);
       this.chunks.push(chunk);
       this.used = 0;
     }
@@ -118,12 +122,16 @@ export class TextStore implements EntryStore<string, Buffer> {
   }
 
   take(n: number): Buffer[] {
-    const batch = new Array<Buffer>(n);
     let bytes = 0;
+    for (let k = this.head; k < this.head + n; k++) bytes += this.endOf[k] - this.startOf[k];
+    const copy = Buffer.allocUnsafe(bytes);
+    const batch = new Array<Buffer>(n);
+    let at = 0;
     for (let i = 0; i < n; i++) {
       const k = this.head + i;
-      batch[i] = this.chunks[this.chunkOf[k] - this.firstChunk].subarray(this.startOf[k], this.endOf[k]);
-      bytes += this.endOf[k] - this.startOf[k];
+      const end = at + this.chunks[this.chunkOf[k] - this.firstChunk].copy(copy, at, this.startOf[k], this.endOf[k]);
+      batch[i] = copy.subarray(at, end);
+      at = end;
     }
     this.takenBytes = bytes;
     this.advance(n);
@@ -132,6 +140,7 @@ export class TextStore implements EntryStore<string, Buffer> {
 
   clear(): void {
     this.chunks = [];
+    this.spare = [];
     this.firstChunk = 0;
     this.used = 0;
     this.chunkOf = [];
@@ -145,7 +154,7 @@ export class TextStore implements EntryStore<string, Buffer> {
     if (this.head === this.chunkOf.length) {
       // Empty: the last chunk keeps its room for the next entries.
       const last = this.chunks[this.chunks.length - 1];
-      this.firstChunk += this.chunks.length - 1;
+      this.release(this.chunks.length - 1);
       this.chunks = [last];
       this.chunkOf = [];
       this.startOf = [];
@@ -154,15 +163,18 @@ export class TextStore implements EntryStore<string, Buffer> {
       return;
     }
     const oldest = this.chunkOf[this.head] - this.firstChunk;
-    if (oldest > 0) {
-      this.chunks.splice(0, oldest);
-      this.firstChunk += oldest;
-    }
+    if (oldest > 0) this.release(oldest);
     if (this.head > 1024 && this.head * 2 > this.chunkOf.length) {
       this.chunkOf = this.chunkOf.slice(this.head);
       this.startOf = this.startOf.slice(this.head);
       this.endOf = this.endOf.slice(this.head);
       this.head = 0;
     }
+  }
+
+  /** Lets go of the `n` oldest chunks: no entry uses them, and no batch, which holds copies. */
+  private release(n: number): void {
+    for (const chunk of this.chunks.splice(0, n)) if (chunk.length === CHUNK_BYTES && this.spare.length < SPARE_CHUNKS) this.spare.push(chunk);
+    this.firstChunk += n;
   }
 }
