@@ -1,67 +1,3 @@
-/**
- * Where a batch queue keeps its waiting entries, oldest first. `B` is what a batch hands the sender: the entries
- * themselves, or their bytes.
- */
-export interface EntryStore<T, B> {
-  readonly size: number;
-  /** Bytes of an entry, as max_bytes counts them. */
-  bytesOf(entry: T): number;
-  push(entry: T): void;
-  /** Forgets the oldest entry; returns its bytes. */
-  dropOldest(): number;
-  /** Removes the `n` oldest entries and returns them (n ≤ size). */
-  take(n: number): B[];
-  /** Bytes of the entries `take` just returned. */
-  readonly takenBytes: number;
-  clear(): void;
-}
-
-/** Entries kept as they are (spans as objects): max_bytes counts none of them, as Kong's counts strings only. */
-export class ObjectStore<T> implements EntryStore<T, T> {
-  private entries: Array<T | undefined> = [];
-  private head = 0;
-  readonly takenBytes = 0;
-
-  get size(): number {
-    return this.entries.length - this.head;
-  }
-
-  bytesOf(): number {
-    return 0;
-  }
-
-  push(entry: T): void {
-    this.entries.push(entry);
-  }
-
-  dropOldest(): number {
-    this.entries[this.head++] = undefined;
-    this.compact();
-    return 0;
-  }
-
-  take(n: number): T[] {
-    const batch = this.entries.slice(this.head, this.head + n) as T[];
-    this.head += n;
-    this.compact();
-    return batch;
-  }
-
-  clear(): void {
-    this.entries = [];
-    this.head = 0;
-  }
-
-  /** Forgets the slots before `head` once they are most of the array (a full queue drops one per entry added). */
-  private compact(): void {
-    if (this.head === this.entries.length) this.clear();
-    else if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
-    }
-  }
-}
-
 /** Bytes per chunk: a log entry is ~1–2 KB, so a chunk holds a hundred or more. */
 const CHUNK_BYTES = 256 * 1024;
 /** Chunks kept for reuse once their entries have left. */
@@ -69,15 +5,18 @@ const SPARE_CHUNKS = 2;
 /** UTF-8 needs at most 3 bytes per UTF-16 code unit: a text this short surely fits without measuring it. */
 const MAX_UTF8_PER_UNIT = 3;
 
+/** A queued entry: a JSON text (log line, zipkin span) or bytes already encoded (an OTLP span). */
+export type Entry = string | Uint8Array;
+
 /**
- * Text entries (log lines, JSON spans) kept as UTF-8 in large buffers outside the JS heap, each entry a start and
+ * Entries (log lines, JSON spans as UTF-8, OTLP spans as protobuf) kept in large buffers outside the JS heap, each entry a start and
  * an end in number arrays. A queue that fills while its collector is down keeps up to max_entries of them for as
  * long as max_retry_time: as strings, each survived young-generation collections and was copied into the old
  * generation, and the proxy's collections grew several-fold (p99 +6 ms); here nothing of a queued entry is a JS
  * object. A batch is copied out of the chunks, so a chunk no entry needs is reused: a full queue dropping its oldest
  * entries allocates nothing, where new chunks would have the collector chase their external memory.
  */
-export class TextStore implements EntryStore<string, Buffer> {
+export class ByteStore {
   /** chunks[i] is chunk number firstChunk + i. */
   private chunks: Buffer[] = [];
   private firstChunk = 0;
@@ -95,32 +34,41 @@ export class TextStore implements EntryStore<string, Buffer> {
     return this.chunkOf.length - this.head;
   }
 
-  bytesOf(text: string): number {
-    return Buffer.byteLength(text);
+  /** Bytes of an entry, as max_bytes counts them. */
+  bytesOf(entry: Entry): number {
+    return typeof entry === 'string' ? Buffer.byteLength(entry) : entry.length;
   }
 
-  push(text: string): void {
+  /** Copies the entry in: bytes given may be reused by the caller once this returns. */
+  push(entry: Entry): void {
     let chunk = this.chunks.length === 0 ? undefined : this.chunks[this.chunks.length - 1];
     const room = chunk === undefined ? 0 : chunk.length - this.used;
-    if (chunk === undefined || (text.length * MAX_UTF8_PER_UNIT > room && Buffer.byteLength(text) > room)) {
-      const bytes = Buffer.byteLength(text);
+    const mostBytes = typeof entry === 'string' ? entry.length * MAX_UTF8_PER_UNIT : entry.length;
+    if (chunk === undefined || (mostBytes > room && this.bytesOf(entry) > room)) {
+      const bytes = this.bytesOf(entry);
       chunk = bytes <= CHUNK_BYTES ? (this.spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES)) : Buffer.allocUnsafeSlow(bytes);
       this.chunks.push(chunk);
       this.used = 0;
     }
     const start = this.used;
-    this.used += chunk.write(text, start);
+    if (typeof entry === 'string') this.used += chunk.write(entry, start);
+    else {
+      chunk.set(entry, start);
+      this.used += entry.length;
+    }
     this.chunkOf.push(this.firstChunk + this.chunks.length - 1);
     this.startOf.push(start);
     this.endOf.push(this.used);
   }
 
+  /** Forgets the oldest entry; returns its bytes. */
   dropOldest(): number {
     const bytes = this.endOf[this.head] - this.startOf[this.head];
     this.advance(1);
     return bytes;
   }
 
+  /** Removes the `n` oldest entries (n ≤ size) and returns copies of their bytes; `takenBytes` is their sum. */
   take(n: number): Buffer[] {
     let bytes = 0;
     for (let k = this.head; k < this.head + n; k++) bytes += this.endOf[k] - this.startOf[k];

@@ -1,5 +1,5 @@
 import { log } from '../log';
-import { ObjectStore, TextStore, type EntryStore } from './entry-store';
+import { ByteStore, type Entry } from './entry-store';
 
 /** Kong's queue settings (kong/tools/queue_schema.lua): sizes in entries and bytes, times in seconds. */
 export interface QueueConfig {
@@ -15,7 +15,7 @@ export interface QueueConfig {
 }
 
 /** Sends one batch; rejects to have it retried. */
-export type BatchHandler<B> = (batch: B[]) => Promise<void>;
+export type BatchHandler = (batch: Buffer[]) => Promise<void>;
 
 /** Why entries were dropped: the queue was full, or their batch failed for max_retry_time. */
 export type DropReason = 'queue full' | 'retries exhausted' | 'shutdown';
@@ -32,16 +32,17 @@ function countDropped(plugin: string, reason: DropReason, n: number): void {
 const DROP_LOG_INTERVAL_MS = 10_000;
 
 /** Queues that may still hold entries: the ones stop() waits for. */
-const open = new Set<BatchQueue<unknown, unknown>>();
+const open = new Set<BatchQueue>();
 
 /**
  * Kong's batch queue: entries (JSON texts) wait until `max_batch_size` of them are queued or `max_coalescing_delay`
  * has passed since the first, then go to the handler as one batch; a failed batch is retried with exponential
  * backoff (initial_retry_delay doubling up to max_retry_delay) for max_retry_time, then dropped. Memory is bounded
  * by max_entries and max_bytes: a full queue drops its oldest entries. add() never waits. Entries are log lines or
- * spans: text entries wait as bytes (TextStore), and a batch of them is their bytes.
+ * spans, JSON texts or encoded bytes; they wait as bytes (ByteStore), and a batch is their bytes.
  */
-export class BatchQueue<T, B = T> {
+export class BatchQueue {
+  private readonly store = new ByteStore();
   private bytes = 0;
   private running = 0;
   /** When the batch now gathering got its first entry. */
@@ -61,12 +62,11 @@ export class BatchQueue<T, B = T> {
     /** The plugin it serves: the metric's label and the log lines' subject. */
     readonly plugin: string,
     readonly conf: QueueConfig,
-    private readonly handler: BatchHandler<B>,
-    private readonly store: EntryStore<T, B>,
+    private readonly handler: BatchHandler,
   ) {
     this.delayMs = conf.max_coalescing_delay * 1000;
     this.limit = conf.concurrency_limit === -1 ? Infinity : 1;
-    open.add(this as BatchQueue<unknown, unknown>);
+    open.add(this);
   }
 
   /** Entries waiting (not counting batches being sent). */
@@ -75,13 +75,13 @@ export class BatchQueue<T, B = T> {
   }
 
   /** Queues one entry; false when it was dropped at once (larger than max_bytes, or after shutdown). */
-  add(entry: T): boolean {
+  add(entry: Entry): boolean {
     if (this.abandoned) {
       this.drop('shutdown', 1);
       return false;
     }
     // A request that ran on a replaced config ends after its queue was closed: still sent, at once.
-    if (this.closed) open.add(this as BatchQueue<unknown, unknown>);
+    if (this.closed) open.add(this);
     const maxBytes = this.conf.max_bytes;
     if (maxBytes != null) {
       const n = this.store.bytesOf(entry);
@@ -125,7 +125,7 @@ export class BatchQueue<T, B = T> {
     this.drop('shutdown', this.size);
     this.store.clear();
     this.bytes = 0;
-    open.delete(this as BatchQueue<unknown, unknown>);
+    open.delete(this);
   }
 
   private dropOldest(): void {
@@ -167,7 +167,7 @@ export class BatchQueue<T, B = T> {
     if (this.size === 0 && this.running === 0) this.settled();
   }
 
-  private take(): B[] {
+  private take(): Buffer[] {
     const batch = this.store.take(Math.min(this.conf.max_batch_size, this.store.size));
     if (this.conf.max_bytes != null) this.bytes -= this.store.takenBytes;
     // The entries left start gathering the next batch now.
@@ -175,7 +175,7 @@ export class BatchQueue<T, B = T> {
     return batch;
   }
 
-  private send(batch: B[]): void {
+  private send(batch: Buffer[]): void {
     this.running++;
     void this.deliver(batch).finally(() => {
       this.running--;
@@ -183,7 +183,7 @@ export class BatchQueue<T, B = T> {
     });
   }
 
-  private async deliver(batch: B[]): Promise<void> {
+  private async deliver(batch: Buffer[]): Promise<void> {
     const started = Date.now();
     const maxRetryMs = this.conf.max_retry_time * 1000;
     let delay = this.conf.initial_retry_delay * 1000;
@@ -203,21 +203,11 @@ export class BatchQueue<T, B = T> {
   }
 
   private settled(): void {
-    if (this.closed) open.delete(this as BatchQueue<unknown, unknown>);
+    if (this.closed) open.delete(this);
     const drained = this.drained;
     this.drained = undefined;
     drained?.();
   }
-}
-
-/** A queue of text entries (log lines, JSON spans): its batches are the entries' UTF-8 bytes. */
-export function textQueue(plugin: string, conf: QueueConfig, handler: BatchHandler<Buffer>): BatchQueue<string, Buffer> {
-  return new BatchQueue(plugin, conf, handler, new TextStore());
-}
-
-/** A queue of entries kept as objects (spans encoded per batch). */
-export function objectQueue<T>(plugin: string, conf: QueueConfig, handler: BatchHandler<T>): BatchQueue<T, T> {
-  return new BatchQueue(plugin, conf, handler, new ObjectStore<T>());
 }
 
 /** Batch entries' bytes joined into one body: `open`, the entries with `separator` between them, `close`. */

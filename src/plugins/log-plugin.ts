@@ -1,5 +1,5 @@
 import type { PluginCheck } from './types';
-import { textQueue, type BatchQueue, type QueueConfig } from '../observe/queue';
+import { BatchQueue, type QueueConfig } from '../observe/queue';
 import type { LogEntry } from '../observe/log-entry';
 
 /** Kong's custom_fields_by_lua: Lua code, which this gateway does not run; an empty map is no code. */
@@ -34,12 +34,12 @@ export interface Sink {
 
 /** A log plugin instance's compiled state: its queue and where the queue sends. */
 export interface QueuedSink {
-  queue: BatchQueue<string, Buffer>;
+  queue: BatchQueue;
   sink: Sink;
 }
 
 export function queuedSink(plugin: string, queue: QueueConfig, sink: Sink): QueuedSink {
-  return { sink, queue: textQueue(plugin, queue, (batch) => sink.write(batch)) };
+  return { sink, queue: new BatchQueue(plugin, queue, (batch) => sink.write(batch)) };
 }
 
 /** The log phase of every log plugin: the entry is queued, never waited for. */

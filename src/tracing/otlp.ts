@@ -192,6 +192,19 @@ class Writer {
     return this;
   }
 
+  /** Bytes encoded elsewhere, as they stand (spans encoded when they were queued). */
+  raw(bytes: Uint8Array): this {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+    return this;
+  }
+
+  reset(): this {
+    this.pos = 0;
+    return this;
+  }
+
   get length(): number {
     return this.pos;
   }
@@ -222,20 +235,36 @@ function span(w: Writer, s: OtlpSpan): void {
   w.ldelim();
 }
 
+/** Reused for every span queued: a span is copied out of it at once. */
+const spanWriter = new Writer(1024);
+
+/**
+ * One span as ScopeSpans' field 2, tag and length included: a batch is these bytes one after another. The bytes are
+ * the writer's, good until the next call.
+ */
+export function encodeSpan(s: OtlpSpan): Buffer {
+  span(spanWriter.reset(), s);
+  return spanWriter.finish();
+}
+
 const MIN_BATCH_SIZE = 4096;
 let nextBatchSize = MIN_BATCH_SIZE;
 
 /**
  * collector.trace.v1.ExportTraceServiceRequest with one ResourceSpans (resource 1, scope_spans 2) holding one
- * ScopeSpans (scope 1, spans 2), as Kong sends (scope "kong-internal" 0.1.0).
+ * ScopeSpans (scope 1, spans 2), as Kong sends (scope "kong-internal" 0.1.0). Spans are given as objects, or as
+ * encodeSpan's bytes.
  */
-export function encodeTraces(spans: readonly OtlpSpan[], resource: Attributes, scope: { name: string; version: string }): Buffer {
+export function encodeTraces(spans: ReadonlyArray<OtlpSpan | Uint8Array>, resource: Attributes, scope: { name: string; version: string }): Buffer {
   // Sized as the previous batch was: most batches are alike, so the buffer seldom grows.
   const w = new Writer(nextBatchSize);
   w.fork(1).fork(1);
   for (const [k, v] of resource) keyValue(w, 1, k, v);
   w.ldelim().fork(2).fork(1).string(1, scope.name).string(2, scope.version).ldelim();
-  for (const s of spans) span(w, s);
+  for (const s of spans) {
+    if (s instanceof Uint8Array) w.raw(s);
+    else span(w, s);
+  }
   w.ldelim().ldelim();
   nextBatchSize = Math.max(MIN_BATCH_SIZE, w.length + (w.length >> 3));
   return w.finish();

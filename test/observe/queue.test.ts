@@ -2,8 +2,8 @@
 import t from 'tap';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { drainQueues, droppedEntries, joinBytes, textQueue, type QueueConfig } from '../../src/observe/queue';
-import { TextStore } from '../../src/observe/entry-store';
+import { BatchQueue, drainQueues, droppedEntries, joinBytes, type QueueConfig } from '../../src/observe/queue';
+import { ByteStore } from '../../src/observe/entry-store';
 import { waitFor } from '../helpers/wait';
 
 const SPEC = 'spec/01-unit/27-queue_spec.lua';
@@ -22,7 +22,7 @@ const conf = (over: Partial<QueueConfig> = {}): QueueConfig => ({
 
 /** A text queue whose batches the test reads back as strings. */
 const texts = (name: string, c: QueueConfig, handler: (batch: string[]) => Promise<void>) =>
-  textQueue(name, c, (batch) => handler(batch.map((entry) => entry.toString())));
+  new BatchQueue(name, c, (batch) => handler(batch.map((entry) => entry.toString())));
 
 const dropped = (plugin: string, reason: string) => droppedEntries.get(`${plugin}\n${reason}`) ?? 0;
 
@@ -187,8 +187,8 @@ t.test('a full queue whose batch is still out keeps its memory bounded: dropping
   await q.whenDrained();
 });
 
-t.test('text entries wait as UTF-8 bytes in shared chunks; a batch being sent keeps its bytes while more arrive', async (t) => {
-  const store = new TextStore();
+t.test('entries wait as bytes in shared chunks; a batch being sent keeps its bytes while more arrive', async (t) => {
+  const store = new ByteStore();
   const wide = 'é€😀'.repeat(50);
   const huge = 'x'.repeat(300 * 1024);
   const texts = [...Array.from({ length: 500 }, (_, i) => `{"n":${i},"s":"${wide}"}`), huge, 'last'];
@@ -203,6 +203,16 @@ t.test('text entries wait as UTF-8 bytes in shared chunks; a batch being sent ke
   const rest = store.take(store.size).map(String);
   t.same(rest, [...texts.slice(201), ...Array.from({ length: 1000 }, (_, i) => `later ${i}`)], 'every entry back in order, the one larger than a chunk too');
   t.equal(store.size, 0);
+});
+
+t.test('encoded entries are copied in: the bytes given can be reused at once, and max_bytes counts them', async (t) => {
+  const store = new ByteStore();
+  const scratch = Buffer.from('first');
+  store.push(scratch);
+  scratch.write('XXXXX');
+  store.push(scratch);
+  t.equal(store.bytesOf(scratch), 5);
+  t.same(store.take(2).map(String), ['first', 'XXXXX']);
 });
 
 t.test('joinBytes: the body of a batch, as the collectors expect it', async (t) => {

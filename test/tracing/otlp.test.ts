@@ -1,5 +1,5 @@
 import t from 'tap';
-import { encodeTraces, SPAN_KIND, type OtlpSpan } from '../../src/tracing/otlp';
+import { encodeSpan, encodeTraces, SPAN_KIND, type OtlpSpan } from '../../src/tracing/otlp';
 import { ORIGIN_MS, msToNs, nowNs } from '../../src/tracing/span-clock';
 import { decodeExport } from '../helpers/otlp';
 
@@ -92,4 +92,14 @@ t.test('large batches: lengths of two and three bytes, and a batch encoded after
       many(n).map((s, i) => [s.spanId, `span ${i}`, i % 2 === 0 ? 2 : 0, `http://example.test/${'p'.repeat(i % 300)}`]),
     );
   }
+});
+
+t.test('spans encoded one by one when queued make the same batch as the spans themselves', async (t) => {
+  const spans = Array.from({ length: 50 }, (_, i) =>
+    span({ spanId: (i + 1).toString(16).padStart(16, '0'), name: `span ${i} ${'é'.repeat(i)}`, attributes: [['http.url', `http://example.test/${'p'.repeat(i * 5)}`]], statusCode: i % 3 === 0 ? 2 : undefined }),
+  );
+  // Each encoding is copied at once, as the queue does: encodeSpan reuses its buffer.
+  const queued = spans.map((s) => Buffer.from(encodeSpan(s)));
+  t.same(encodeTraces(queued, [['service.name', 'kong']], SCOPE), encodeTraces(spans, [['service.name', 'kong']], SCOPE));
+  t.same(decode(encodeTraces(queued, [], SCOPE))[0].spans.map((s) => s.name), spans.map((s) => s.name));
 });

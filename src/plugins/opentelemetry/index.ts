@@ -4,12 +4,12 @@ import type { RequestContext, RequestTrace } from '../../proxy/context';
 import type { ChainEntry } from '../../config/snapshot';
 import { NODE_ID } from '../../node-id';
 import { VERSION } from '../../version';
-import { objectQueue, type BatchQueue, type QueueConfig } from '../../observe/queue';
+import { BatchQueue, type QueueConfig } from '../../observe/queue';
 import { randomHex } from '../../tracing/random-id';
 import { keepAliveAgent, postBatch, type Collector } from '../../tracing/collector';
 import { checkPropagation, extract, inject, propagationOf, type ExtractFormat, type Propagation, type TraceContext } from '../../tracing/propagation';
 import { msToNs, nowNs } from '../../tracing/span-clock';
-import { SPAN_KIND, encodeTraces, type Attributes, type AttributeValue, type OtlpSpan } from '../../tracing/otlp';
+import { SPAN_KIND, encodeSpan, encodeTraces, type Attributes, type AttributeValue, type OtlpSpan } from '../../tracing/otlp';
 import configSchema from './schema.json';
 
 export interface OpenTelemetryConfig {
@@ -36,7 +36,7 @@ interface Compiled {
   readonly samplingRate: number;
   readonly responseHeader: string | undefined;
   /** Undefined without traces_endpoint, or offline. */
-  readonly queue: BatchQueue<OtlpSpan> | undefined;
+  readonly queue: BatchQueue | undefined;
   /** The collector's kept-alive connections, closed once a retired instance's queue is drained. */
   readonly agent: Agent | undefined;
   readonly tracing: boolean;
@@ -184,7 +184,6 @@ function check(plugin: { config: OpenTelemetryConfig }): PluginCheck[] {
     out.push({ path: ['config'], message: 'at least one of these fields must be non-empty: traces_endpoint, logs_endpoint' });
   }
   if (c.logs_endpoint !== undefined) out.push({ path: ['config', 'logs_endpoint'], message: 'ignored: logs are not exported over OTLP here', severity: 'warning' });
-  if (c.queue.max_bytes != null) out.push({ path: ['config', 'queue', 'max_bytes'], message: 'ignored: spans are not text; the queue is bounded by max_entries', severity: 'warning' });
   return out;
 }
 
@@ -208,7 +207,7 @@ export const opentelemetry: PluginDefinition<OpenTelemetryConfig, Compiled> = {
       'service.version': VERSION,
       ...conf.resource_attributes,
     });
-    let spanQueue: BatchQueue<OtlpSpan> | undefined;
+    let spanQueue: BatchQueue | undefined;
     let agent: Agent | undefined;
     if (endpoint !== undefined && !build.offline) {
       const collectorUrl = new URL(endpoint);
@@ -221,7 +220,7 @@ export const opentelemetry: PluginDefinition<OpenTelemetryConfig, Compiled> = {
         readTimeout: conf.read_timeout,
         agent: (agent = keepAliveAgent(collectorUrl)),
       };
-      spanQueue = objectQueue<OtlpSpan>('opentelemetry', queue, (spans) => postBatch(collector, encodeTraces(spans, resource, SCOPE)));
+      spanQueue = new BatchQueue('opentelemetry', queue, (spans) => postBatch(collector, encodeTraces(spans, resource, SCOPE)));
     }
     return {
       propagation: propagationOf(conf.header_type, undefined, conf.propagation),
@@ -256,7 +255,7 @@ export const opentelemetry: PluginDefinition<OpenTelemetryConfig, Compiled> = {
     const t = traceOf(ctx);
     decide(ctx, c, t);
     if (!t.sampled) return;
-    for (const span of spansOf(ctx, t)) c.queue.add(span);
+    for (const span of spansOf(ctx, t)) c.queue.add(encodeSpan(span));
   },
   dispose(c) {
     c.queue?.close();

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import type { PluginCheck, PluginDefinition } from '../types';
 import type { RequestContext } from '../../proxy/context';
 import { NODE_ID } from '../../node-id';
-import { joinBytes, textQueue, type BatchQueue, type QueueConfig } from '../../observe/queue';
+import { BatchQueue, joinBytes, type QueueConfig } from '../../observe/queue';
 import { randomHex } from '../../tracing/random-id';
 import { keepAliveAgent, postBatch, type Collector } from '../../tracing/collector';
 import { checkPropagation, extract, inject, propagationOf, type Propagation, type TraceContext, type ExtractFormat } from '../../tracing/propagation';
@@ -37,7 +37,7 @@ interface Compiled {
   /** Lower-cased, as the request's header table is. */
   readonly tagsHeader: string;
   /** The spans, as JSON texts; undefined without http_endpoint (headers are still propagated) or offline. */
-  readonly queue: BatchQueue<string, Buffer> | undefined;
+  readonly queue: BatchQueue | undefined;
   /** The collector's kept-alive connections, closed once a retired instance's queue is drained. */
   readonly agent: Agent | undefined;
 }
@@ -253,7 +253,7 @@ export const zipkin: PluginDefinition<ZipkinConfig, Compiled> = {
   check,
   compile(conf, build) {
     if (build.previous !== undefined) return build.previous as Compiled;
-    let queue: BatchQueue<string, Buffer> | undefined;
+    let queue: BatchQueue | undefined;
     let agent: Agent | undefined;
     if (conf.http_endpoint !== undefined && !build.offline) {
       const endpoint = new URL(conf.http_endpoint);
@@ -265,7 +265,7 @@ export const zipkin: PluginDefinition<ZipkinConfig, Compiled> = {
         readTimeout: conf.read_timeout,
         agent: (agent = keepAliveAgent(endpoint)),
       };
-      queue = textQueue('zipkin', conf.queue, (spans) => postBatch(collector, joinBytes(spans, '[', ',', ']')));
+      queue = new BatchQueue('zipkin', conf.queue, (spans) => postBatch(collector, joinBytes(spans, '[', ',', ']')));
     }
     return {
       conf,
