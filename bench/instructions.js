@@ -4,13 +4,14 @@
 // machine is not. The gateway runs under valgrind; after a warm-up, batches of requests are sent on keep-alive
 // connections and the instructions executed (all threads) are dumped after each batch.
 //
-//   node bench/instructions.js [--case a|b|c|d|log|log-prom|otel|baseline|nginx] [--requests N] [--batches K] [--warmup W]
+//   node bench/instructions.js [--case a|b|c|d|log|log-prom|otel|baseline|pipe|undici|fg|fg-key|nginx] [--requests N] [--batches K] [--warmup W]
 //                              [--obs] [--log-only] [--metrics-only] [--keep] [--native | --syscalls | --cpu-prof] [--simulate]
 //                              [--idle S] [--node-args "FLAGS"]
 //
-// --case: the benchmark case whose config and requests are used (default a), or `baseline`: the bare http-proxy
-// of bench/servers.js instead of the gateway, so that a case's count can be compared with the baseline's, or `nginx`:
-// nginx as the same proxy (bench/nginx.js; needs nginx installed), for the distance to a C proxy.
+// --case: the benchmark case whose config and requests are used (default a), or a peer of bench/servers.js instead of
+// the gateway, so that a case's count can be compared with the peer's: `baseline` (the bare http-proxy), `pipe`,
+// `undici`, `fg` (fast-gateway, case (a)'s requests) or `fg-key` (fast-gateway with an apikey check, case (b)'s); or
+// `nginx`: nginx as the same proxy (bench/nginx.js; needs nginx installed), for the distance to a C proxy.
 // Needs valgrind. Prints one line per batch (instructions per request, all threads and the main thread alone) and their medians. With --native, the gateway
 // runs without valgrind and each batch reports its CPU time per request from /proc, split into user and system
 // (callgrind counts user-space instructions only: system time is what it cannot see). --cpu-prof: the same, with the
@@ -52,7 +53,16 @@ const CASE_CONFIGS = {
   'log-prom': configs.prometheusHttpLog,
   otel: configs.openTelemetry,
 };
-if (CASE !== 'baseline' && CASE !== 'nginx' && !CASE_CONFIGS[CASE]) throw new Error(`--case: one of ${Object.keys(CASE_CONFIGS).join(', ')}, baseline, nginx`);
+// Peers: bench/servers.js's server, and the case whose requests it is sent.
+const PEERS = {
+  baseline: { server: 'http-proxy', config: configs.plain },
+  pipe: { server: 'pipe', config: configs.plain },
+  undici: { server: 'undici', config: configs.plain },
+  fg: { server: 'fast-gateway', config: configs.plain },
+  'fg-key': { server: 'fast-gateway-key', config: configs.keyAuth },
+};
+const PEER = Object.hasOwn(PEERS, CASE) ? PEERS[CASE] : undefined;
+if (PEER === undefined && CASE !== 'nginx' && !CASE_CONFIGS[CASE]) throw new Error(`--case: one of ${[...Object.keys(CASE_CONFIGS), ...Object.keys(PEERS), 'nginx'].join(', ')}`);
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-instr-'));
 const bin = process.env.BENCH_GATEWAY_BIN ?? path.join(__dirname, '..', 'bin', 'gateway');
@@ -176,7 +186,7 @@ async function main() {
     req.on('end', () => res.end());
   });
   const collectorPort = await listen(collector);
-  const { config, requests } = (CASE_CONFIGS[CASE] ?? configs.plain)({ upstreamPort, collectorPort });
+  const { config, requests } = (PEER?.config ?? CASE_CONFIGS[CASE] ?? configs.plain)({ upstreamPort, collectorPort });
   const confFile = path.join(dir, 'kong.yml');
   fs.writeFileSync(confFile, configs.configText(config));
   fs.mkdirSync(path.join(dir, 'log'));
@@ -185,8 +195,8 @@ async function main() {
   if (log) serverArgs.push('--access-log', path.join(dir, 'log', 'access.log'));
   if (metrics) serverArgs.push('--admin-listen', '127.0.0.1:0');
   if (log && !metrics) serverArgs.push('--no-metrics');
-  if (CASE === 'baseline') {
-    serverArgs = [path.join(__dirname, 'servers.js'), 'http-proxy', '--target', String(upstreamPort)];
+  if (PEER !== undefined) {
+    serverArgs = [path.join(__dirname, 'servers.js'), PEER.server, '--target', String(upstreamPort)];
     port = undefined; // printed by the server once it listens
   }
   let command = [process.execPath, ...NODE_ARGS, ...serverArgs];

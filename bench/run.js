@@ -1,8 +1,8 @@
 'use strict';
-// npm run bench [-- --rounds 5 --duration 5 --cases a,b,c,d,e,t,pipe,undici ...]
+// npm run bench [-- --rounds 5 --duration 5 --cases a,b,c,d,e,t,pipe,undici,fg,fg-key ...]
 //
-// Measures the gateway against a bare http-proxy (keep-alive agent) forwarding to the same minimal upstream,
-// on loopback: the proxy under test on one core, the load generator and the upstream on the other (taskset).
+// Measures the gateway, and its peers (nginx, fast-gateway, other Node proxies), against a bare http-proxy
+// (keep-alive agent) forwarding to the same minimal upstream, on loopback: the proxy under test on one core, the load generator and the upstream on the other (taskset).
 // Rounds interleave baseline and target; the tables report medians. Writes bench-results/bench-<time>.json.
 // Pairs of cases that differ by one feature (c and c-norl: rate limiting) also give that feature's cost.
 
@@ -18,6 +18,7 @@ const { throughput, paced } = require('./load');
 const { encodable } = require('./raw-load');
 const proc = require('./processes');
 const report = require('./report');
+const { UPSTREAM_BODY } = require('./servers');
 
 const USAGE = `usage: npm run bench -- [options]
   --rounds N            rounds, each measuring baseline then target, for every target (default 5)
@@ -36,8 +37,9 @@ const USAGE = `usage: npm run bench -- [options]
   --fresh on|off        start the baseline and the target anew for each round's measurements, each warmed with
                         4 s of load first (default on; not for e and the observed cases): a process's own luck
                         (its memory layout, its JIT's choices) then varies between rounds instead of between runs
-  --cases LIST          any of a,lb,b,c,d,e,jwt-hs256,jwt-rs256,jwt-rs256-new,hmac,t,log,log-prom,otel,nginx,pipe,undici,c-norl,
-                        a-obs,c-obs (default: all; nginx is skipped when it is not installed). With nginx in the
+  --cases LIST          any of a,lb,b,c,d,e,jwt-hs256,jwt-rs256,jwt-rs256-new,hmac,t,log,log-prom,otel,nginx,pipe,undici,fg,
+                        fg-key,c-norl,a-obs,c-obs (default: all; nginx is skipped when it is not installed). fg and
+                        fg-key: fast-gateway bare and behind an apikey check (the peers of a and b). With nginx in the
                         run, every case is also given as a ratio to nginx (its ratio to http-proxy over nginx's)
   --workers LIST        worker counts for the gateway cases a-d, e.g. 1,2: a count N > 1 adds case <id>-wN,
                         the gateway started with --workers N on CPUs 0..N-1 (default 1)
@@ -55,11 +57,18 @@ const observed = {
 };
 const withoutRateLimiting = (params) => configs.keyAuthAclRateLimit({ ...params, rateLimiting: false });
 
+/** A key no consumer has: the key-checking peer must refuse it. */
+const refusedKey = (params) => configs.keyAuth(params).requests.map((r) => ({ ...r, headers: Object.fromEntries(Object.keys(r.headers).map((name) => [name, 'not-a-key'])) }));
+
 // rateLimited: whether the first request's response must carry the rate-limiting headers (true) or none (false).
+// server: one of bench/servers.js's peers (or nginx), sent `requests` (default: case (a)'s); `refused`: requests it must
+// answer 401.
 const TARGETS = {
   nginx: { label: 'nginx, one process (C proxy, for scale)', server: 'nginx' },
   pipe: { label: 'node:http pipe (alternative)', server: 'pipe' },
   undici: { label: 'undici stream (alternative)', server: 'undici' },
+  fg: { label: 'fast-gateway, every path proxied (Node peer of (a))', server: 'fast-gateway' },
+  'fg-key': { label: 'fast-gateway + apikey check middleware (Node peer of (b))', server: 'fast-gateway-key', requests: configs.keyAuth, refused: refusedKey },
   a: { label: '(a) gateway, one route, no plugins', config: configs.plain },
   lb: { label: '(lb) upstream of 3 targets, round-robin', config: configs.balanced },
   b: { label: '(b) key-auth, one consumer', config: configs.keyAuth },
@@ -194,6 +203,25 @@ function get(port, r) {
     req.on('error', (err) => resolve([0, err.message, {}]));
     req.end();
   });
+}
+
+/**
+ * Why a peer does not do the work it is measured for, or undefined: its first answer must carry the upstream's body
+ * (a peer answering by itself would be measured doing less), and each `refused` request must get a 401 with JSON.
+ */
+async function peerAnswersWrong(port, firstBody, refused = []) {
+  if (firstBody !== UPSTREAM_BODY) return `a first request got a body other than the upstream's: ${firstBody.slice(0, 200)}`;
+  for (const r of refused) {
+    const [status, body] = await get(port, r);
+    let json;
+    try {
+      json = JSON.parse(body);
+    } catch {
+      // not JSON: reported below
+    }
+    if (status !== 401 || typeof json?.message !== 'string') return `a request with a wrong key got ${status}: ${body.slice(0, 200)} (expected 401 with a JSON message)`;
+  }
+  return undefined;
 }
 
 /** Throws unless the response carries rate-limiting headers with the limit far from reached, or none when `expected` is false. */
@@ -441,13 +469,14 @@ async function main() {
       const def = TARGETS[id];
       say(`preparing ${def.label}`);
       let t;
+      const requests = (def.requests ?? configs.plain)({ upstreamPort: ctx.upstream.port }).requests;
       if (def.server === 'nginx') {
         // No JIT and no warm-up to speak of: one process for the whole run (no `start`, never restarted).
         const server = await proc.startNginx(proc.CORES.proxy, ctx.upstream.port);
-        t = server === undefined ? { skip: 'nginx is not installed (apt-get install nginx)' } : { server, requests: configs.plain({ upstreamPort: 0 }).requests };
+        t = server === undefined ? { skip: 'nginx is not installed (apt-get install nginx)' } : { server, requests };
       } else if (def.server) {
         const start = () => proc.startServer(def.server, proc.CORES.proxy, ctx.upstream.port);
-        t = { server: await start(), start, requests: configs.plain({ upstreamPort: 0 }).requests };
+        t = { server: await start(), start, requests };
       } else {
         t = await prepareGatewayCase(id, def, ctx);
       }
@@ -461,6 +490,13 @@ async function main() {
       if (status < 200 || status > 299) {
         skipped[id] = `a first request got ${status}: ${body.slice(0, 200)}`;
         say(`  skipped: ${skipped[id]}`);
+        await t.server.stop();
+        continue;
+      }
+      const wrong = def.server ? await peerAnswersWrong(t.server.port, body, def.refused?.({ upstreamPort: ctx.upstream.port })) : undefined;
+      if (wrong !== undefined) {
+        skipped[id] = wrong;
+        say(`  skipped: ${wrong}`);
         await t.server.stop();
         continue;
       }
