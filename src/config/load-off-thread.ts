@@ -13,6 +13,7 @@ import { Pacer } from './pacer';
 import { emptyEntitySet } from './entities';
 import type { LoadedConfig } from './load';
 import { behindServing } from './priority';
+import { startIncrementalCollection } from './collect-soon';
 import { ownBuffer, type CheckMessage, type EntityBatch, type WrittenBatch } from './check-batches';
 import type { ConfigIssue } from './errors';
 import type { CheckProcessMessage } from './check-process';
@@ -174,6 +175,10 @@ export const CHECK_PROCESS_FLAGS = ['--single-threaded', '--expose-gc', '--max-s
  * batches come through a file (see openBatchFile) where one can be made, as messages otherwise.
  */
 async function checkInProcess(bytes: Uint8Array | undefined, file: string): Promise<CheckedOutcome> {
+  // The checking process's peak comes on top of this process's memory: what this heap can give back (the pages
+  // left sparse by the last collection, a young generation grown by the last load) goes first, marked beside the
+  // event loop long before that peak.
+  startIncrementalCollection();
   const batchFile = await openBatchFile();
   const args = [file, ...(bytes === undefined ? ['--read'] : []), ...(batchFile === undefined ? [] : ['--batches-fd'])];
   // The batch file is the child's descriptor 4 (BATCH_FILE_FD).
