@@ -1,15 +1,18 @@
 'use strict';
 // The memory and time of a pool's reloads of one config file:
-//   node bench/pool-reload.js FILE [--workers N] [--reloads R] [--pause S]
+//   node bench/pool-reload.js FILE [--workers N] [--reloads R] [--pause S] [--node-flags='--flag …']
 // Starts `gateway start --workers N` (default 2; 1: one process, no pool; BENCH_GATEWAY_BIN: another checkout's
 // bin/gateway) on a copy of FILE, then changes the copy R times (default 3; a comment line at its end, a blank line in JSON: a new configuration_hash), one
 // after the other, S seconds apart (default 2). Every 10 ms the VmRSS of the primary and of every process under it (workers, checking
 // processes) is read from /proc and added up. Prints one JSON line for the start and one per reload: ms until
 // every worker serves the new configuration_hash (per GET /status), the summed RSS before and its peak, each
-// process's RSS at that peak, each process's own peak, and how many checking processes were seen.
+// process's RSS at that peak, each process's own peak, and how many checking processes were seen. `--node-flags`:
+// Node or V8 flags the gateway is started with (a way to try one without changing bin/gateway).
+// The file of the task's reload target, 100,000 consumers (`manyConsumers`), YAML or JSON:
+//   node -e "const c = require('./bench/configs.js'); require('fs').writeFileSync('/tmp/kong.json', c.configText(c.manyConsumers({ upstreamPort: 9 }).config, 'json'))"
 
 const { spawn } = require('node:child_process');
-const { copyFileSync, appendFileSync, mkdtempSync, readdirSync, readFileSync } = require('node:fs');
+const { copyFileSync, appendFileSync, mkdtempSync, openSync, readdirSync, readFileSync } = require('node:fs');
 const http = require('node:http');
 const { tmpdir } = require('node:os');
 const { extname, join } = require('node:path');
@@ -112,13 +115,14 @@ async function allWorkersOnNewHash(adminPort, old) {
 }
 
 async function main() {
-  const { positionals, values } = parseArgs({ allowPositionals: true, options: { workers: { type: 'string', default: '2' }, reloads: { type: 'string', default: '3' }, pause: { type: 'string', default: '2' } } });
+  const { positionals, values } = parseArgs({ allowPositionals: true, options: { workers: { type: 'string', default: '2' }, reloads: { type: 'string', default: '3' }, pause: { type: 'string', default: '2' }, 'node-flags': { type: 'string', default: '' } } });
   const file = join(mkdtempSync(join(tmpdir(), 'pool-reload-')), `kong${extname(positionals[0]) || '.yml'}`);
   copyFileSync(positionals[0], file);
   const workers = values.workers === '1' ? [] : ['--workers', values.workers];
-  const args = [GATEWAY_BIN, 'start', '-c', file, ...workers, '--proxy-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--access-log', 'off'];
+  const args = [...values['node-flags'].split(' ').filter(Boolean), GATEWAY_BIN, 'start', '-c', file, ...workers, '--proxy-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--access-log', 'off'];
   const started = Date.now();
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const stdout = process.env.BENCH_GATEWAY_STDOUT ? openSync(process.env.BENCH_GATEWAY_STDOUT, 'w') : 'ignore'; // e.g. --trace-gc's lines
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', stdout, 'pipe'] });
   const startSample = sampleTree(proc.pid);
   let logs = '';
   const adminPort = await new Promise((resolve, reject) => {

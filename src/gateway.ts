@@ -7,6 +7,7 @@ import { loadConfigBytesOffThread, loadConfigFileBehindRequests, readCheckedConf
 import { ConfigError, formatIssue } from './config/errors';
 import { hashConfigFile, readConfigBytes } from './config/source';
 import { retireSnapshot, type Snapshot } from './config/snapshot';
+import { collectRetiredSoon } from './config/collect-soon';
 import { watchConfigFile, type ConfigWatcher } from './config/watch';
 import type { EntitySet } from './config/entities';
 import { ProxyServer } from './proxy/server';
@@ -383,6 +384,7 @@ export class Gateway {
     } catch (err) {
       log('warn', 'releasing the previous config failed', { error: (err as Error).message });
     }
+    collectRetiredSoon(); // the previous snapshot is garbage that an idle process would otherwise keep
     return { record, loaded };
   }
 

@@ -13,6 +13,12 @@ export interface EntityBatch {
   data: Uint8Array;
 }
 
+/** A batch written to a file, where it follows the one before: its kind and its size in bytes. */
+export interface WrittenBatch {
+  kind: keyof EntitySet;
+  bytes: number;
+}
+
 /** What the checking side answers: one outcome. */
 export type CheckMessage =
   | { type: 'done'; hash: string; warnings: ConfigIssue[]; batches: EntityBatch[] }

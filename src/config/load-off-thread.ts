@@ -1,5 +1,8 @@
 import { Worker } from 'node:worker_threads';
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { deserialize } from 'node:v8';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -10,7 +13,9 @@ import { Pacer } from './pacer';
 import { emptyEntitySet } from './entities';
 import type { LoadedConfig } from './load';
 import { behindServing } from './priority';
-import { ownBuffer, type CheckMessage, type EntityBatch } from './check-batches';
+import { startIncrementalCollection } from './collect-soon';
+import { ownBuffer, type CheckMessage, type EntityBatch, type WrittenBatch } from './check-batches';
+import type { ConfigIssue } from './errors';
 import type { CheckProcessMessage } from './check-process';
 
 export type LoadedOffThread = Omit<LoadedConfig, 'source' | 'router'>;
@@ -75,12 +80,27 @@ export async function loadConfigFileBehindRequests(file: string, previous?: () =
   return loadChecked(await checkInProcess(undefined, file), previous, true, false);
 }
 
+/** Batches read one at a time, in order: from an array (each let go as it is read), or from a file. */
+type BatchSource = Iterable<EntityBatch> | AsyncIterable<EntityBatch>;
+
+/** A check's outcome whose batches are read as they are asked for. */
+type CheckedOutcome = Exclude<CheckMessage, { type: 'done' }> | (Omit<CheckedConfig, 'batches'> & { batches: BatchSource });
+
 /** A check's outcome to a loaded config, or its rejection (as loadConfigText throws it). */
-async function loadChecked(outcome: CheckMessage, previous: (() => Snapshot | undefined) | undefined, behindRequests: boolean, keepBatches: boolean): Promise<LoadedWithBatches> {
+async function loadChecked(outcome: CheckedOutcome, previous: (() => Snapshot | undefined) | undefined, behindRequests: boolean, keepBatches: boolean): Promise<LoadedWithBatches> {
   if (outcome.type === 'invalid') throw new ConfigError(outcome.issues);
   if (outcome.type === 'failed') throw new Error(outcome.message);
-  const loaded = await readCheckedConfig(keepBatches ? { ...outcome, batches: [...outcome.batches] } : outcome, previous, behindRequests);
-  return keepBatches ? { ...loaded, checked: outcome } : loaded;
+  if (!keepBatches) return readBatches(outcome.batches, outcome, previous, behindRequests);
+  const checked: CheckedConfig = { ...outcome, batches: Array.isArray(outcome.batches) ? outcome.batches : await ownCopies(outcome.batches) };
+  const loaded = await readCheckedConfig({ ...checked, batches: [...checked.batches] }, previous, behindRequests);
+  return { ...loaded, checked };
+}
+
+/** Each batch in a buffer of its own (a file's batches are read into one that each replaces). */
+async function ownCopies(batches: BatchSource): Promise<EntityBatch[]> {
+  const copies: EntityBatch[] = [];
+  for await (const { kind, data } of batches) copies.push({ kind, data: new Uint8Array(data) });
+  return copies;
 }
 
 /**
@@ -89,14 +109,25 @@ async function loadChecked(outcome: CheckMessage, previous: (() => Snapshot | un
  * `checked.batches` as it is read. `previous` is asked for when the snapshot is built: what is live then is what
  * unchanged plugin state carries over from. `behindRequests`: each slice is followed by a rest as long as it took.
  */
-export async function readCheckedConfig(checked: CheckedConfig, previous?: () => Snapshot | undefined, behindRequests = false): Promise<LoadedOffThread> {
+export function readCheckedConfig(checked: CheckedConfig, previous?: () => Snapshot | undefined, behindRequests = false): Promise<LoadedOffThread> {
+  return readBatches(takeEach(checked.batches), checked, previous, behindRequests);
+}
+
+/** The batches in order, each let go by the array as it is handed out. */
+function* takeEach(batches: EntityBatch[]): Generator<EntityBatch> {
+  for (let b = 0; b < batches.length; b++) {
+    const batch = batches[b];
+    batches[b] = undefined!;
+    yield batch;
+  }
+}
+
+/** readCheckedConfig from any source of batches. */
+async function readBatches(batches: BatchSource, { hash, warnings }: { hash: string; warnings: ConfigIssue[] }, previous: (() => Snapshot | undefined) | undefined, behindRequests: boolean): Promise<LoadedOffThread> {
   const entities = emptyEntitySet();
   const indexes = new EntityIndexes();
-  const { batches } = checked;
   const pacer = new Pacer(SLICE_MS, behindRequests);
-  for (let b = 0; b < batches.length; b++) {
-    const { kind, data } = batches[b];
-    batches[b] = undefined!; // each batch's bytes can go as soon as it is read
+  for await (const { kind, data } of batches) {
     const items = deserialize(data) as unknown[];
     const list = entities[kind] as unknown[];
     for (let i = 0; i < items.length; i += STEP) {
@@ -106,8 +137,8 @@ export async function readCheckedConfig(checked: CheckedConfig, previous?: () =>
       await pacer.between();
     }
   }
-  const snapshot = buildSnapshot(entities, checked.hash, previous?.(), { indexes });
-  return { entities, hash: checked.hash, warnings: checked.warnings, snapshot };
+  const snapshot = buildSnapshot(entities, hash, previous?.(), { indexes });
+  return { entities, hash, warnings, snapshot };
 }
 
 /** Runs the worker on `bytes`; resolves with its one message once it has exited. */
@@ -140,35 +171,104 @@ export const CHECK_PROCESS_FLAGS = ['--single-threaded', '--expose-gc', '--max-s
  * Runs the check in a child process on `bytes` (or on the file, which it then reads itself); resolves with its outcome once it has exited. A process rather
  * than a worker thread, so that all of the check's CPU time comes after the requests served here: it runs at a
  * lower priority with V8's background threads off, where a worker's garbage collection and optimizing compiler
- * would run on threads this process shares at normal priority (about a third of a large check's CPU time).
+ * would run on threads this process shares at normal priority (about a third of a large check's CPU time). Its
+ * batches come through a file (see openBatchFile) where one can be made, as messages otherwise.
  */
-function checkInProcess(bytes: Uint8Array | undefined, file: string): Promise<CheckMessage> {
-  const args = bytes === undefined ? [file, '--read'] : [file];
-  const stdin = bytes === undefined ? 'ignore' : 'pipe';
-  const child = fork(PROCESS_FILE, args, { execArgv: [...PROCESS_LOADER, ...CHECK_PROCESS_FLAGS], serialization: 'advanced', stdio: [stdin, 'ignore', 'ignore', 'ipc'] });
+async function checkInProcess(bytes: Uint8Array | undefined, file: string): Promise<CheckedOutcome> {
+  // The checking process's peak comes on top of this process's memory: what this heap can give back (the pages
+  // left sparse by the last collection, a young generation grown by the last load) goes first, marked beside the
+  // event loop long before that peak.
+  startIncrementalCollection();
+  const batchFile = await openBatchFile();
+  const args = [file, ...(bytes === undefined ? ['--read'] : []), ...(batchFile === undefined ? [] : ['--batches-fd'])];
+  // The batch file is the child's descriptor 4 (BATCH_FILE_FD).
+  const stdio: StdioOptions = [bytes === undefined ? 'ignore' : 'pipe', 'ignore', 'ignore', 'ipc', ...(batchFile === undefined ? [] : [batchFile.fd])];
+  let child: ChildProcess;
+  try {
+    child = fork(PROCESS_FILE, args, { execArgv: [...PROCESS_LOADER, ...CHECK_PROCESS_FLAGS], serialization: 'advanced', stdio });
+  } catch (err) {
+    await batchFile?.close();
+    throw err;
+  }
   if (child.pid !== undefined) behindServing(child.pid);
-  const outcome = checkOutcome(child);
+  const outcome = checkOutcome(child, batchFile);
   // Written here, outside every closure: once the child has read them, nothing of this load holds the bytes.
   if (bytes !== undefined) child.stdin!.end(bytes);
+  bytes = undefined;
   return outcome;
 }
 
-/** The checking process's batches and outcome, once it has exited. */
-function checkOutcome(child: ChildProcess): Promise<CheckMessage> {
+/**
+ * A file for a checking process's batches, unlinked at once (it goes with its last descriptor, also when this
+ * process dies), or undefined where none can be made. Received as messages, the batches were held here whole until
+ * the checking process exited (13.5 MB for 100,000 consumers) and left this process's malloc heap 30–50 MB larger
+ * (the IPC channel's buffers, freed but kept); from a file they are read one at a time into one buffer, and wait in
+ * the page cache meanwhile.
+ */
+async function openBatchFile(): Promise<FileHandle | undefined> {
+  const path = join(tmpdir(), `gateway-batches-${process.pid}-${randomBytes(6).toString('hex')}`);
+  let file: FileHandle;
+  try {
+    file = await open(path, 'wx+', 0o600);
+  } catch {
+    return undefined;
+  }
+  try {
+    await unlink(path);
+    return file;
+  } catch {
+    await file.close();
+    return undefined;
+  }
+}
+
+/** The checking process's outcome once it has exited, its batches read from `batchFile` if it wrote them there. */
+function checkOutcome(child: ChildProcess, batchFile: FileHandle | undefined): Promise<CheckedOutcome> {
   return new Promise((resolve, reject) => {
     const batches: EntityBatch[] = [];
-    let outcome: CheckMessage | undefined;
+    let outcome: Exclude<CheckProcessMessage, { type: 'batch' }> | undefined;
     let failure: Error | undefined;
     child.on('message', (m: CheckProcessMessage) => {
       if (m.type === 'batch') batches.push(m.batch);
-      else outcome = m.type === 'done' ? { ...m, batches } : m;
+      else outcome = m;
     });
     child.on('error', (err) => (failure = err));
     child.on('exit', (code, signal) => {
-      if (outcome !== undefined) resolve(outcome);
-      else reject(failure ?? new Error(`config checking process exited with ${signal ?? code} before answering`));
+      if (outcome?.type === 'done') {
+        const { written, ...done } = outcome;
+        if (written !== undefined && batchFile !== undefined) return resolve({ ...done, batches: readBatchFile(batchFile, written) });
+        resolve({ ...done, batches });
+      } else if (outcome !== undefined) {
+        resolve(outcome);
+      } else {
+        reject(failure ?? new Error(`config checking process exited with ${signal ?? code} before answering`));
+      }
+      void batchFile?.close();
     });
     // A process that exits early closes its end: the rest of the bytes have nowhere to go.
     child.stdin?.on('error', () => {});
   });
+}
+
+/**
+ * The batches a checking process wrote to `file` one after the other, each read when asked for into the same
+ * buffer: a batch's bytes are valid until the next is asked for (entities are plain data, which v8.deserialize
+ * copies out; a typed array in them would be a view of that buffer). The file is closed once reading ends.
+ */
+async function* readBatchFile(file: FileHandle, written: WrittenBatch[]): AsyncGenerator<EntityBatch> {
+  try {
+    const buffer = Buffer.allocUnsafeSlow(written.reduce((most, b) => Math.max(most, b.bytes), 0));
+    let position = 0;
+    for (const { kind, bytes } of written) {
+      for (let got = 0; got < bytes; ) {
+        const { bytesRead } = await file.read(buffer, got, bytes - got, position + got);
+        if (bytesRead === 0) throw new Error('the checked batches ended before their end');
+        got += bytesRead;
+      }
+      position += bytes;
+      yield { kind, data: buffer.subarray(0, bytes) };
+    }
+  } finally {
+    await file.close();
+  }
 }
