@@ -9,8 +9,8 @@ const MAX_UTF8_PER_UNIT = 3;
 export type Entry = string | Uint8Array;
 
 /**
- * Entries (log lines, JSON spans as UTF-8, OTLP spans as protobuf) kept in large buffers outside the JS heap, each entry a start and
- * an end in number arrays. A queue that fills while its collector is down keeps up to max_entries of them for as
+ * Entries (log lines, JSON spans as UTF-8, OTLP spans as protobuf) kept in large buffers outside the JS heap, each
+ * entry a start and an end in number arrays. A queue that fills while its collector is down keeps up to max_entries of them for as
  * long as max_retry_time: as strings, each survived young-generation collections and was copied into the old
  * generation, and the proxy's collections grew several-fold (p99 +6 ms); here nothing of a queued entry is a JS
  * object. A batch is copied out of the chunks, so a chunk no entry needs is reused: a full queue dropping its oldest
@@ -28,7 +28,8 @@ export class ByteStore {
   private startOf: number[] = [];
   private endOf: number[] = [];
   private head = 0;
-  takenBytes = 0;
+  /** Bytes of the entries held, as max_bytes counts them. */
+  bytes = 0;
 
   get size(): number {
     return this.chunkOf.length - this.head;
@@ -56,19 +57,17 @@ export class ByteStore {
       chunk.set(entry, start);
       this.used += entry.length;
     }
+    this.bytes += this.used - start;
     this.chunkOf.push(this.firstChunk + this.chunks.length - 1);
     this.startOf.push(start);
     this.endOf.push(this.used);
   }
 
-  /** Forgets the oldest entry; returns its bytes. */
-  dropOldest(): number {
-    const bytes = this.endOf[this.head] - this.startOf[this.head];
+  dropOldest(): void {
     this.advance(1);
-    return bytes;
   }
 
-  /** Removes the `n` oldest entries (n ≤ size) and returns copies of their bytes; `takenBytes` is their sum. */
+  /** Removes the `n` oldest entries (n ≤ size) and returns copies of their bytes. */
   take(n: number): Buffer[] {
     let bytes = 0;
     for (let k = this.head; k < this.head + n; k++) bytes += this.endOf[k] - this.startOf[k];
@@ -81,7 +80,6 @@ export class ByteStore {
       batch[i] = copy.subarray(at, end);
       at = end;
     }
-    this.takenBytes = bytes;
     this.advance(n);
     return batch;
   }
@@ -95,9 +93,12 @@ export class ByteStore {
     this.startOf = [];
     this.endOf = [];
     this.head = 0;
+    this.bytes = 0;
   }
 
+  /** Forgets the `n` oldest entries. */
   private advance(n: number): void {
+    for (let k = this.head; k < this.head + n; k++) this.bytes -= this.endOf[k] - this.startOf[k];
     this.head += n;
     if (this.head === this.chunkOf.length) {
       // Empty: the last chunk keeps its room for the next entries.

@@ -43,7 +43,6 @@ const open = new Set<BatchQueue>();
  */
 export class BatchQueue {
   private readonly store = new ByteStore();
-  private bytes = 0;
   private running = 0;
   /** When the batch now gathering got its first entry. */
   private gatheringSince = 0;
@@ -89,8 +88,7 @@ export class BatchQueue {
         this.drop('queue full', 1);
         return false;
       }
-      while (this.bytes + n > maxBytes && this.size > 0) this.dropOldest();
-      this.bytes += n;
+      while (this.store.bytes + n > maxBytes && this.size > 0) this.dropOldest();
     }
     if (this.size >= this.conf.max_entries) this.dropOldest();
     if (this.size === 0) this.gatheringSince = Date.now();
@@ -124,13 +122,11 @@ export class BatchQueue {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.drop('shutdown', this.size);
     this.store.clear();
-    this.bytes = 0;
     open.delete(this);
   }
 
   private dropOldest(): void {
-    const n = this.store.dropOldest();
-    if (this.conf.max_bytes != null) this.bytes -= n;
+    this.store.dropOldest();
     this.drop('queue full', 1);
   }
 
@@ -169,7 +165,6 @@ export class BatchQueue {
 
   private take(): Buffer[] {
     const batch = this.store.take(Math.min(this.conf.max_batch_size, this.store.size));
-    if (this.conf.max_bytes != null) this.bytes -= this.store.takenBytes;
     // The entries left start gathering the next batch now.
     this.gatheringSince = Date.now();
     return batch;

@@ -192,17 +192,22 @@ t.test('entries wait as bytes in shared chunks; a batch being sent keeps its byt
   const wide = 'é€😀'.repeat(50);
   const huge = 'x'.repeat(300 * 1024);
   const texts = [...Array.from({ length: 500 }, (_, i) => `{"n":${i},"s":"${wide}"}`), huge, 'last'];
+  const bytesOf = (list: string[]) => list.reduce((n, e) => n + Buffer.byteLength(e), 0);
   for (const text of texts) store.push(text);
   t.equal(store.size, texts.length);
   t.equal(store.bytesOf(wide), Buffer.byteLength(wide), 'max_bytes counts UTF-8 bytes');
+  t.equal(store.bytes, bytesOf(texts));
   const first = store.take(200);
-  t.equal(store.takenBytes, texts.slice(0, 200).reduce((n, e) => n + Buffer.byteLength(e), 0));
+  t.equal(store.bytes, bytesOf(texts) - bytesOf(texts.slice(0, 200)), 'a batch taken no longer counts');
   for (let i = 0; i < 1000; i++) store.push(`later ${i}`);
   t.same(first.map(String), texts.slice(0, 200), 'the batch taken is intact after more entries were written');
-  t.equal(store.dropOldest(), Buffer.byteLength(texts[200]));
+  const before = store.bytes;
+  store.dropOldest();
+  t.equal(before - store.bytes, Buffer.byteLength(texts[200]), 'an entry dropped no longer counts');
   const rest = store.take(store.size).map(String);
   t.same(rest, [...texts.slice(201), ...Array.from({ length: 1000 }, (_, i) => `later ${i}`)], 'every entry back in order, the one larger than a chunk too');
   t.equal(store.size, 0);
+  t.equal(store.bytes, 0);
 });
 
 t.test('encoded entries are copied in: the bytes given can be reused at once, and max_bytes counts them', async (t) => {
