@@ -28,6 +28,22 @@ function checkingChildren(): number[] {
   return found;
 }
 
+/** What `observe` saw when this process read a checked batch for the first time (v8.deserialize wrapped for the test). */
+function onFirstBatchRead<T>(t: Tap.Test, observe: () => T): () => T | undefined {
+  const original = v8.deserialize;
+  let seen: T | undefined;
+  v8.deserialize = (data: NodeJS.TypedArray) => {
+    seen ??= observe();
+    return original(data);
+  };
+  syncBuiltinESMExports();
+  t.teardown(() => {
+    v8.deserialize = original;
+    syncBuiltinESMExports();
+  });
+  return () => seen;
+}
+
 function largeFile(): string {
   const lines = ['{"_format_version": "3.0", "consumers": ['];
   for (let i = 0; i < 4500; i++) lines.push(`${i ? ',' : ''}{"username": "u${i}", "keyauth_credentials": [{"key": "key-${i}"}]}`);
@@ -37,21 +53,11 @@ function largeFile(): string {
 
 t.test('a reload reads its first batch with the checking process gone', { skip: process.platform !== 'linux' && 'needs /proc', timeout: 120_000 }, async (t) => {
   const file = largeFile();
-  const original = v8.deserialize;
-  let atFirstRead: number[] | undefined;
-  v8.deserialize = (data: NodeJS.TypedArray) => {
-    atFirstRead ??= checkingChildren();
-    return original(data);
-  };
-  syncBuiltinESMExports();
-  t.teardown(() => {
-    v8.deserialize = original;
-    syncBuiltinESMExports();
-  });
+  const atFirstRead = onFirstBatchRead(t, checkingChildren);
   const loaded = await loadConfigBytesOffThread(readFileSync(file), file, undefined, true);
   t.equal(loaded.entities.consumers.length, 4500);
-  t.ok(atFirstRead, 'the batches were read here');
-  t.same(atFirstRead, [], 'no checking process alive');
+  t.ok(atFirstRead(), 'the batches were read here');
+  t.same(atFirstRead(), [], 'no checking process alive');
 });
 
 /** This process's open descriptors that name a batch file (unlinked: "(deleted)"). */
@@ -70,22 +76,12 @@ function openBatchFiles(): string[] {
 
 t.test('a reload reads its batches from an unlinked file, closed once read', { skip: process.platform !== 'linux' && 'needs /proc', timeout: 120_000 }, async (t) => {
   const file = largeFile();
-  const original = v8.deserialize;
-  let atFirstRead: string[] | undefined;
-  v8.deserialize = (data: NodeJS.TypedArray) => {
-    atFirstRead ??= openBatchFiles();
-    return original(data);
-  };
-  syncBuiltinESMExports();
-  t.teardown(() => {
-    v8.deserialize = original;
-    syncBuiltinESMExports();
-  });
+  const atFirstRead = onFirstBatchRead(t, openBatchFiles);
   const loaded = await loadConfigFileBehindRequests(file);
   t.equal(loaded.entities.consumers.length, 4500);
   t.equal(loaded.snapshot.keyAuthByKey.get('key-4499')?.consumer, loaded.snapshot.consumersByUsername.get('u4499')?.id);
-  t.equal(atFirstRead?.length, 1, 'one batch file open while reading');
-  t.match(atFirstRead?.[0], /\(deleted\)$/, 'already unlinked');
+  t.equal(atFirstRead()?.length, 1, 'one batch file open while reading');
+  t.match(atFirstRead()?.[0], /\(deleted\)$/, 'already unlinked');
   t.same(openBatchFiles(), [], 'closed once read');
   t.same(readdirSync(tmpdir()).filter((name) => name.startsWith('gateway-batches-')), [], 'nothing left in the temporary directory');
 });
