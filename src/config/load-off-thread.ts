@@ -234,16 +234,18 @@ function checkOutcome(child: ChildProcess, batchFile: FileHandle | undefined): P
     });
     child.on('error', (err) => (failure = err));
     child.on('exit', (code, signal) => {
-      if (outcome?.type === 'done') {
+      if (outcome?.type === 'done' && outcome.written !== undefined && batchFile !== undefined) {
         const { written, ...done } = outcome;
-        if (written !== undefined && batchFile !== undefined) return resolve({ ...done, batches: readBatchFile(batchFile, written) });
-        resolve({ ...done, batches });
-      } else if (outcome !== undefined) {
-        resolve(outcome);
-      } else {
-        reject(failure ?? new Error(`config checking process exited with ${signal ?? code} before answering`));
+        return resolve({ ...done, batches: readBatchFile(batchFile, written) });
       }
-      void batchFile?.close();
+      // Closed before the outcome is told: whoever hears of it finds nothing of this check left open.
+      const settle = () => {
+        if (outcome?.type === 'done') resolve({ ...outcome, batches });
+        else if (outcome !== undefined) resolve(outcome);
+        else reject(failure ?? new Error(`config checking process exited with ${signal ?? code} before answering`));
+      };
+      if (batchFile === undefined) settle();
+      else batchFile.close().then(settle, settle);
     });
     // A process that exits early closes its end: the rest of the bytes have nowhere to go.
     child.stdin?.on('error', () => {});
