@@ -4,7 +4,7 @@ import type { Server } from 'node:net';
 import { activateUpstreams } from './balancer/registry';
 import { configHashInSlices, loadConfigText } from './config/load';
 import { loadConfigBytesOffThread, loadConfigFileBehindRequests, readCheckedConfig, type LoadedOffThread, type LoadedWithBatches } from './config/load-off-thread';
-import { ConfigError, formatIssue } from './config/errors';
+import { ConfigError, formatIssue, warningsLogged } from './config/errors';
 import { hashConfigFile, readConfigBytes } from './config/source';
 import { retireSnapshot, type Snapshot } from './config/snapshot';
 import { collectRetiredSoon } from './config/collect-soon';
@@ -191,7 +191,7 @@ export class Gateway {
       await gateway.reloadFile('file', false);
     });
     // Warnings never stop a start; they are said once here (`gateway validate --strict` makes them errors).
-    if (loaded.warnings.length > 0) log('warn', 'config warnings', { warnings: loaded.warnings.map(formatIssue) });
+    if (loaded.warnings.length > 0) log('warn', 'config warnings', warningsLogged(loaded.warnings));
     if (options.proxyListen) gateway.announce(gateway.proxyAddress);
     return gateway;
   }

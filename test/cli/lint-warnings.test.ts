@@ -43,3 +43,17 @@ t.test('warnings do not stop the gateway; it logs them once when it starts', asy
   t.equal(warned[0].level, 'warn');
   t.same(warned[0].warnings, [`${gw.configFile}:4:5: warning: ${OPEN}`]);
 });
+
+t.test('a file with many warnings logs the first 20 in full and how many there were, not a line of every one', async (t) => {
+  const consumers = Array.from({ length: 25 }, (_, i) => `  - {username: u${i}, keyauth_credentials: [{key: short-${i}}]}`);
+  const gw = await startGateway(yaml('_format_version: "3.0"', 'consumers:', ...consumers));
+  t.teardown(() => gw.stop());
+  const warned = gw.logs().trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.msg === 'config warnings');
+  t.equal(warned.length, 1);
+  t.equal(warned[0].warnings.length, 20);
+  t.match(warned[0].warnings[0], /consumers\[0\]\.keyauth_credentials\[0\]\.key/);
+  t.match(warned[0].warnings[19], /consumers\[19\]\.keyauth_credentials\[0\]\.key/);
+  t.equal(warned[0].warnings_total, 25);
+  t.equal(warned[0].more, `5 more; \`gateway validate ${gw.configFile}\` lists them all`);
+  t.notMatch(JSON.stringify(warned[0]), /short-\d/, 'the keys themselves are not logged');
+});
