@@ -10,11 +10,11 @@ export type Entry = string | Uint8Array;
 
 /**
  * Entries (log lines, JSON spans as UTF-8, OTLP spans as protobuf) kept in large buffers outside the JS heap, each
- * entry a start and an end in number arrays. A queue that fills while its collector is down keeps up to max_entries of them for as
- * long as max_retry_time: as strings, each survived young-generation collections and was copied into the old
- * generation, and the proxy's collections grew several-fold (p99 +6 ms); here nothing of a queued entry is a JS
- * object. A batch is copied out of the chunks, so a chunk no entry needs is reused: a full queue dropping its oldest
- * entries allocates nothing, where new chunks would have the collector chase their external memory.
+ * entry a start and an end in number arrays. A queue that fills while its collector is down keeps up to max_entries
+ * of them for as long as max_retry_time: as strings, each survived young-generation collections and was copied into
+ * the old generation, and the proxy's collections grew several-fold (p99 +6 ms); here nothing of a queued entry is
+ * a JS object. A batch is copied out of the chunks, so a chunk no entry needs is reused: a full queue dropping its
+ * oldest entries allocates nothing, where new chunks would have the collector chase their external memory.
  */
 export class ByteStore {
   /** chunks[i] is chunk number firstChunk + i. */
@@ -64,7 +64,7 @@ export class ByteStore {
   }
 
   dropOldest(): void {
-    this.advance(1);
+    this.advance(1, this.endOf[this.head] - this.startOf[this.head]);
   }
 
   /** Removes the `n` oldest entries (n ≤ size) and returns copies of their bytes. */
@@ -80,7 +80,7 @@ export class ByteStore {
       batch[i] = copy.subarray(at, end);
       at = end;
     }
-    this.advance(n);
+    this.advance(n, bytes);
     return batch;
   }
 
@@ -96,9 +96,9 @@ export class ByteStore {
     this.bytes = 0;
   }
 
-  /** Forgets the `n` oldest entries. */
-  private advance(n: number): void {
-    for (let k = this.head; k < this.head + n; k++) this.bytes -= this.endOf[k] - this.startOf[k];
+  /** Forgets the `n` oldest entries, `bytes` long together (the caller has measured them). */
+  private advance(n: number, bytes: number): void {
+    this.bytes -= bytes;
     this.head += n;
     if (this.head === this.chunkOf.length) {
       // Empty: the last chunk keeps its room for the next entries.
